@@ -239,8 +239,8 @@ class ConditionalVAE(VAE):
         comb = harmonic_comb(f0, self.bin_hz, self.cfg.sample_rate / self.cfg.n_fft)
         # mix in the linear-magnitude domain, return to normalised dB
         span = (self.cfg.db_max - self.cfg.db_min) / 20.0 * math.log(10.0)  # feature unit -> ln
-        mag = torch.exp(harm_db * span) * comb + torch.exp(noise_db * span)
-        feat = (torch.log(mag + 1e-12) / span).clamp(0.0, 1.0)
+        log_mag = torch.logaddexp(harm_db * span + torch.log(comb + 1e-6), noise_db * span)
+        feat = (log_mag / span).clamp(0.0, 1.0)
         return DecoderOutput(feat, valid, f0)
 
 
