@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from vaesynth.spectral import SpectralConfig, pitch_track, trim_silence, normalize_peak, wave_to_features
+from vaesynth.spectral import SpectralConfig, normalize_peak, pitch_track, trim_silence, wave_to_features
 
 ENV_VAR = "VAESYNTH_FSDD"
 FSDD_RELEASE = "v1.0.10"
@@ -203,7 +203,7 @@ class Dataset:
         return len(self.digit)
 
     def subset(self, mask: np.ndarray) -> Dataset:
-        names = [n for n, m in zip(self.names, mask) if m]
+        names = [n for n, m in zip(self.names, mask, strict=True) if m]
         return Dataset(
             self.features[mask], self.n_valid[mask], self.digit[mask], self.speaker[mask], self.index[mask],
             self.f0[mask], self.voicing[mask], self.speakers, names, self.fingerprint, self.report,

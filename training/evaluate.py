@@ -42,7 +42,7 @@ from vaesynth.spectral import (
     wave_to_features,
 )
 
-from .data import Dataset, cache_root, find_data, load_dataset, read_wav, LoadReport
+from .data import Dataset, LoadReport, cache_root, find_data, load_dataset, read_wav
 
 
 class Classifier(nn.Module):
@@ -104,7 +104,7 @@ def predict(clf: Classifier, feats: np.ndarray) -> np.ndarray:
 def embed(feats: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
     """Utterance embedding ``(N, 2F)``: per-bin mean and std of the features over the utterance."""
     out = []
-    for f, n in zip(feats, n_valid):
+    for f, n in zip(feats, n_valid, strict=True):
         f = f[: max(int(n), 2)]
         out.append(np.concatenate([f.mean(0), f.std(0)]))
     return np.stack(out)
@@ -118,7 +118,7 @@ def decode_to_waves(bundle: Bundle, z: np.ndarray, digits: np.ndarray, gl_iters:
     feats = out.features.numpy()
     valid = out.valid_logits.numpy() > 0
     waves = []
-    for f, v in zip(feats, valid):
+    for f, v in zip(feats, valid, strict=True):
         n = int(np.argmin(v)) if not v.all() else len(v)
         n = max(n, 8)
         waves.append(griffin_lim(features_to_mag(f[:n], cfg), cfg, n_iter=gl_iters))
@@ -126,7 +126,7 @@ def decode_to_waves(bundle: Bundle, z: np.ndarray, digits: np.ndarray, gl_iters:
 
 
 def analyse(waves: list[np.ndarray], cfg: SpectralConfig) -> tuple[np.ndarray, np.ndarray]:
-    feats, lens = zip(*(wave_to_features(w, cfg) for w in waves))
+    feats, lens = zip(*(wave_to_features(w, cfg) for w in waves), strict=True)
     return np.stack(feats), np.array(lens)
 
 
@@ -168,7 +168,10 @@ class Reference:
         waves = [read_wav(folder / n, cfg, report) for n in self.test.names]
         self.test_waves = [trim_silence(normalize_peak(w, cfg), cfg) for w in waves]
         self.periodicity_real = mean_periodicity(self.test_waves, cfg)
-        gl = [griffin_lim(features_to_mag(f[:n], cfg), cfg) for f, n in zip(self.test.features, self.test.n_valid)]
+        gl = [
+            griffin_lim(features_to_mag(f[:n], cfg), cfg)
+            for f, n in zip(self.test.features, self.test.n_valid, strict=True)
+        ]
         self.periodicity_real_gl = mean_periodicity(gl, cfg)
         gl_feats, _ = analyse(gl, cfg)
         self.acc_real = float((predict(self.digit_clf, self.test.features) == self.test.digit).mean())
@@ -219,7 +222,9 @@ def evaluate_bundle(bundle: Bundle, ref: Reference, per_digit: int = 50, seed: i
     # speaker identity held by the latent: linear probe, train means -> test means
     from sklearn.linear_model import LogisticRegression
 
-    mu_train, _ = model.encode(torch.from_numpy(ref.train.features.astype(np.float32)), torch.from_numpy(ref.train.digit))
+    mu_train, _ = model.encode(
+        torch.from_numpy(ref.train.features.astype(np.float32)), torch.from_numpy(ref.train.digit)
+    )
     probe = LogisticRegression(max_iter=2000).fit(mu_train.numpy(), ref.train.speaker)
     res["speaker_acc_latent"] = float(probe.score(mu.numpy(), ref.test.speaker))
     res["_samples"] = {"feats": feats, "lens": lens, "digits": digits, "mu_test": mu.numpy()}
@@ -354,7 +359,8 @@ def evaluate_cli(args) -> None:
     clean = {n: {k: v for k, v in r.items() if not k.startswith("_")} for n, r in results.items()}
     reference = {
         "acc_real": ref.acc_real, "acc_real_gl": ref.acc_real_gl, "speaker_acc_real": ref.speaker_acc_real,
-        "periodicity_real": ref.periodicity_real, "periodicity_real_gl_ratio": ref.periodicity_real_gl / ref.periodicity_real,
+        "periodicity_real": ref.periodicity_real,
+        "periodicity_real_gl_ratio": ref.periodicity_real_gl / ref.periodicity_real,
         "per_digit": args.per_digit, "seed": args.seed,
     }  # fmt: skip
     (out / "results.json").write_text(json.dumps({"models": clean, "reference": reference}, indent=2) + "\n")
@@ -363,7 +369,8 @@ def evaluate_cli(args) -> None:
         "# Evaluation results", "", table, "",
         f"Reference: the digit classifier scores {ref.acc_real:.1%} on real test recordings and "
         f"{ref.acc_real_gl:.1%} on their Griffin-Lim resyntheses; Griffin-Lim on the true magnitude keeps "
-        f"{reference['periodicity_real_gl_ratio']:.2f} of real periodicity. {args.per_digit} prior samples per digit, seed {args.seed}.",
+        f"{reference['periodicity_real_gl_ratio']:.2f} of real periodicity. "
+        f"{args.per_digit} prior samples per digit, seed {args.seed}.",
     ]  # fmt: skip
     if not args.no_plots:
         for f in plot_all(results, bundles, ref, out):

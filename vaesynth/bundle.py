@@ -136,7 +136,9 @@ def read_config(folder: str | Path) -> dict:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise BundleError(f"{path} is not a vaesynth bundle config")
     if config.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"{path} has format version {config.get('format_version')}, this vaesynth reads {FORMAT_VERSION}")
+        raise BundleError(
+            f"{path} has format version {config.get('format_version')}, this vaesynth reads {FORMAT_VERSION}"
+        )
     for key in ("name", "model", "spectral", "speakers", "latent_dim"):
         if key not in config:
             raise BundleError(f"{path} lacks the {key!r} entry")
@@ -160,7 +162,7 @@ def load_bundle(folder: str | Path) -> Bundle:
         tensors = load_file(str(wpath))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise BundleError(f"{wpath} is corrupt: {e}") from None
-    state = {k[len("model."):]: v.float() for k, v in tensors.items() if k.startswith("model.")}
+    state = {k[len("model.") :]: v.float() for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -211,7 +211,7 @@ class ConditionalVAE(VAE):
         e = self.digit_emb(digit)
         h = torch.cat([x.transpose(1, 2), e[:, :, None].expand(-1, -1, x.shape[1])], dim=1)
         h = self.enc_in(h)
-        for down, block in zip(self.enc_down, self.enc_blocks):
+        for down, block in zip(self.enc_down, self.enc_blocks, strict=True):
             h = block(down(F.gelu(h)), e)
         mu, logvar = self.to_stats(F.gelu(h).flatten(1)).chunk(2, dim=-1)
         return mu, logvar.clamp(-12, 6)
@@ -219,7 +219,7 @@ class ConditionalVAE(VAE):
     def trunk(self, z: torch.Tensor, digit: torch.Tensor) -> torch.Tensor:
         cond = torch.cat([z, self.digit_emb(digit)], dim=-1)
         h = self.from_z(cond).view(z.shape[0], -1, self.t0)
-        for up, blocks in zip(self.dec_up, self.dec_blocks):
+        for up, blocks in zip(self.dec_up, self.dec_blocks, strict=True):
             h = up(F.gelu(h))
             for block in blocks:
                 h = block(h, cond)
@@ -244,7 +244,9 @@ class ConditionalVAE(VAE):
         return DecoderOutput(feat, valid, f0)
 
 
-def harmonic_comb(f0: torch.Tensor, bin_hz: torch.Tensor, bin_width_hz: float, sigma_bins: float = 0.85) -> torch.Tensor:
+def harmonic_comb(
+    f0: torch.Tensor, bin_hz: torch.Tensor, bin_width_hz: float, sigma_bins: float = 0.85
+) -> torch.Tensor:
     """Magnitude comb ``(B, T, F)``: a Gaussian main lobe at every harmonic of ``f0 (B, T)``.
 
     ``sigma_bins`` approximates a Hann window's main lobe (-6 dB at one bin). Bins below
