@@ -1,0 +1,197 @@
+"""Training module: data discovery, broken input, feature/bundle round-trips, a short real fit."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from training import data as tdata
+from training.__main__ import main as train_main
+from training.export import fit_latent_stats, untrained_bundle
+from vaesynth.bundle import BundleError, load_bundle
+from vaesynth.spectral import SpectralConfig, features_to_mag, mag_to_features, magnitude, wave_to_features
+
+SHARED_FSDD = Path(__file__).resolve().parents[2] / "shared" / "fsdd" / "recordings"
+CFG = SpectralConfig()
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(tdata.ENV_VAR, raising=False)
+
+
+def tone(freq: float, seconds: float = 0.4, sr: int = 8000) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    env = np.minimum(1, np.minimum(t, seconds - t) / 0.05)
+    return (0.5 * env * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_fake_fsdd(folder: Path, takes: int = 6, speakers=("ann", "bob")) -> Path:
+    """FSDD-named recordings of tones (digit sets the pitch), for machines without FSDD."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(10):
+        for s, spk in enumerate(speakers):
+            for i in range(takes):
+                sf.write(folder / f"{d}_{spk}_{i}.wav", tone(150 + 40 * d + 10 * s + i), 8000, subtype="PCM_16")
+    return folder
+
+
+def test_features_round_trip():
+    wave = tone(220.0)
+    feat, n = wave_to_features(wave, CFG)
+    assert feat.shape == (CFG.max_frames, CFG.n_bins)
+    assert 0 < n <= CFG.max_frames
+    assert feat.min() >= 0 and feat.max() <= 1
+    mag = magnitude(wave, CFG)
+    back = features_to_mag(mag_to_features(mag, CFG), CFG)
+    loud = mag > 10 ** (CFG.db_min / 20) * 10
+    np.testing.assert_allclose(back[loud], mag[loud], rtol=1e-3)
+    # the loudest bin of the analysed tone is at 220 Hz
+    peak_bin = int(feat[: n // 2].mean(0).argmax())
+    assert abs(peak_bin * CFG.sample_rate / CFG.n_fft - 220) < CFG.sample_rate / CFG.n_fft
+
+
+def test_spectral_config_round_trip_and_validation():
+    assert SpectralConfig.from_dict(CFG.to_dict()) == CFG
+    with pytest.raises(ValueError, match="unknown"):
+        SpectralConfig.from_dict({**CFG.to_dict(), "bogus": 1})
+    with pytest.raises(ValueError):
+        SpectralConfig.from_dict({**CFG.to_dict(), "hop": 0})
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "cvae"])
+def test_bundle_round_trip(tmp_path, kind):
+    folder = untrained_bundle(kind, tmp_path / kind, seed=3)
+    b = load_bundle(folder)
+    assert b.kind == kind and b.spectral == CFG
+    x = torch.rand(2, CFG.max_frames, CFG.n_bins)
+    d = torch.tensor([1, 7])
+    with torch.inference_mode():
+        out = b.model.decode(b.model.encode(x, d)[0], d)
+    assert out.features.shape == (2, CFG.max_frames, CFG.n_bins)
+    # weights are stored as float16: reloading gives the same numbers as the saved model rounded
+    again = load_bundle(folder)
+    for (k, v), (_, w) in zip(b.model.state_dict().items(), again.model.state_dict().items(), strict=True):
+        assert torch.equal(v, w), k
+
+
+def test_corrupt_bundles_fail_clearly(tmp_path):
+    folder = untrained_bundle("cvae", tmp_path / "ok")
+    with pytest.raises(BundleError, match="not found"):
+        load_bundle(tmp_path / "missing")
+    # truncated weights
+    w = folder / "weights.safetensors"
+    blob = w.read_bytes()
+    w.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(BundleError, match="corrupt"):
+        load_bundle(folder)
+    # garbage config
+    folder2 = untrained_bundle("mlp", tmp_path / "ok2")
+    (folder2 / "config.json").write_text("{not json")
+    with pytest.raises(BundleError, match="corrupt"):
+        load_bundle(folder2)
+    # config that does not match the weights
+    folder3 = untrained_bundle("mlp", tmp_path / "ok3")
+    cfg = json.loads((folder3 / "config.json").read_text())
+    cfg["model"]["params"] = {"hidden": 32}
+    (folder3 / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(BundleError, match="does not match"):
+        load_bundle(folder3)
+    # a bundle is data: a pickle in place of the weights is refused, not executed
+    folder4 = untrained_bundle("cnn", tmp_path / "ok4")
+    torch.save({"x": torch.zeros(1)}, folder4 / "weights.safetensors")
+    with pytest.raises(BundleError):
+        load_bundle(folder4)
+
+
+def test_latent_stats_fit_the_encoded_distribution():
+    rng = np.random.default_rng(0)
+    mu = rng.standard_normal((600, 4)) * [1, 2, 3, 4] + 5
+    digits = np.arange(600) % 10
+    stats = fit_latent_stats(mu, digits, np.arange(600) % 3, 3)
+    cov = stats.digit_chol[0] @ stats.digit_chol[0].T
+    assert np.allclose(stats.digit_mean.numpy(), 5, atol=1.5)
+    assert np.allclose(np.sqrt(np.diag(cov.numpy())), [1, 2, 3, 4], rtol=0.35)
+
+
+def test_data_discovery_message(tmp_path, monkeypatch):
+    with pytest.raises(tdata.DataError) as e:
+        tdata.find_data()
+    msg = str(e.value)
+    assert "--data" in msg and tdata.ENV_VAR in msg and "vaesynth-train download" in msg
+    assert "\n" not in msg
+    with pytest.raises(tdata.DataError, match="no FSDD recordings"):
+        tdata.find_data(tmp_path)
+    fake = write_fake_fsdd(tmp_path / "fsdd" / "recordings", takes=1)
+    assert tdata.find_data(tmp_path / "fsdd") == fake
+    monkeypatch.setenv(tdata.ENV_VAR, str(fake))
+    assert tdata.find_data() == fake
+
+
+def test_cli_reports_missing_data_in_one_line(capsys):
+    assert train_main(["fit", "--model", "cvae", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "FSDD recordings not found" in err
+
+
+def test_broken_wavs_are_converted_or_skipped_and_counted(tmp_path):
+    folder = write_fake_fsdd(tmp_path / "rec", takes=2)
+    (folder / "3_ann_7.wav").write_bytes(b"")  # empty file
+    good = (folder / "4_ann_0.wav").read_bytes()
+    (folder / "4_ann_8.wav").write_bytes(good[:30])  # truncated header
+    sf.write(folder / "5_ann_9.wav", np.stack([tone(300), tone(300)], 1), 8000)  # stereo
+    sf.write(folder / "6_ann_9.wav", tone(300, sr=16000), 16000)  # other rate
+    sf.write(folder / "7_ann_9.wav", np.zeros(4000, np.float32), 8000)  # silence
+    ds = tdata.load_dataset(folder, CFG, cache=False)
+    r = ds.report
+    assert r.loaded == 40 + 2
+    assert sum(r.skipped.values()) == 3
+    assert sum(r.converted.values()) == 2
+    summary = r.summary()
+    assert "42 recordings loaded" in summary and "skipped" in summary and "converted" in summary
+
+
+def test_download_verifies_and_keeps_nothing_on_mismatch(tmp_path):
+    src = write_fake_fsdd(tmp_path / "src", takes=1)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for p in sorted(src.iterdir()):
+            tar.add(p, arcname=f"free-spoken-digit-dataset-x/recordings/{p.name}")
+    archive = tmp_path / "fsdd.tar.gz"
+    archive.write_bytes(buf.getvalue())
+    dest = tmp_path / "dl" / "recordings"
+    with pytest.raises(tdata.DataError, match="failed verification"):
+        tdata.download(dest, url=archive.as_uri(), expected="0" * 64)
+    assert not dest.exists()
+    good = tdata.fingerprint(src)["sha256"]
+    assert tdata.download(dest, url=archive.as_uri(), expected=good) == dest
+    assert len(list(dest.glob("*.wav"))) == 20
+    with pytest.raises(tdata.DataError, match="could not download"):
+        tdata.download(tmp_path / "x", url=(tmp_path / "nope.tgz").as_uri())
+
+
+def test_short_fit_writes_a_loadable_bundle(tmp_path):
+    if SHARED_FSDD.is_dir():
+        data, limit = SHARED_FSDD, 6  # takes 0-5: 0-4 test, 5 train
+    else:
+        data, limit = write_fake_fsdd(tmp_path / "rec", takes=6), None
+    out = tmp_path / "bundle"
+    rc = train_main(
+        ["fit", "--model", "cvae", "--data", str(data), "--epochs", "1", "--out", str(out), "--no-progress"]
+        + (["--limit", str(limit)] if limit else [])
+    )
+    assert rc == 0
+    b = load_bundle(out)
+    assert b.kind == "cvae"
+    assert b.meta["training"]["epochs"] == 1
+    assert b.meta["data_fingerprint"]["n_files"] > 0
+    assert torch.isfinite(b.stats.digit_mean).all()
+    assert (tmp_path / "cache" / "vaesynth" / "runs" / "cvae" / "checkpoints" / "last.ckpt").is_file()
