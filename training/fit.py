@@ -120,7 +120,8 @@ def fit(
         log_every_n_steps=10,
     )
     g = torch.Generator().manual_seed(seed)
-    train_dl = DataLoader(tensors(train), batch_size=recipe.batch_size, shuffle=True, generator=g, drop_last=True)
+    batch_size = min(recipe.batch_size, len(train))  # tiny subsets still make one step per epoch
+    train_dl = DataLoader(tensors(train), batch_size=batch_size, shuffle=True, generator=g, drop_last=True)
     val_dl = DataLoader(tensors(test), batch_size=256)
     last = run_dir / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.is_file() else None
