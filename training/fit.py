@@ -100,14 +100,15 @@ def fit(
     if len(test) == 0:  # tiny subsets: validate on train
         test = train
     L.seed_everything(seed, workers=True, verbose=False)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_flush_denormal(True)  # denormals in the harmonic comb's tails slow CPU training many-fold
     run_dir = Path(run_dir) if run_dir else runs_dir() / kind
     run_dir.mkdir(parents=True, exist_ok=True)
     module = VAEExperiment(
         kind, recipe.params, cfg.to_dict(), lr=recipe.lr, beta=recipe.beta,
         warmup_epochs=min(recipe.warmup_epochs, max(1, epochs // 3)), free_bits=recipe.free_bits, epochs=epochs,
     )  # fmt: skip
-    ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=0, every_n_epochs=1)
+    # monitor=None + save_top_k=1 keeps the newest epoch; save_last adds last.ckpt for --resume
+    ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=1, every_n_epochs=1)
     trainer = L.Trainer(
         max_epochs=epochs,
         accelerator=accelerator,
