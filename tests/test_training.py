@@ -195,3 +195,31 @@ def test_short_fit_writes_a_loadable_bundle(tmp_path):
     assert b.meta["data_fingerprint"]["n_files"] > 0
     assert torch.isfinite(b.stats.digit_mean).all()
     assert (tmp_path / "cache" / "vaesynth" / "runs" / "cvae" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_interrupted_fit_resumes_from_its_checkpoint(tmp_path, monkeypatch, capsys):
+    """A run interrupted (Ctrl+C) after epoch 1 of 2 says how to resume, and --resume continues it."""
+    from training.lit import VAEExperiment
+
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)
+    out = tmp_path / "b"
+    args = ["fit", "--model", "mlp", "--data", str(data), "--no-progress", "--out", str(out), "--epochs", "2"]
+
+    def interrupt(self):
+        if self.current_epoch == 1:
+            raise KeyboardInterrupt  # what Ctrl+C raises, as epoch 2 begins
+
+    monkeypatch.setattr(VAEExperiment, "on_train_epoch_start", interrupt, raising=False)
+    assert train_main(args) == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "interrupted" in err and "--resume" in err
+    assert not (tmp_path / "b").exists()  # no half-trained bundle was exported
+    ckpt = tmp_path / "cache" / "vaesynth" / "runs" / "mlp" / "checkpoints" / "last.ckpt"
+    first = torch.load(ckpt, weights_only=True, map_location="cpu")
+    assert first["epoch"] == 0
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert train_main(args + ["--resume"]) == 0
+    state = torch.load(ckpt, weights_only=True, map_location="cpu")
+    assert state["epoch"] == 1 and state["global_step"] == 2 * first["global_step"]
+    assert load_bundle(tmp_path / "b").meta["training"]["epochs"] == 2

@@ -129,10 +129,14 @@ def fit(
     if resume and ckpt_path is None:
         print(f"no checkpoint to resume in {last.parent}; starting fresh")
     t0 = time.perf_counter()
-    trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
+    resume_hint = f"resume with 'vaesynth-train fit --model {kind} --resume' (checkpoints in {last.parent})"
+    try:
+        trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
+    except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown + exit(1)
+        raise KeyboardInterrupt(f"training interrupted after epoch {trainer.current_epoch}; {resume_hint}") from None
     seconds = time.perf_counter() - t0
     if trainer.interrupted:
-        raise KeyboardInterrupt(f"training interrupted; resume with --resume (checkpoint: {last})")
+        raise KeyboardInterrupt(f"training interrupted; {resume_hint}")
     if trainer.global_rank != 0:
         return Path(out) if out else default_models_dir() / kind
     model = module.model.cpu().eval()
