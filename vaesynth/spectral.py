@@ -85,36 +85,141 @@ def stft(wave: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
 def istft(spec: np.ndarray, cfg: SpectralConfig, n_samples: int | None = None) -> np.ndarray:
     """Inverse of :func:`stft` by weighted overlap-add. ``spec``: ``(..., n_frames, n_bins)``.
 
-    Returns float32 ``(..., n_samples)``; batch dimensions are kept (vectorised).
+    Returns float32 ``(..., n_samples)`` (default ``(n_frames - 1) * hop``); batch dimensions
+    are kept (vectorised).
     """
+    spec = np.asarray(spec)
     n = spec.shape[-2]
     if n_samples is None:
         n_samples = (n - 1) * cfg.hop
+    pad = cfg.n_fft // 2
+    if cfg.n_fft % cfg.hop:  # pragma: no cover - only for hops that do not divide n_fft
+        return _istft_generic(spec, cfg, n_samples)
+    plan = _ola_plan(cfg, n)
+    frames = _irfft(spec.astype(np.complex64, copy=False), cfg.n_fft)
+    frames *= plan.window
+    out = _overlap_add(frames, plan)
+    out *= plan.inv_norm
+    return out.reshape(spec.shape[:-2] + (-1,))[..., pad : pad + n_samples]
+
+
+def _istft_generic(spec: np.ndarray, cfg: SpectralConfig, n_samples: int) -> np.ndarray:  # pragma: no cover
+    n = spec.shape[-2]
     w = hann(cfg.n_fft)
     frames = np.fft.irfft(spec, n=cfg.n_fft, axis=-1).astype(np.float32) * w
     total = (n - 1) * cfg.hop + cfg.n_fft
-    batch = spec.shape[:-2]
-    out = np.zeros(batch + (total,), dtype=np.float32)
+    out = np.zeros(spec.shape[:-2] + (total,), dtype=np.float32)
     norm = np.zeros(total, dtype=np.float32)
-    # Overlap-add in n_fft // hop strided passes: each pass adds non-overlapping frames at once.
-    step = cfg.n_fft // cfg.hop if cfg.n_fft % cfg.hop == 0 else None
-    if step:
-        for k in range(step):
-            idx = np.arange(k, n, step)
-            if len(idx) == 0:
-                continue
-            seg = frames[..., idx, :].reshape(batch + (-1,))
-            start = k * cfg.hop
-            out[..., start : start + seg.shape[-1]] += seg
-            wseg = np.tile(w * w, len(idx))
-            norm[start : start + wseg.shape[-1]] += wseg
-    else:  # pragma: no cover - only for hops that do not divide n_fft
-        for i in range(n):
-            out[..., i * cfg.hop : i * cfg.hop + cfg.n_fft] += frames[..., i, :]
-            norm[i * cfg.hop : i * cfg.hop + cfg.n_fft] += w * w
+    for i in range(n):
+        out[..., i * cfg.hop : i * cfg.hop + cfg.n_fft] += frames[..., i, :]
+        norm[i * cfg.hop : i * cfg.hop + cfg.n_fft] += w * w
     out /= np.maximum(norm, 1e-3)
     pad = cfg.n_fft // 2
     return out[..., pad : pad + n_samples]
+
+
+@dataclass(frozen=True)
+class _OLAPlan:
+    """Precomputed overlap-add data for ``n_frames`` frames with ``ratio = n_fft // hop``.
+
+    The waveform is handled as ``(n_frames + ratio - 1, hop)`` blocks: frame ``t`` covers
+    blocks ``t .. t + ratio - 1``.
+    """
+
+    n_frames: int
+    ratio: int
+    hop: int
+    window: np.ndarray  # (n_fft,)
+    inv_norm: np.ndarray  # (n_blocks, hop): 1 / window-sum-square
+    inv_norm_signal: np.ndarray  # same, zero outside the signal (what stft's zero padding sees)
+
+
+_PLANS: dict[tuple[int, int, int], _OLAPlan] = {}
+
+
+def _ola_plan(cfg: SpectralConfig, n_frames: int) -> _OLAPlan:
+    key = (cfg.n_fft, cfg.hop, n_frames)
+    plan = _PLANS.get(key)
+    if plan is None:
+        r, h = cfg.n_fft // cfg.hop, cfg.hop
+        w = hann(cfg.n_fft)
+        norm = np.zeros((n_frames + r - 1, h), dtype=np.float32)
+        w2 = (w * w).reshape(r, h)
+        for k in range(r):
+            norm[k : k + n_frames] += w2[k]
+        inv = (1.0 / np.maximum(norm, 1e-3)).astype(np.float32)
+        # stft() sees the signal (n_frames - 1) * hop samples long, zero-padded by n_fft // 2:
+        # in block units the signal spans [pad_blocks, pad_blocks + n_frames - 1).
+        inv_sig = inv.copy()
+        pb = (cfg.n_fft // 2) // h
+        inv_sig[:pb] = 0.0
+        inv_sig[n_frames - 1 + pb :] = 0.0
+        plan = _OLAPlan(n_frames, r, h, w, inv, inv_sig)
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def _overlap_add(frames: np.ndarray, plan: _OLAPlan, out: np.ndarray | None = None) -> np.ndarray:
+    """Frames ``(..., n_frames, n_fft)`` -> summed blocks ``(..., n_frames + ratio - 1, hop)``."""
+    t, r, h = plan.n_frames, plan.ratio, plan.hop
+    y = frames.reshape(frames.shape[:-1] + (r, h))
+    if out is None:
+        out = np.empty(frames.shape[:-2] + (t + r - 1, h), dtype=np.float32)
+    out[..., :t, :] = y[..., 0, :]
+    out[..., t:, :] = 0.0
+    for k in range(1, r):
+        out[..., k : k + t, :] += y[..., k, :]
+    return out
+
+
+def _torch_fft():
+    """torch, when its FFT is the fast choice here, else None (use numpy).
+
+    On these small frames torch's single-threaded FFT is 2-3x faster than numpy's; but with
+    several intra-op threads, torch splits even a 40-frame batch across threads, and on a
+    busy machine the threads wait for each other (measured: 2 ms became 400 ms). So torch is
+    used only when the process runs torch single-threaded (``torch.set_num_threads(1)``, as
+    :class:`vaesynth.synth.Synth` does by default). Results agree to float32 rounding.
+    torch is imported lazily and only if the process already imported it.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or torch.get_num_threads() != 1:
+        return None
+    return torch
+
+
+def _rfft(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Real FFT along the last axis (float32 -> complex64), into ``out`` if given."""
+    torch = _torch_fft()
+    if torch is None:
+        r = np.fft.rfft(x, axis=-1)
+        if out is None:
+            return r.astype(np.complex64, copy=False)
+        out[...] = r
+        return out
+    if out is None:
+        return torch.fft.rfft(torch.from_numpy(np.ascontiguousarray(x)), dim=-1).numpy()
+    torch.fft.rfft(torch.from_numpy(x), dim=-1, out=torch.from_numpy(out))
+    return out
+
+
+def _irfft(c: np.ndarray, n: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Inverse real FFT of length ``n`` along the last axis (complex64 -> float32)."""
+    torch = _torch_fft()
+    if torch is None:
+        r = np.fft.irfft(c, n=n, axis=-1)
+        if out is None:
+            return r.astype(np.float32, copy=False)
+        out[...] = r
+        return out
+    if out is None:
+        return torch.fft.irfft(torch.from_numpy(np.ascontiguousarray(c)), n=n, dim=-1).numpy()
+    torch.fft.irfft(torch.from_numpy(c), n=n, dim=-1, out=torch.from_numpy(out))
+    return out
 
 
 def magnitude(wave: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
@@ -182,22 +287,87 @@ def griffin_lim(
     momentum: float = 0.99,
     init: str = "random",
     seed: int | None = 0,
+    n_samples: int | None = None,
 ) -> np.ndarray:
     """Fast Griffin-Lim (Perraudin et al. 2013) phase reconstruction, vectorised.
 
     ``mag``: linear magnitude ``(n_frames, n_bins)`` or a batch ``(batch, n_frames, n_bins)``.
-    ``init``: ``"random"`` (uniform phase from ``seed``) or ``"zeros"``.
-    Returns float32 waveform(s) ``(..., (n_frames - 1) * hop)``.
+    ``init``: ``"random"`` (uniform phase from ``seed``), ``"zeros"``, or ``"pghi"`` (phase
+    integrated from the magnitude's gradients, see :func:`pghi_phase`; ``seed`` unused).
+    ``momentum`` 0 gives the classic Griffin-Lim algorithm.
+    Returns float32 waveform(s) ``(..., n_samples)``; default ``(n_frames - 1) * hop``.
+
+    All iterations run in preallocated buffers in the frame domain (overlap-add in
+    hop-sized blocks, re-framing through a strided view), which is exactly equivalent to
+    alternating :func:`istft` and :func:`stft` of the ``(n_frames - 1) * hop`` signal.
     """
-    mag = np.asarray(mag, dtype=np.float32)
-    n_samples = (mag.shape[-2] - 1) * cfg.hop
+    mag = np.ascontiguousarray(mag, dtype=np.float32)
+    t = mag.shape[-2]
+    if n_samples is None:
+        n_samples = (t - 1) * cfg.hop
+    angles = initial_phase(mag, cfg, init, seed)
+    if n_iter > 0:
+        if cfg.n_fft % cfg.hop:  # pragma: no cover - only for hops that do not divide n_fft
+            angles = _gla_generic(mag, cfg, angles, n_iter, momentum)
+        else:
+            angles = _gla_blocks(mag, cfg, angles, n_iter, momentum)
+    return istft(mag * angles, cfg, n_samples)
+
+
+GL_INITS = ("random", "zeros", "pghi")
+
+
+def initial_phase(mag: np.ndarray, cfg: SpectralConfig, init: str = "random", seed: int | None = 0) -> np.ndarray:
+    """Unit-modulus complex64 phase ``(..., n_frames, n_bins)`` to start Griffin-Lim from."""
     if init == "random":
         rng = np.random.default_rng(seed)
-        angles = np.exp(2j * np.pi * rng.random(mag.shape)).astype(np.complex64)
-    elif init == "zeros":
-        angles = np.ones(mag.shape, dtype=np.complex64)
-    else:
-        raise ValueError(f"unknown Griffin-Lim init {init!r}")
+        return np.exp(2j * np.pi * rng.random(mag.shape)).astype(np.complex64)
+    if init == "zeros":
+        return np.ones(mag.shape, dtype=np.complex64)
+    if init == "pghi":
+        return np.exp(1j * pghi_phase(mag, cfg)).astype(np.complex64)
+    raise ValueError(f"unknown Griffin-Lim init {init!r}")
+
+
+def _gla_blocks(mag: np.ndarray, cfg: SpectralConfig, angles: np.ndarray, n_iter: int, momentum: float) -> np.ndarray:
+    """The fast Griffin-Lim loop; returns the final unit-modulus phase (complex64)."""
+    t, n_fft = mag.shape[-2], cfg.n_fft
+    batch = mag.shape[:-2]
+    plan = _ola_plan(cfg, t)
+    w = plan.window
+    alpha = np.float32(momentum / (1.0 + momentum))
+    blocks = np.empty(batch + (t + plan.ratio - 1, cfg.hop), dtype=np.float32)
+    # frame t of the rebuilt signal = blocks t .. t + ratio - 1, i.e. a strided view
+    s = blocks.strides
+    framed = np.lib.stride_tricks.as_strided(blocks, batch + (t, n_fft), s[:-2] + (s[-2], s[-1]), writeable=False)
+    frames = np.empty(batch + (t, n_fft), dtype=np.float32)
+    spec = np.empty(mag.shape, dtype=np.complex64)
+    rebuilt = np.empty(mag.shape, dtype=np.complex64)
+    prev = np.zeros(mag.shape, dtype=np.complex64)
+    modulus = np.empty(mag.shape, dtype=np.float32)
+    angles = np.array(angles, dtype=np.complex64, copy=True)
+    for _ in range(n_iter):
+        np.multiply(mag, angles, out=spec)
+        _irfft(spec, n_fft, out=frames)  # synthesis frames
+        frames *= w
+        _overlap_add(frames, plan, out=blocks)
+        blocks *= plan.inv_norm_signal  # istft normalisation, and the signal's extent
+        np.multiply(framed, w, out=frames)  # analysis frames
+        _rfft(frames, out=rebuilt)
+        # momentum: angles = rebuilt - alpha * prev, then keep only the phase
+        np.multiply(prev, -alpha, out=angles)
+        angles += rebuilt
+        prev, rebuilt = rebuilt, prev
+        np.abs(angles, out=modulus)
+        np.maximum(modulus, 1e-16, out=modulus)
+        angles /= modulus
+    return angles
+
+
+def _gla_generic(
+    mag: np.ndarray, cfg: SpectralConfig, angles: np.ndarray, n_iter: int, momentum: float
+) -> np.ndarray:  # pragma: no cover - only for hops that do not divide n_fft
+    n_samples = (mag.shape[-2] - 1) * cfg.hop
     prev = np.zeros_like(angles)
     for _ in range(n_iter):
         wave = istft(mag * angles, cfg, n_samples)
@@ -205,7 +375,36 @@ def griffin_lim(
         angles = rebuilt - (momentum / (1 + momentum)) * prev
         prev = rebuilt
         angles = angles / np.maximum(np.abs(angles), 1e-16)
-    return istft(mag * angles, cfg, n_samples)
+    return angles
+
+
+PGHI_GAMMA_HANN = 0.25645  # Gaussian approximation of a Hann window: gamma = 0.25645 * n_fft**2
+
+
+def pghi_phase(mag: np.ndarray, cfg: SpectralConfig, tol_db: float = 60.0) -> np.ndarray:
+    """Phase (radians, float32, same shape as ``mag``) from phase-gradient heuristic integration.
+
+    A vectorised simplification of PGHI (Prusa, Balazs & Sondergaard 2017): the
+    instantaneous frequency of each bin is estimated from the frequency derivative of the
+    log-magnitude (exact for a Gaussian window, approximate for Hann), and integrated along
+    time (trapezoid rule) with ``np.cumsum``. Bins more than ``tol_db`` below the peak are
+    left at zero phase. The integration across frequency of full PGHI is skipped, so
+    neighbouring bins of one partial are not phase-aligned at onsets; Griffin-Lim fixes that.
+    """
+    mag = np.asarray(mag, dtype=np.float32)
+    n_fft, hop = cfg.n_fft, cfg.hop
+    gamma = PGHI_GAMMA_HANN * n_fft**2
+    logm = np.log(np.maximum(mag, 1e-12))
+    # d log|S| / d bin by central differences (one-sided at the edges)
+    dlog = np.gradient(logm, axis=-1) if mag.shape[-1] > 1 else np.zeros_like(logm)
+    k = np.arange(mag.shape[-1], dtype=np.float32)
+    # phase advance per hop: 2 pi hop (k + delta) / n_fft, with delta = dlog * n_fft^2 / (2 pi gamma)
+    step = 2 * np.pi * hop * k / n_fft + (hop * n_fft / gamma) * dlog
+    phase = np.cumsum(0.5 * (step + np.roll(step, 1, axis=-2)), axis=-2)
+    phase -= phase[..., :1, :]
+    small = logm < logm.max(axis=(-2, -1), keepdims=True) - tol_db / 20 * np.log(10)
+    phase[small] = 0.0
+    return phase.astype(np.float32)
 
 
 def _stft_batch(wave: np.ndarray, cfg: SpectralConfig, n_frames: int) -> np.ndarray:
