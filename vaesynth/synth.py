@@ -32,13 +32,16 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from . import spectral
-from .bundle import Bundle, BundleError, list_bundles, load_bundle
-from .models import N_DIGITS
+
+if TYPE_CHECKING:  # torch and the bundle loader are imported when a Synth is made, so that
+    from .bundle import Bundle  # parse_digits & co. stay cheap to import (the CLI checks input first)
+
+N_DIGITS = 10
 
 MAX_DIGITS = 64  # longest string render_string accepts (bounded work)
 MIN_FRAMES = 8  # a decoded utterance keeps at least this many frames (64 ms at 8 kHz / hop 64)
@@ -126,8 +129,10 @@ class Render:
 def resolve_model(model: str | Path | None = None, root: str | Path | None = None) -> Path:
     """A bundle folder from a shipped model name (``"cvae"``), a folder path, or ``None`` (the default model).
 
-    Raises :class:`BundleError` with a readable message when nothing matches.
+    Raises :class:`~vaesynth.bundle.BundleError` with a readable message when nothing matches.
     """
+    from .bundle import BundleError, list_bundles
+
     bundles = list_bundles(root)
     if model is None or str(model) == "":
         if not bundles:
@@ -185,6 +190,8 @@ class Synth:
         gl_momentum: float = DEFAULT_GL_MOMENTUM,
         torch_threads: int | None = 1,
     ) -> None:
+        import torch
+
         if gl_iters < 0:
             raise ValueError("gl_iters must be >= 0")
         if gl_init not in spectral.GL_INITS:
@@ -208,6 +215,8 @@ class Synth:
 
         Raises :class:`~vaesynth.bundle.BundleError` when it is missing or invalid.
         """
+        from .bundle import load_bundle
+
         return cls(load_bundle(resolve_model(path)), **kwargs)
 
     # --- properties ------------------------------------------------------------------------
@@ -283,6 +292,8 @@ class Synth:
 
     def decode(self, digits: list[int], knobs: list[np.ndarray]) -> list[np.ndarray]:
         """Decode one batch: features ``(n_valid_i, n_bins)`` in [0, 1] per digit, trimmed by the valid head."""
+        import torch
+
         z = np.stack([self.knobs_to_latent(d, u) for d, u in zip(digits, knobs, strict=True)])
         with torch.inference_mode():
             out = self._bundle.model.decode(torch.from_numpy(z), torch.tensor(digits, dtype=torch.long))
