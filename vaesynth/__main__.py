@@ -1,0 +1,5 @@
+"""``python -m vaesynth``: the same as the ``vaesynth`` command."""
+
+from vaesynth.cli import main
+
+raise SystemExit(main())

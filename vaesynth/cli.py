@@ -1,0 +1,317 @@
+"""The ``vaesynth`` command line: the GUI by default, plus ``say``, ``sample``, ``models`` and ``bench``.
+
+Bad input (not digits, too many digits, a missing model, an unwritable path, ...) gives one
+readable line on stderr and exit status 2, before any heavy work; wav files are written to a
+temporary file next to the target and renamed, so nothing half-written is ever left behind.
+
+This module imports only the standard library at load time (``vaesynth --help`` is instant);
+torch, the models and PortAudio load inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import runpy
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran but could not do everything (e.g. no audio device for --play)
+EXIT_USAGE = 2  # bad input: nothing was done
+MAX_PER_DIGIT = 1000  # sample --per-digit bound (10 x 1000 files at most)
+RATE_RANGE = (8000, 192000)
+
+
+class UsageError(Exception):
+    """Bad command-line input; the message is printed as one line and the exit status is 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line on stderr (then exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _finite(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="vaesynth",
+        description="A speech synthesizer for spoken digits built on variational autoencoders. "
+        "Without a command, the desktop app starts.",
+    )
+    p.add_argument("--model", help="model name in resources/models (e.g. cvae) or a bundle folder")
+    p.add_argument("--screenshot", metavar="PATH", help="(app) save a screenshot of the window to PATH and quit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    say = sub.add_parser("say", help="speak a digit string (write a wav and/or play it)")
+    say.add_argument("digits", help="digits to speak; spaces, dashes, parentheses and + are allowed (phone numbers)")
+    say.add_argument("-o", "--output", metavar="OUT.wav", help="write the sound to this wav file")
+    say.add_argument("--play", action="store_true", help="play it (the default when no -o is given)")
+    say.add_argument("--model", dest="sub_model", metavar="NAME|PATH", help="model name or bundle folder")
+    say.add_argument("--voice", default="random", help="a speaker name from the model, or 'random' (default)")
+    say.add_argument("--seed", type=int, default=None, help="random seed (same seed, same sound)")
+    say.add_argument("--temperature", type=_finite, default=1.0, help="spread of random voices (default 1.0)")
+    say.add_argument("--rate", type=int, default=None, metavar="HZ", help="wav sample rate (default: model rate)")
+    say.add_argument("--steady", action="store_true", help="one steady voice instead of per-digit variation")
+
+    sample = sub.add_parser("sample", help="write prior samples DIR/{digit}_{k}.wav for every digit")
+    sample.add_argument(
+        "--per-digit", type=int, required=True, metavar="N", help=f"samples per digit (1..{MAX_PER_DIGIT})"
+    )
+    sample.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
+    sample.add_argument("--model", dest="sub_model", metavar="NAME|PATH", help="model name or bundle folder")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--temperature", type=_finite, default=1.0, help="prior temperature (default 1.0)")
+
+    models = sub.add_parser("models", help="list the available models and their headline metrics")
+    models.add_argument("--dir", metavar="DIR", help="look in DIR instead of resources/models")
+
+    bench = sub.add_parser("bench", help="run the speed benchmark (bench/bench_synth.py)", add_help=False)
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for bench/bench_synth.py")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 partly failed, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as e:  # --help, or a usage error already printed as one line
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    commands = {"say": cmd_say, "sample": cmd_sample, "models": cmd_models, "bench": cmd_bench, None: cmd_app}
+    try:
+        return commands[args.command](args)
+    except UsageError as e:
+        _error(str(e))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _error(message: str) -> None:
+    line = " ".join(str(message).split())
+    print(f"vaesynth: error: {line}", file=sys.stderr)
+
+
+def _model_arg(args: argparse.Namespace) -> str | None:
+    return getattr(args, "sub_model", None) or args.model
+
+
+def _load_synth(model: str | None):
+    """A :class:`~vaesynth.synth.Synth` for ``model``; a missing or broken bundle is a :class:`UsageError`."""
+    from vaesynth.bundle import BundleError
+    from vaesynth.synth import Synth
+
+    try:
+        return Synth.from_path(model)
+    except BundleError as e:
+        raise UsageError(str(e)) from None
+
+
+def _check_writable_file(path: Path) -> None:
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {path}: folder {parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"cannot write {path}: the file is read-only")
+
+
+def write_wav(path: str | Path, wave, sample_rate: int) -> None:
+    """Write float ``wave`` ``(n,)`` as 16-bit PCM to ``path`` atomically (temp file + rename)."""
+    import numpy as np
+    import soundfile as sf
+
+    path = Path(path)
+    data = np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0)
+    # O_EXCL with mode 0o666: a fresh, private name, and the user's umask decides the permissions
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            sf.write(f, data, int(sample_rate), subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from vaesynth.synth import parse_digits
+
+    try:
+        parse_digits(args.digits)  # before anything heavy: bounded work on bad input
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.rate is not None and not RATE_RANGE[0] <= args.rate <= RATE_RANGE[1]:
+        raise UsageError(f"--rate must be between {RATE_RANGE[0]} and {RATE_RANGE[1]} Hz, not {args.rate}")
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        _check_writable_file(out)
+    play = args.play or out is None
+    synth = _load_synth(_model_arg(args))
+    voice = None if args.voice in ("random", "", None) else args.voice
+    try:
+        if voice is not None:
+            synth.speaker_index(voice)
+        render = synth.render_string(
+            args.digits, vary=not args.steady, temperature=args.temperature, seed=args.seed, voice=voice
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    wave, rate = render.wave, render.sample_rate
+    if out is not None:
+        if args.rate is not None and args.rate != rate:
+            from vaesynth.audio import resample
+
+            wave, rate = resample(wave, render.sample_rate, args.rate), args.rate
+        try:
+            write_wav(out, wave, rate)
+        except OSError as e:
+            raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
+        print(f"wrote {out} ({len(wave) / rate:.2f} s at {rate} Hz: {render.digits})")
+    if play:
+        return _play_blocking(render.wave, render.sample_rate)
+    return EXIT_OK
+
+
+def _play_blocking(wave, sample_rate: int) -> int:
+    from vaesynth.audio import AudioOutput
+
+    audio = AudioOutput()
+    try:
+        if not audio.play(wave, sample_rate):
+            print(f"vaesynth: {audio.status}", file=sys.stderr)
+            return EXIT_FAILED
+        deadline = time.monotonic() + len(wave) / sample_rate + 2.0
+        while audio.is_playing and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not audio.available:
+            print(f"vaesynth: {audio.status}", file=sys.stderr)
+            return EXIT_FAILED
+        return EXIT_OK
+    finally:
+        audio.close()
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    n = args.per_digit
+    if not 1 <= n <= MAX_PER_DIGIT:
+        raise UsageError(f"--per-digit must be between 1 and {MAX_PER_DIGIT}, not {n}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"cannot write samples to {out}: it is a file")
+    synth = _load_synth(_model_arg(args))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create folder {out}: {e.strerror or e}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write samples to {out}: the folder is not writable")
+    import numpy as np
+
+    rng = np.random.default_rng(args.seed)
+    t0 = time.perf_counter()
+    for d in range(10):
+        for k in range(n):
+            render = synth.render_digit(d, synth.random_knobs(args.temperature, rng))
+            try:
+                write_wav(out / f"{d}_{k}.wav", render.wave, render.sample_rate)
+            except OSError as e:
+                raise UsageError(f"cannot write {out / f'{d}_{k}.wav'}: {e.strerror or e}") from None
+    print(f"wrote {10 * n} samples to {out} in {time.perf_counter() - t0:.1f} s ({synth.bundle.display_name})")
+    return EXIT_OK
+
+
+def _format_metrics(metrics: object, limit: int = 6) -> str:
+    if not isinstance(metrics, dict) or not metrics:
+        return "-"
+    parts = []
+    for k, v in list(metrics.items())[:limit]:
+        if isinstance(v, float):
+            parts.append(f"{k}={v:.3g}")
+        elif isinstance(v, int | str):
+            parts.append(f"{k}={v}")
+    return ", ".join(parts) or "-"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from vaesynth.bundle import BundleError, default_models_dir, list_bundles, read_config
+
+    root = Path(args.dir) if args.dir else default_models_dir()
+    if args.dir and not root.is_dir():
+        raise UsageError(f"models folder {root} does not exist")
+    bundles = list_bundles(root)
+    if not bundles:
+        print(f"no models found in {root}", file=sys.stderr)
+        return EXIT_OK
+    rows = [("NAME", "DISPLAY NAME", "KIND", "LATENT", "METRICS")]
+    for name, path in bundles.items():
+        try:
+            c = read_config(path)
+            kind = c.get("model", {}).get("type", "?") if isinstance(c.get("model"), dict) else "?"
+            rows.append(
+                (
+                    name,
+                    str(c.get("display_name", name)),
+                    str(kind),
+                    str(c["latent_dim"]),
+                    _format_metrics(c.get("metrics")),
+                )
+            )
+        except BundleError as e:
+            rows.append((name, "(unreadable)", "-", "-", str(e)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    script = Path(__file__).resolve().parent.parent / "bench" / "bench_synth.py"
+    if not script.is_file():
+        raise UsageError(
+            f"the benchmark script is not installed here ({script} is missing; run it from a source checkout)"
+        )
+    argv = sys.argv
+    sys.argv = [str(script), *args.bench_args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else EXIT_FAILED
+    finally:
+        sys.argv = argv
+    return EXIT_OK
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    try:
+        from vaesynth.app import run_app
+    except ImportError as e:
+        _error(f"the desktop app is not available ({e}); try 'vaesynth say 123' or 'vaesynth --help'")
+        return EXIT_FAILED
+    return int(run_app(args.model, args.screenshot) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
