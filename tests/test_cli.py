@@ -210,6 +210,13 @@ def test_shipped_models_if_any(run) -> None:
     assert code == 0
 
 
+def test_bench_runs_the_benchmark_script(run, models_dir: Path) -> None:
+    code, stdout, err = run("--model", str(models_dir / "cvae"), "bench", "--only", "memory", "--memory", "20")
+    assert code == 0, err
+    assert "20 renders" in stdout and "RSS" in stdout
+    assert run("bench", "--only", "nonsense")[0] == 2
+
+
 # --- the app entry and the light start --------------------------------------------------------
 
 

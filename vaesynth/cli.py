@@ -82,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the available models and their headline metrics")
     models.add_argument("--dir", metavar="DIR", help="look in DIR instead of resources/models")
 
-    bench = sub.add_parser("bench", help="run the speed benchmark (bench/bench_synth.py)", add_help=False)
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for bench/bench_synth.py")
+    sub.add_parser(
+        "bench", help="run the speed benchmark (bench/bench_synth.py; --help for its options)", add_help=False
+    )
     return p
 
 
@@ -91,7 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 partly failed, 2 bad input)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+        if args.command == "bench":
+            args.bench_args = extra  # everything after "bench" goes to the benchmark script
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     commands = {"say": cmd_say, "sample": cmd_sample, "models": cmd_models, "bench": cmd_bench, None: cmd_app}
@@ -293,8 +298,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(
             f"the benchmark script is not installed here ({script} is missing; run it from a source checkout)"
         )
+    bench_args = list(args.bench_args)
+    if args.model and "--model" not in bench_args:
+        bench_args += ["--model", args.model]
     argv = sys.argv
-    sys.argv = [str(script), *args.bench_args]
+    sys.argv = [str(script), *bench_args]
     try:
         runpy.run_path(str(script), run_name="__main__")
     except SystemExit as e:
