@@ -1,0 +1,309 @@
+"""The desktop app (vaesynth.app), headless with pytest-qt.
+
+Models are small random-weight bundles made in a temp folder (``training.export.untrained_bundle``),
+so these tests do not depend on the shipped, trained ones. Every window gets its own INI settings
+file in a temp folder, so nothing leaks into the user's settings or between tests.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from vaesynth.app.main_window import OPEN_BUNDLE, MainWindow  # noqa: E402
+from vaesynth.app.settings import file_settings  # noqa: E402
+from vaesynth.app.theme import apply_theme  # noqa: E402
+
+LATENT = {"cvae": 12, "cnn": 32, "mlp": 16}
+WAIT_MS = 30_000  # generous: the first model load imports torch in the worker thread
+
+
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.export import untrained_bundle
+
+    root = tmp_path_factory.mktemp("models")
+    for kind in LATENT:
+        untrained_bundle(kind, root / kind)
+    return root
+
+
+@pytest.fixture(scope="module")
+def corrupt_bundle(models_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("corrupt") / "broken"
+    shutil.copytree(models_root / "cvae", folder)
+    weights = folder / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])  # truncated download
+    return folder
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path) -> Path:
+    return tmp_path / "settings.ini"
+
+
+@pytest.fixture
+def make_window(qtbot, qapp, models_root: Path, settings_file: Path):  # noqa: ANN001 - pytest-qt fixtures
+    """Factory: a shown MainWindow on the temp models, waited until its model is ready."""
+    apply_theme(qapp)
+    windows: list[MainWindow] = []
+
+    def make(wait_ready: bool = True, **kwargs) -> MainWindow:  # noqa: ANN003
+        kwargs.setdefault("models_root", models_root)
+        w = MainWindow(file_settings(kwargs.pop("settings_path", settings_file)), **kwargs)
+        qtbot.addWidget(w)
+        windows.append(w)
+        if wait_ready:
+            with qtbot.waitSignal(w.model_ready, timeout=WAIT_MS):
+                w.show()
+        else:
+            w.show()
+        return w
+
+    yield make
+    for w in windows:
+        w.shutdown()
+
+
+def press(qtbot, w: MainWindow, digit: str, how: str = "click"):  # noqa: ANN001
+    """Press ``digit`` and wait for its render to be shown; returns the RenderResult."""
+    with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
+        if how == "click":
+            qtbot.mouseClick(w.keypad.buttons[digit], Qt.MouseButton.LeftButton)
+        elif how == "key":
+            QTest.keyClick(w, Qt.Key(Qt.Key.Key_0.value + int(digit)))
+        else:  # numpad
+            QTest.keyClick(w, Qt.Key(Qt.Key.Key_0.value + int(digit)), Qt.KeyboardModifier.KeypadModifier)
+    return blocker.args[0]
+
+
+def test_import_is_light() -> None:
+    """Importing the app package must not pull in torch (start-up time)."""
+    code = "import sys, vaesynth.app; assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    code = "import sys, vaesynth.app.main_window; assert 'torch' not in sys.modules, 'torch imported'"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+def test_keypad_click_renders_and_plays(pulse, qtbot, make_window) -> None:  # noqa: ANN001
+    from audio_utils import active_duration, rms_db
+
+    w = make_window()
+    qtbot.waitUntil(lambda: w.audio_known, timeout=WAIT_MS)
+    assert w._audio_available, w.audio_label.text()
+    rec = pulse.start_recording()
+    try:
+        with qtbot.waitSignal(w.playback_started, timeout=WAIT_MS):
+            result = press(qtbot, w, "3")
+        assert result.digits == "3"
+        assert result.wave.dtype == np.float32 and result.wave.size > 0
+        # the playhead follows playback
+        qtbot.waitUntil(lambda: w.spectrogram.playhead() is not None, timeout=3000)
+        qtbot.wait(int(1000 * result.duration_s) + 300)
+    finally:
+        recorded = rec.stop()
+    assert rms_db(recorded) > -60.0, "nothing reached the null sink"
+    assert active_duration(recorded, 48000, threshold_db=-50.0) > 0.5 * result.duration_s
+    assert w.keypad.display.text() == "3"
+
+
+def test_keyboard_number_row_and_numpad(qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    w.activateWindow()
+    assert press(qtbot, w, "4", how="key").digits == "4"
+    assert press(qtbot, w, "8", how="numpad").digits == "8"
+
+
+def test_fresh_variation_and_hold_voice(qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    w.hold_voice.setChecked(False)
+    a, b = press(qtbot, w, "2").knobs, press(qtbot, w, "2").knobs
+    assert a != b, "each press should be a fresh variation"
+    assert w.knob_panel.values() == pytest.approx(b, abs=0.006)  # knobs show the voice used
+    w.hold_voice.setChecked(True)
+    c, d = press(qtbot, w, "2").knobs, press(qtbot, w, "5").knobs
+    assert c == d == pytest.approx(w.knob_panel.values())
+
+
+def test_knob_change_changes_spectrogram(qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    w.auto_play.setChecked(False)
+    press(qtbot, w, "6")
+    before = np.array(w.spectrogram.image.image, copy=True)
+    with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
+        w.knob_panel.knobs[0].dial.setValue(250)  # as a user turning the dial
+    result = blocker.args[0]
+    assert result.request.origin == "knob"
+    assert result.knobs[0] == pytest.approx(2.5)
+    assert w.hold_voice.isChecked(), "a turned knob holds the voice"
+    after = w.spectrogram.image.image
+    assert not (after.shape == before.shape and np.allclose(after, before)), "the spectrogram did not change"
+
+
+def test_rapid_knob_changes_are_coalesced(qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    w.auto_play.setChecked(False)
+    press(qtbot, w, "1")
+    shown: list = []
+    w.render_shown.connect(shown.append)
+    for v in range(-300, 301, 10):  # 61 changes in one go
+        w.knob_panel.knobs[1].dial.setValue(v)
+    qtbot.waitUntil(lambda: w._inflight is None and w._pending is None, timeout=WAIT_MS)
+    assert 1 <= len(shown) < 61
+    assert shown[-1].knobs[1] == pytest.approx(3.0), "the last change always wins"
+
+
+def test_randomize_reset_and_voice_preset(qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    w.auto_play.setChecked(False)
+    with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS):
+        w.knob_panel.randomize.click()
+    assert any(abs(v) > 0.01 for v in w.knob_panel.values())
+    with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS):
+        w.knob_panel.reset.click()
+    assert w.knob_panel.values() == [0.0] * LATENT["cvae"]
+    speakers = [w.knob_panel.voice.itemText(i) for i in range(1, w.knob_panel.voice.count())]
+    assert speakers == w.model_info.speakers and speakers
+    with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
+        w.knob_panel.voice.setCurrentIndex(1)
+        w.knob_panel.voice.activated.emit(1)
+    assert blocker.args[0].request.voice == speakers[0]
+    assert w.knob_panel.values() == pytest.approx(blocker.args[0].knobs, abs=0.006)
+
+
+def test_model_switch_rebuilds_knobs(qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    assert w.model_info.kind == "cvae" and w.knob_panel.latent_dim == LATENT["cvae"]
+    assert w.model_combo.findText(OPEN_BUNDLE) == w.model_combo.count() - 1
+    for kind in ("cnn", "mlp", "cvae"):
+        index = w.model_combo.findData(str(w.entries[[e.name for e in w.entries].index(kind)].path))
+        with qtbot.waitSignal(w.model_ready, timeout=WAIT_MS) as blocker:
+            w.model_combo.setCurrentIndex(index)
+            w.model_combo.activated.emit(index)
+        assert blocker.args[0].kind == kind
+        assert w.knob_panel.latent_dim == LATENT[kind] == len(w.knob_panel.knobs)
+        result = press(qtbot, w, "9")
+        assert len(result.knobs) == LATENT[kind]
+
+
+def test_export_writes_valid_wav(qtbot, make_window, tmp_path: Path) -> None:  # noqa: ANN001
+    import soundfile as sf
+
+    w = make_window()
+    assert w.export_wav(tmp_path / "none.wav") is None  # nothing rendered yet
+    result = press(qtbot, w, "0")
+    path = w.export_wav(tmp_path / "zero")
+    assert path == tmp_path / "zero.wav" and path.is_file()
+    info = sf.info(str(path))
+    assert info.format == "WAV" and info.subtype == "PCM_16" and info.channels == 1
+    assert info.samplerate == result.sample_rate == w.model_info.sample_rate
+    data, _ = sf.read(str(path), dtype="float32")
+    assert len(data) == len(result.wave)
+    assert np.max(np.abs(data - result.wave)) < 2e-4
+
+
+def test_digit_string_and_invalid_input(qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    w.text_edit.setText("12a4")
+    with qtbot.waitSignal(w.render_error, timeout=WAIT_MS):
+        qtbot.mouseClick(w.play_button, Qt.MouseButton.LeftButton)
+    assert w.text_error.isVisible() and w.text_error.text()
+    w.text_edit.setText("")
+    with qtbot.waitSignal(w.render_error, timeout=WAIT_MS):
+        w.play_text()
+    assert w.text_error.isVisible()
+    w.text_edit.setText("(555) 010-2025")
+    with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
+        QTest.keyClick(w.text_edit, Qt.Key.Key_Return)
+    result = blocker.args[0]
+    assert result.digits == "5550102025"
+    assert len(result.segments) == 10
+    assert not w.text_error.isVisible()
+    assert w.keypad.display.text() == "5550102025"
+
+
+def test_no_device_mode(no_audio_env, qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    qtbot.waitUntil(lambda: w.audio_known, timeout=WAIT_MS)
+    assert not w._audio_available
+    assert not w.device_combo.isEnabled()
+    assert "no audio output device" in w.audio_label.text().lower()  # says why, in words
+    result = press(qtbot, w, "7")  # everything else keeps working
+    assert result.digits == "7"
+    w.replay()
+    qtbot.wait(100)
+    assert w.isVisible()
+
+
+def test_corrupt_bundle_is_reported(qtbot, make_window, corrupt_bundle: Path) -> None:  # noqa: ANN001
+    w = make_window()
+    with qtbot.waitSignal(w.model_error, timeout=WAIT_MS) as blocker:
+        w.load_model(corrupt_bundle)
+    message = blocker.args[0]
+    assert "corrupt" in message.lower() and str(corrupt_bundle) in message
+    assert "Still using" in w.statusBar().currentMessage()
+    assert w.model_info.kind == "cvae" and w.knob_panel.latent_dim == LATENT["cvae"]
+    assert press(qtbot, w, "1").digits == "1"  # the previous model keeps working
+
+
+def test_corrupt_default_model_opens_anyway(qtbot, make_window, corrupt_bundle: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    (tmp_path / "root").mkdir()
+    shutil.copytree(corrupt_bundle, tmp_path / "root" / "cvae")
+    (tmp_path / "root" / "cnn").mkdir()
+    (tmp_path / "root" / "cnn" / "config.json").write_text("{ not json")
+    w = make_window(wait_ready=False, models_root=tmp_path / "root")
+    qtbot.waitUntil(lambda: "corrupt" in w.statusBar().currentMessage().lower(), timeout=WAIT_MS)
+    assert w.model_info is None
+    assert not w.keypad.buttons["5"].isEnabled()
+    assert "corrupt" in w.knob_panel.placeholder.text().lower()
+    w.press_digit("5")  # does nothing harmful
+    assert "unreadable" in w.model_combo.itemText(w.model_combo.findData(str(tmp_path / "root" / "cnn")))
+
+
+def test_settings_persist(qtbot, make_window, models_root: Path, settings_file: Path) -> None:  # noqa: ANN001
+    w = make_window()
+    w.auto_play.setChecked(False)
+    index = w.model_combo.findData(str(models_root / "mlp"))
+    with qtbot.waitSignal(w.model_ready, timeout=WAIT_MS):
+        w.model_combo.activated.emit(index)
+    with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS):
+        w.knob_panel.knobs[3].dial.setValue(-120)
+    w.knob_panel.temperature.setValue(0.5)
+    w.resize(761, 563)
+    w.close()
+    stored = file_settings(settings_file)
+    assert json.loads(stored.value("knobs/mlp"))[3] == pytest.approx(-1.2)
+
+    w2 = make_window()
+    assert w2.model_info.kind == "mlp"
+    assert w2.knob_panel.values()[3] == pytest.approx(-1.2)
+    assert w2.knob_panel.temperature.value() == pytest.approx(0.5)
+    assert w2.hold_voice.isChecked() and not w2.auto_play.isChecked()
+    geometry = file_settings(settings_file).value("window/geometry")
+    assert geometry is not None and w2.restoreGeometry(geometry)  # (offscreen clamps sizes to its screen)
+
+
+def test_screenshot_mode(models_root: Path, tmp_path: Path) -> None:
+    """``run_app(screenshot=...)`` renders a digit, saves a PNG and exits 0 (in a fresh process)."""
+    out = tmp_path / "shot.png"
+    code = (
+        "import sys; from vaesynth.app import run_app; "
+        f"sys.exit(run_app(model={str(models_root / 'cnn')!r}, screenshot={str(out)!r}))"
+    )
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

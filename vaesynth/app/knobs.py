@@ -1,0 +1,235 @@
+"""Latent knobs: one dial per latent dimension, plus voice presets, temperature, Randomize, Reset.
+
+Knob values are in the synth's *knob space*: standard units, about -3..3, where 0 is the
+digit's typical voice (see :mod:`vaesynth.synth`). The panel only holds and shows values;
+what they sound like is the engine's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDial,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+KNOB_RANGE = 3.0  # standard units either side of 0
+STEPS_PER_UNIT = 100  # dial resolution: 0.01 units
+MAX_COLUMNS = 16
+CUSTOM_VOICE = "Custom"
+
+
+class _ValueLabel(QLabel):
+    double_clicked = Signal()
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.double_clicked.emit()
+
+
+class Knob(QWidget):
+    """A labelled dial with its value shown underneath."""
+
+    changed = Signal(int, float)  # index, value (user edits only)
+
+    def __init__(self, index: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.index = index
+        self.name = QLabel(f"z{index + 1}")
+        self.name.setObjectName("knobName")
+        self.name.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.dial = QDial()
+        self.dial.setRange(-int(KNOB_RANGE * STEPS_PER_UNIT), int(KNOB_RANGE * STEPS_PER_UNIT))
+        self.dial.setSingleStep(5)
+        self.dial.setPageStep(50)
+        self.dial.setNotchTarget(50)  # a notch every half unit
+        self.dial.setNotchesVisible(True)
+        self.dial.setWrapping(False)
+        self.dial.setFixedSize(48, 48)
+        self.dial.setToolTip(
+            f"Latent dimension {index + 1}, in standard units (0 = the digit's typical voice).\n"
+            "Drag, scroll or use the arrow keys; double-click the value to reset it."
+        )
+        self.value_label = _ValueLabel()
+        self.value_label.setObjectName("knobValue")
+        self.value_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.value_label.setToolTip("Double-click to reset this knob to 0")
+        self.value_label.double_clicked.connect(lambda: self._user_set(0))
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(0)
+        lay.addWidget(self.name)
+        lay.addWidget(self.dial, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addWidget(self.value_label)
+        self._show(0)
+        self.dial.valueChanged.connect(self._on_dial)
+
+    def value(self) -> float:
+        return self.dial.value() / STEPS_PER_UNIT
+
+    def set_value(self, value: float) -> None:
+        """Set the value without emitting :attr:`changed` (values beyond the range are clamped)."""
+        steps = round(max(-KNOB_RANGE, min(KNOB_RANGE, float(value))) * STEPS_PER_UNIT)
+        self.dial.blockSignals(True)
+        self.dial.setValue(steps)
+        self.dial.blockSignals(False)
+        self._show(steps)
+
+    def _user_set(self, steps: int) -> None:
+        self.dial.setValue(steps)  # emits through _on_dial
+
+    def _on_dial(self, steps: int) -> None:
+        self._show(steps)
+        self.changed.emit(self.index, steps / STEPS_PER_UNIT)
+
+    def _show(self, steps: int) -> None:
+        self.value_label.setText(f"{steps / STEPS_PER_UNIT:+.2f}")
+
+
+class KnobPanel(QWidget):
+    """The latent knob panel. Rebuild it with :meth:`set_latent_dim` when the model changes.
+
+    Signals carry plain Python values: :attr:`knobs_changed` the full knob vector after a
+    user edit (including Reset), :attr:`randomize_requested` when Randomize is pressed,
+    :attr:`voice_chosen` a speaker name (``None`` for "Custom"),
+    :attr:`temperature_changed` the new temperature.
+    """
+
+    knobs_changed = Signal(list)
+    randomize_requested = Signal()
+    voice_chosen = Signal(object)
+    temperature_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.voice = QComboBox()
+        self.voice.setToolTip("Voice presets: the speakers the model learned. Choosing one sets the knobs.")
+        self.voice.setMinimumWidth(130)
+        self.voice.addItem(CUSTOM_VOICE)
+        self.voice.activated.connect(self._on_voice)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 2.5)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setDecimals(2)
+        self.temperature.setValue(1.0)
+        self.temperature.setToolTip(
+            "How far fresh variations and Randomize stray from the typical voice\n"
+            "(0 = always the typical voice, 1 = as varied as the training speakers)."
+        )
+        self.temperature.valueChanged.connect(self.temperature_changed.emit)
+        self.randomize = QPushButton("Randomize")
+        self.randomize.setToolTip("Draw a new random voice at the current temperature and hold it")
+        self.randomize.clicked.connect(self.randomize_requested.emit)
+        self.reset = QPushButton("Reset")
+        self.reset.setToolTip("Set every knob to 0: the digit's typical voice")
+        self.reset.clicked.connect(self._on_reset)
+        head = QHBoxLayout()
+        head.addWidget(QLabel("Voice"))
+        head.addWidget(self.voice)
+        head.addSpacing(12)
+        head.addWidget(QLabel("Temperature"))
+        head.addWidget(self.temperature)
+        head.addStretch(1)
+        self.info = QLabel("")
+        self.info.setObjectName("muted")
+        head.addWidget(self.info)
+        head.addSpacing(12)
+        head.addWidget(self.randomize)
+        head.addWidget(self.reset)
+
+        self._grid_host = QWidget()
+        self._grid = QGridLayout(self._grid_host)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setHorizontalSpacing(4)
+        self._grid.setVerticalSpacing(2)
+        self._scroll = scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self._grid_host)
+        scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.placeholder = QLabel("Loading model…")
+        self.placeholder.setObjectName("muted")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._grid.addWidget(self.placeholder, 0, 0)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(head)
+        lay.addWidget(scroll, 1)
+        self.knobs: list[Knob] = []
+
+    # --- state -----------------------------------------------------------------------------
+
+    @property
+    def latent_dim(self) -> int:
+        return len(self.knobs)
+
+    def values(self) -> list[float]:
+        return [k.value() for k in self.knobs]
+
+    def set_values(self, values: Sequence[float]) -> None:
+        """Show ``values`` (no signal). Extra values are ignored, missing ones become 0."""
+        for i, k in enumerate(self.knobs):
+            k.set_value(float(values[i]) if i < len(values) else 0.0)
+
+    def set_latent_dim(self, n: int) -> None:
+        """Rebuild the dials for a model with ``n`` latent dimensions (all at 0)."""
+        if n == len(self.knobs):
+            self.set_values([])
+            return
+        for k in self.knobs:
+            self._grid.removeWidget(k)
+            k.deleteLater()
+        self.knobs = []
+        self.placeholder.setVisible(n == 0)
+        cols = min(max(n, 1), MAX_COLUMNS)
+        for i in range(n):
+            k = Knob(i, self._grid_host)
+            k.changed.connect(self._on_knob)
+            self._grid.addWidget(k, 1 + i // cols, i % cols)
+            self.knobs.append(k)
+        self.info.setText(f"{n} latent dimensions" if n else "")
+        rows = min(2, -(-n // cols)) if n else 1
+        self._scroll.setMinimumHeight(rows * self.knobs[0].sizeHint().height() + 4 if n else 40)
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder.setText(text)
+
+    def set_speakers(self, speakers: Sequence[str]) -> None:
+        self.voice.clear()
+        self.voice.addItem(CUSTOM_VOICE)
+        for s in speakers:
+            self.voice.addItem(s)
+
+    def current_voice(self) -> str | None:
+        return None if self.voice.currentIndex() <= 0 else self.voice.currentText()
+
+    def set_voice(self, speaker: str | None) -> None:
+        """Select ``speaker`` in the preset list without emitting (``None``: Custom)."""
+        i = 0 if speaker is None else max(0, self.voice.findText(speaker))
+        self.voice.blockSignals(True)
+        self.voice.setCurrentIndex(i)
+        self.voice.blockSignals(False)
+
+    # --- user actions ----------------------------------------------------------------------
+
+    def _on_knob(self, _index: int, _value: float) -> None:
+        self.set_voice(None)  # an edited voice is no longer the preset
+        self.knobs_changed.emit(self.values())
+
+    def _on_reset(self) -> None:
+        self.set_values([])
+        self.set_voice(None)
+        self.knobs_changed.emit(self.values())
+
+    def _on_voice(self, index: int) -> None:
+        self.voice_chosen.emit(None if index <= 0 else self.voice.itemText(index))

@@ -1,0 +1,91 @@
+"""The app's look: Fusion style with a dark palette and a little stylesheet."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+ACCENT = "#f0a030"  # amber, matches the warm end of the spectrogram colour map
+BACKGROUND = "#1e1f24"
+PANEL = "#26282e"
+PLOT_BACKGROUND = "#101114"
+TEXT = "#e4e4e8"
+MUTED = "#9a9ca6"
+ERROR = "#ff6b6b"
+
+STYLESHEET = f"""
+QGroupBox {{
+    border: 1px solid #3a3c44;
+    border-radius: 6px;
+    margin-top: 14px;
+    padding: 8px 6px 6px 6px;
+    background: {PANEL};
+    font-weight: bold;
+}}
+QGroupBox::title {{
+    subcontrol-origin: margin;
+    left: 10px;
+    padding: 0 4px;
+    color: {ACCENT};
+}}
+QPushButton#key {{
+    font-size: 22px;
+    font-weight: bold;
+    min-width: 58px;
+    min-height: 48px;
+    border-radius: 8px;
+    border: 1px solid #4a4c56;
+    background: qlineargradient(x1:0, y1:0, x2:0, y2:1, stop:0 #3b3e47, stop:1 #2e3038);
+}}
+QPushButton#key:hover {{ border-color: {ACCENT}; }}
+QPushButton#key:pressed, QPushButton#key:checked {{
+    background: {ACCENT};
+    color: #1a1a1a;
+}}
+QPushButton#key:disabled {{ color: #666; }}
+QLabel#display {{
+    font-family: "DejaVu Sans Mono", monospace;
+    font-size: 20px;
+    color: {ACCENT};
+    background: {PLOT_BACKGROUND};
+    border: 1px solid #3a3c44;
+    border-radius: 4px;
+    padding: 4px 8px;
+}}
+QLabel#error {{ color: {ERROR}; }}
+QLabel#muted, QLabel#knobName {{ color: {MUTED}; }}
+QLabel#knobValue {{ font-family: "DejaVu Sans Mono", monospace; font-size: 11px; }}
+QLabel#banner {{
+    color: #1a1a1a;
+    background: {ERROR};
+    border-radius: 4px;
+    padding: 4px 8px;
+}}
+QStatusBar {{ color: {MUTED}; }}
+"""
+
+
+def apply_theme(app: QApplication) -> None:
+    """Give ``app`` the Fusion style, a dark palette and the app's stylesheet."""
+    app.setStyle("Fusion")
+    p = QPalette()
+    role = QPalette.ColorRole
+    p.setColor(role.Window, QColor(BACKGROUND))
+    p.setColor(role.WindowText, QColor(TEXT))
+    p.setColor(role.Base, QColor("#17181c"))
+    p.setColor(role.AlternateBase, QColor(PANEL))
+    p.setColor(role.ToolTipBase, QColor("#30323a"))
+    p.setColor(role.ToolTipText, QColor(TEXT))
+    p.setColor(role.Text, QColor(TEXT))
+    p.setColor(role.Button, QColor("#33353d"))
+    p.setColor(role.ButtonText, QColor(TEXT))
+    p.setColor(role.BrightText, QColor("#ffffff"))
+    p.setColor(role.Highlight, QColor(ACCENT))
+    p.setColor(role.HighlightedText, QColor("#1a1a1a"))
+    p.setColor(role.Link, QColor(ACCENT))
+    p.setColor(role.PlaceholderText, QColor(MUTED))
+    disabled = QPalette.ColorGroup.Disabled
+    for r in (role.WindowText, role.Text, role.ButtonText):
+        p.setColor(disabled, r, QColor("#6a6c74"))
+    app.setPalette(p)
+    app.setStyleSheet(STYLESHEET)
