@@ -24,10 +24,12 @@ The machine is shared: the load average is printed before and after; rerun when 
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -104,6 +106,7 @@ def get_synth(model: str | None) -> tuple[Synth, str]:
     from training.export import untrained_bundle
 
     tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     bundle = load_bundle(untrained_bundle("cvae", tmp / "cvae"))
     with torch.no_grad():  # every utterance the maximum length: the worst-case cost
         bundle.model.valid_head.weight.zero_()
@@ -326,6 +329,57 @@ def bench_memory(synth: Synth, n: int) -> dict:
     return out
 
 
+def markdown(results: dict) -> str:
+    """The results as markdown tables (for docs/engine.md)."""
+    out = []
+    m = results["machine"]
+    out.append(
+        f"Model: {results['model']}. Machine: {m['cpu']}, {m['cores']} cores (shared; load average "
+        f"{m['load_avg'][0]:.1f} before, {results['load_avg_after'][0]:.1f} after), Python {m['python']}, "
+        f"torch {m['torch']} ({m['torch_threads']} thread), numpy {m['numpy']}."
+    )
+    if "engine" in results:
+        e = results["engine"]
+        names = {
+            "digit": "one digit, new random knobs (decode + phase + fades)",
+            "rerender_knob_change": "re-render after a knob change (slider sweep, same digit)",
+            "string10": 'a 10-digit string ("0123456789")',
+            "decode_only": "decoder forward pass alone (one digit)",
+            "naive_digit_librosa32_plain": "naive: decode + librosa.griffinlim 32 plain it (one digit)",
+            "naive_string10_librosa32_plain": "naive: 10 digits that way, concatenated",
+        }
+        out += ["", "| what | n | p50 (ms) | p95 (ms) | max (ms) |", "|---|---:|---:|---:|---:|"]
+        for k, label in names.items():
+            if k in e:
+                r = e[k]
+                out.append(f"| {label} | {r['n']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} |")
+    if "phase" in results:
+        ph = results["phase"]
+        sets = list(ph["sets"])
+        head = " | ".join(f"{k}: LSD (dB) | {k}: p50 (ms)" for k in sets)
+        out += ["", f"| method | {head} |", "|---|" + "---:|" * (2 * len(sets))]
+        for name, row in ph["methods"].items():
+            cells = " | ".join(f"{row[k]['lsd_db']:.2f} | {row[k]['p50']:.2f}" for k in sets if k in row)
+            out.append(f"| {name} | {cells} |")
+        out.append("")
+        out.append(
+            "Sets: "
+            + "; ".join(
+                f"{k}: {v['n']} utterances, {v['mean_frames']:.0f} frames on average" for k, v in ph["sets"].items()
+            )
+        )
+    if "memory" in results:
+        r = results["memory"]
+        after_first = r["rss_samples"][0][1]
+        out += [
+            "",
+            f"Memory: {r['renders']} renders in {r['seconds']:.0f} s; RSS {r['rss_start_mb']:.1f} MB before the "
+            f"first render, {after_first:.1f} MB after it, {r['rss_end_mb']:.1f} MB at the end; trend after warm-up "
+            f"{r['slope_mb_per_1000']:+.3f} MB per 1,000 renders.",
+        ]
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", help="bundle name or folder (default: resources/models/cvae, else an untrained cvae)")
@@ -336,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gl-iters", type=int, help="override the engine's Griffin-Lim iterations")
     ap.add_argument("--gl-init", choices=sp.GL_INITS, help="override the engine's initial phase")
     ap.add_argument("--data", metavar="PATH", help="FSDD recordings for the phase comparison (default: auto)")
+    ap.add_argument("--markdown", metavar="PATH", help="also write the tables as markdown")
     ap.add_argument("--json", metavar="PATH", help="also write all results as JSON")
     args = ap.parse_args(argv)
     parts = args.only or ["phase", "engine", "memory"]
@@ -365,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load avg after: {results['load_avg_after'][0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(results))
     return 0
 
 
