@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
             self._restore_view()
         else:
             self.resize(1280, 800)
+            self.text_edit.setText("2025")
 
         self.engine = Engine()
         self.engine.models_listed.connect(self._on_models_listed)
@@ -261,7 +262,7 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
-        self.audio_label = QLabel("Audio: starting…")
+        self.audio_label = QLabel("Sound output: starting…")
         self.audio_label.setObjectName("muted")
         self.statusBar().addPermanentWidget(self.audio_label)
         self.keypad.set_keys_enabled(False)
@@ -603,7 +604,8 @@ class MainWindow(QMainWindow):
         if token != self._play_token:
             return
         if not started:
-            self.audio_label.setText(f"Audio: {status}")
+            self.audio_label.setText(status)
+            self.status(f"No sound: {status}", 5000)
             return
         self._playing_token = token
         self._play_started = time.monotonic()
@@ -631,7 +633,7 @@ class MainWindow(QMainWindow):
         self.audio_known = True
         self._audio_available = available
         self._devices = list(devices)
-        self.audio_label.setText(f"Audio: {status}" if available else status)
+        self.audio_label.setText(status)
         self.audio_label.setToolTip(status)
         c = self.device_combo
         c.blockSignals(True)
@@ -640,6 +642,11 @@ class MainWindow(QMainWindow):
             c.addItem(DEFAULT_DEVICE, None)
             for d in self._devices:
                 c.addItem(str(d.get("name", d.get("index"))), d.get("index"))
+                c.setItemData(
+                    c.count() - 1,
+                    f"PortAudio device {d.get('index')}, {float(d.get('default_samplerate') or 0):.0f} Hz",
+                    Qt.ItemDataRole.ToolTipRole,
+                )
             c.setEnabled(True)
         else:
             c.addItem("No output device", None)

@@ -332,7 +332,16 @@ class AudioBridge(QObject):
             devices = list(out.devices()) if out.available else []
         except Exception:  # noqa: BLE001
             devices = []
-        self.state_changed.emit(bool(out.available), str(out.status), devices)
+        status = str(out.status)
+        if out.available:
+            dev = getattr(out, "device", None)
+            name = next((d.get("name") for d in devices if d.get("index") == dev), None)
+            if name is None:
+                name = next((d.get("name") for d in devices if d.get("default")), None)
+            rate = getattr(out, "sample_rate", None)
+            if name:
+                status = f"Sound output: {name}" + (f" ({rate} Hz)" if rate else "")
+        self.state_changed.emit(bool(out.available), status, devices)
 
     @Slot()
     def _start(self) -> None:
@@ -355,12 +364,14 @@ class AudioBridge(QObject):
         if out is None:
             self.played.emit(token, False, "no audio output")
             return
+        was = bool(out.available)
         try:
-            out.play(wave, sample_rate)
-            ok = bool(out.available)
+            ok = bool(out.play(wave, sample_rate)) and bool(out.available)
         except Exception as e:  # noqa: BLE001
             self.played.emit(token, False, _message(e))
             return
+        if bool(out.available) != was:
+            self._report()  # the device came back or went away
         self.played.emit(token, ok, str(out.status))
 
     @Slot()
