@@ -157,6 +157,26 @@ def test_device_lost_mid_play_is_reported_and_recovers(pulse) -> None:
     out.close()
 
 
+def test_idle_stream_pauses_and_restarts(pulse, monkeypatch) -> None:
+    import vaesynth.audio
+
+    monkeypatch.setattr(vaesynth.audio, "IDLE_PAUSE_S", 0.2)
+    out = AudioOutput()
+    assert out.play(make_tone(300.0, 0.1, rate=8000), 8000)
+    deadline = time.monotonic() + 3
+    while out._stream.active and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not out._stream.active  # paused itself
+    assert out.available, out.status  # which is not a failure
+    rec = pulse.start_recording(rate=REC_RATE)
+    assert out.play(make_tone(500.0, 0.3, rate=8000), 8000)
+    _wait_until_done(out, 2.0)
+    x = rec.stop(tail_s=0.2)
+    out.close()
+    assert out.available
+    assert abs(dominant_frequency(x, REC_RATE) - 500.0) < 5.0
+
+
 def test_callback_errors_never_escape(pulse) -> None:
     out = AudioOutput()
     buf = np.ones((256, 1), np.float32)

@@ -285,9 +285,9 @@ class AudioOutput:
                 stream = self._stream
             try:
                 if stream is not None and not stream.active:
-                    self._idle_paused = False
                     if not stream.stopped:
                         stream.stop()  # it finished by itself (idle pause): reset before starting again
+                    self._idle_paused = False
                     stream.start()
             except Exception as e:  # noqa: BLE001
                 self._mark_broken(f"Audio device failed: {_message(e)} — playback is off")
