@@ -311,3 +311,13 @@ def test_screenshot_mode(models_root: Path, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_survives_many_qt_calls(qtbot, make_window) -> None:  # noqa: ANN001
+    """PySide6 6.12.0 on Python 3.11 loses a reference to None per void call and to True per emit;
+    without vaesynth.app.qtcompat's guard this aborts the process ("deallocating None")."""
+    w = make_window()
+    for _ in range(200_000):  # more than None and True have references in this process
+        w.knob_panel.placeholder.setText("")  # a void call
+        w.models_listed.emit([])  # an emit (nothing is connected to it)
+    assert sys.getrefcount(None) > 0 and sys.getrefcount(True) > 0

@@ -29,8 +29,11 @@ def run_app(model: str | None = None, screenshot: str | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from .qtcompat import install_refcount_guard
     from .settings import APPLICATION, ORGANIZATION, default_settings, file_settings
     from .theme import apply_theme
+
+    install_refcount_guard()
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)

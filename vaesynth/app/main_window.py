@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from .keypad import Keypad
 from .knobs import KnobPanel
+from .qtcompat import install_refcount_guard
 from .settings import AppSettings
 from .spectrogram import SpectrogramView
 from .worker import AudioBridge, Engine, ModelEntry, ModelInfo, RenderRequest, RenderResult
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         audio_factory: Callable[[], Any] | None = None,
         restore: bool = True,
     ) -> None:
+        install_refcount_guard()  # first: some PySide6 builds crash the process without it
         super().__init__()
         self.settings = AppSettings(settings)
         self._restore = restore

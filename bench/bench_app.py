@@ -1,0 +1,361 @@
+"""Responsiveness benchmark for the desktop app (vaesynth.app).
+
+    python bench/bench_app.py                     # start-up (5 launches) + stress (2 rounds)
+    python bench/bench_app.py --only startup --launches 10
+    python bench/bench_app.py --only stress --presses 500 --knob-moves 500 --rounds 3
+    python bench/bench_app.py --json out.json     # also write the figures as JSON
+
+What is measured:
+
+- ``startup``: ``python main.py`` launched as a child process, exactly the user's path
+  (``vaesynth.cli.main`` -> ``run_app``). The clock starts in this process just before the child
+  is spawned (interpreter start-up counts) and stops at the window's first paint ("visible"),
+  then at the moment its model is loaded and the knobs are built ("ready"). The child redirects
+  QSettings to a temporary folder so the user's settings are neither read nor written. The
+  display is a private Xvfb server started once beforehand when Xvfb is installed (a real X11
+  platform plugin), else Qt's offscreen platform.
+- ``stress``: in one process, a shown window on the default model, real audio output (the test
+  suite's PulseAudio null sink when PulseAudio is there, else no-device mode). Rounds of N rapid
+  key presses (number row, every 10th on the numpad, one every 5 ms through the window's real
+  shortcuts), then M knob moves (sweeping each dial across its range in 0.4-unit steps, one move
+  every 5 ms), with a Randomize and a digit string every 100 actions. A 10 ms ``PreciseTimer``
+  records how late it fires during all of that (the GUI event loop's lateness: a late timer is
+  a blocked loop). RSS (``/proc/self/statm``) is taken after a warm-up round and after each
+  measured round (the warm-up is one unmeasured round), each time once the app is idle and after
+  ``gc.collect()``.
+
+The machine is shared (2 cores): the load average is printed before and after; rerun when high.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PROBE_MS = 10
+ACTION_MS = 5
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# ------------------------------------------------------------------------------------------------
+# start-up
+# ------------------------------------------------------------------------------------------------
+
+
+def child_startup() -> int:
+    """Runs in the launched child: the normal CLI launch, plus an event filter that reports times."""
+    t0 = float(os.environ["VAESYNTH_BENCH_T0"])
+    from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    tmp = tempfile.mkdtemp(prefix="vaesynth-bench-settings-")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, tmp)
+    app = QApplication(sys.argv[:1])
+
+    class FirstPaint(QObject):
+        seen = False
+
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+            if not self.seen and event.type() == QEvent.Type.Paint and type(obj).__name__ == "MainWindow":
+                self.seen = True
+                print(f"visible {time.time() - t0:.4f}", flush=True)
+
+                def ready(_info: object) -> None:
+                    print(f"ready {time.time() - t0:.4f}", flush=True)
+                    QTimer.singleShot(0, app.quit)
+
+                obj.model_ready.connect(ready)
+                obj.model_error.connect(lambda m: (print(f"error {m}", flush=True), app.quit()))
+            return False
+
+    watcher = FirstPaint()
+    app.installEventFilter(watcher)
+    from vaesynth.cli import main
+
+    status = main(sys.argv[2:])
+    shutil.rmtree(tmp, ignore_errors=True)
+    return status
+
+
+def start_xvfb() -> tuple[subprocess.Popen | None, str | None]:
+    if shutil.which("Xvfb") is None:
+        return None, None
+    display = f":{90 + os.getpid() % 500}"
+    proc = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+            time.sleep(0.2)
+            return proc, display
+        time.sleep(0.05)
+    proc.kill()
+    return None, None
+
+
+def bench_startup(launches: int, model: str | None) -> dict:
+    xvfb, display = start_xvfb()
+    env = dict(os.environ)
+    if display:
+        env["DISPLAY"] = display
+        env.pop("QT_QPA_PLATFORM", None)
+        platform = f"xcb on Xvfb {display}"
+    else:
+        env["QT_QPA_PLATFORM"] = "offscreen"
+        platform = "offscreen"
+    visible, ready = [], []
+    try:
+        for _ in range(launches):
+            args = [sys.executable, str(Path(__file__).resolve()), "--child-startup"]
+            if model:
+                args += ["--model", model]
+            env["VAESYNTH_BENCH_T0"] = repr(time.time())
+            out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+            times = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+            if "visible" not in times or "ready" not in times:
+                raise RuntimeError(f"launch failed (exit {out.returncode}): {out.stdout} {out.stderr[-2000:]}")
+            visible.append(float(times["visible"]))
+            ready.append(float(times["ready"]))
+    finally:
+        if xvfb is not None:
+            xvfb.kill()
+            xvfb.wait()
+    return {
+        "platform": platform,
+        "launches": launches,
+        "visible_s": {"median": float(np.median(visible)), "max": max(visible), "all": visible},
+        "ready_s": {"median": float(np.median(ready)), "max": max(ready), "all": ready},
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# stress
+# ------------------------------------------------------------------------------------------------
+
+
+def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(ROOT / "tests"))
+    audio_note = "no-device mode"
+    try:
+        from audio_utils import PulseServer
+
+        pulse = PulseServer.ensure()
+        audio_note = f"PulseAudio null sink {pulse.sink_name}"
+    except Exception as e:  # noqa: BLE001
+        pulse = None
+        audio_note = f"no-device mode ({e})"
+
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from vaesynth.app.main_window import MainWindow
+    from vaesynth.app.settings import file_settings
+    from vaesynth.app.theme import apply_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_theme(app)
+    tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-"))
+    models_root = None
+    from vaesynth.bundle import list_bundles
+
+    if not list_bundles():
+        from training.export import untrained_bundle
+
+        for kind in ("cvae", "cnn", "mlp"):
+            untrained_bundle(kind, tmp / "models" / kind)
+        models_root = tmp / "models"
+    w = MainWindow(file_settings(tmp / "settings.ini"), model=model, models_root=models_root, restore=False)
+    info: dict = {}
+    w.model_ready.connect(lambda i: info.update(model=i))
+    w.show()
+
+    def spin_until(cond, timeout_s: float = 60.0) -> None:  # noqa: ANN001
+        end = time.monotonic() + timeout_s
+        while not cond():
+            if time.monotonic() > end:
+                raise TimeoutError("the app did not get there in time")
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            time.sleep(0.002)
+
+    def idle() -> bool:
+        return w._inflight is None and w._pending is None
+
+    def settle(seconds: float) -> None:
+        spin_until(idle)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            time.sleep(0.005)
+
+    spin_until(lambda: "model" in info and w.audio_known)
+    mi = info["model"]
+    counts = {"shown": 0, "errors": 0, "played": 0}
+    w.render_shown.connect(lambda _r: counts.__setitem__("shown", counts["shown"] + 1))
+    w.render_error.connect(lambda _m: counts.__setitem__("errors", counts["errors"] + 1))
+    w.playback_started.connect(lambda _t: counts.__setitem__("played", counts["played"] + 1))
+
+    def actions(n_press: int, n_knob: int) -> list:
+        acts = []
+        for i in range(n_press):
+            key = Qt.Key(Qt.Key.Key_0.value + (i * 7) % 10)
+            mod = Qt.KeyboardModifier.KeypadModifier if i % 10 == 9 else Qt.KeyboardModifier.NoModifier
+            acts.append(lambda key=key, mod=mod: QTest.keyClick(w, key, mod))
+        dials = [k.dial for k in w.knob_panel.knobs]
+        sweep = list(range(-300, 301, 40)) + list(range(300, -301, -40))
+        for i in range(n_knob):
+            dial = dials[(i // len(sweep)) % len(dials)]
+            v = sweep[i % len(sweep)]
+            acts.append(lambda dial=dial, v=v: dial.setValue(v))
+        for j in range(0, len(acts), 100):  # a Randomize and a phone number every 100 actions
+            acts.insert(j + 50, w.randomize)
+            acts.insert(j + 99, lambda: (w.text_edit.setText("(555) 010-2025"), w.play_text()))
+        return acts
+
+    lateness: list[float] = []
+    probe = QTimer()
+    probe.setTimerType(Qt.TimerType.PreciseTimer)
+    probe.setInterval(PROBE_MS)
+    last = [0.0]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        if last[0]:
+            lateness.append(max(0.0, now - last[0] - PROBE_MS / 1000))
+        last[0] = now
+
+    probe.timeout.connect(tick)
+
+    def run_round(acts: list, measure: bool) -> float:
+        queue = list(acts)
+        driver = QTimer()
+        driver.setTimerType(Qt.TimerType.PreciseTimer)
+        driver.setInterval(ACTION_MS)
+        driver.timeout.connect(lambda: queue.pop(0)() if queue else driver.stop())
+        t0 = time.perf_counter()
+        if measure:
+            last[0] = 0.0
+            probe.start()
+        driver.start()
+        spin_until(lambda: not queue and idle(), timeout_s=600)
+        elapsed = time.perf_counter() - t0
+        probe.stop()
+        return elapsed
+
+    warm = actions(presses, knob_moves)  # a full round, so that caches and arenas are grown before measuring
+    run_round(warm, measure=False)
+    settle(1.5)
+    gc.collect()
+    rss = [rss_mb()]
+    elapsed = []
+    n_actions = 0
+    for _ in range(rounds):
+        acts = actions(presses, knob_moves)
+        n_actions += len(acts)
+        elapsed.append(run_round(acts, measure=True))
+        settle(1.5)
+        gc.collect()
+        rss.append(rss_mb())
+    w.shutdown()
+    w.close()
+    if pulse is not None and pulse.started_server:
+        pulse.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    lat = np.asarray(lateness) * 1e3
+    return {
+        "model": f"{mi.display_name} ({mi.latent_dim}-D, {mi.path})",
+        "audio": audio_note,
+        "rounds": rounds,
+        "actions_per_round": n_actions // rounds,
+        "presses_per_round": presses,
+        "knob_moves_per_round": knob_moves,
+        "round_seconds": elapsed,
+        "renders_shown": counts["shown"],
+        "render_errors": counts["errors"],
+        "plays_started": counts["played"],
+        "loop_lateness_ms": {
+            "n": int(lat.size),
+            "p50": float(np.percentile(lat, 50)),
+            "p95": float(np.percentile(lat, 95)),
+            "p99": float(np.percentile(lat, 99)),
+            "max": float(lat.max()),
+        },
+        "rss_mb": {"after_warmup": rss[0], "after_each_round": rss[1:], "growth_last_round": rss[-1] - rss[-2]},
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", choices=("startup", "stress"))
+    p.add_argument("--launches", type=int, default=5)
+    p.add_argument("--presses", type=int, default=500)
+    p.add_argument("--knob-moves", type=int, default=500)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--model", help="bundle name or folder (default: the default shipped model)")
+    p.add_argument("--json", help="write the figures here")
+    p.add_argument("--child-startup", action="store_true", help=argparse.SUPPRESS)
+    args, _ = p.parse_known_args()
+    if args.child_startup:
+        return child_startup()
+    out: dict = {"loadavg_before": loadavg()}
+    print(f"load average before: {out['loadavg_before']}")
+    if args.only in (None, "startup"):
+        r = out["startup"] = bench_startup(args.launches, args.model)
+        print(
+            f"start-up ({r['platform']}, {r['launches']} launches): window visible median "
+            f"{r['visible_s']['median']:.2f} s (max {r['visible_s']['max']:.2f} s); model ready median "
+            f"{r['ready_s']['median']:.2f} s (max {r['ready_s']['max']:.2f} s)"
+        )
+    if args.only in (None, "stress"):
+        r = out["stress"] = bench_stress(args.presses, args.knob_moves, args.rounds, args.model)
+        lat, mem = r["loop_lateness_ms"], r["rss_mb"]
+        print(f"stress: {r['model']}; audio: {r['audio']}")
+        print(
+            f"  {r['rounds']} rounds x {r['actions_per_round']} actions ({r['presses_per_round']} key presses, "
+            f"{r['knob_moves_per_round']} knob moves, Randomize and strings), "
+            f"{', '.join(f'{s:.1f}' for s in r['round_seconds'])} s; {r['renders_shown']} renders shown, "
+            f"{r['plays_started']} plays, {r['render_errors']} errors"
+        )
+        print(
+            f"  event-loop lateness ({lat['n']} ticks of a {PROBE_MS} ms timer): p50 {lat['p50']:.1f} ms, "
+            f"p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms"
+        )
+        print(
+            f"  RSS: {mem['after_warmup']:.0f} MB after warm-up, "
+            f"{', '.join(f'{m:.0f}' for m in mem['after_each_round'])} MB after each round "
+            f"(last round {mem['growth_last_round']:+.1f} MB)"
+        )
+    out["loadavg_after"] = loadavg()
+    print(f"load average after: {out['loadavg_after']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
