@@ -129,6 +129,12 @@ def test_keyboard_number_row_and_numpad(qtbot, make_window) -> None:  # noqa: AN
     w.activateWindow()
     assert press(qtbot, w, "4", how="key").digits == "4"
     assert press(qtbot, w, "8", how="numpad").digits == "8"
+    # digits typed into the text field are text, not key presses
+    w.text_edit.clear()
+    w.text_edit.setFocus()
+    with qtbot.assertNotEmitted(w.render_shown, wait=300):
+        QTest.keyClicks(w.text_edit, "555")
+    assert w.text_edit.text() == "555"
 
 
 def test_fresh_variation_and_hold_voice(qtbot, make_window) -> None:  # noqa: ANN001

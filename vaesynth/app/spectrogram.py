@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .theme import ACCENT, MUTED, PLOT_BACKGROUND
 
@@ -80,9 +80,17 @@ class SpectrogramView(QWidget):
         self.set_scale(-70.0, 35.0, 4000.0)
         self.hint.setPos(0.45, 2000.0)
 
+        self.readout = QLabel(" ")
+        self.readout.setObjectName("muted")
+        self.readout.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.readout.setToolTip("Time, frequency and level under the mouse")
+        self.glw.scene().sigMouseMoved.connect(self._on_mouse)
+
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
         lay.addWidget(self.glw)
+        lay.addWidget(self.readout)
 
     def set_scale(self, db_min: float, db_max: float, nyquist_hz: float) -> None:
         """Set the colour scale (dB) and the frequency axis (0..Nyquist, Hz) for a model."""
@@ -133,6 +141,20 @@ class SpectrogramView(QWidget):
                 item.setVisible(True)
             else:
                 item.setVisible(False)
+
+    def _on_mouse(self, pos: QPointF) -> None:
+        image = self.image.image
+        if image is None or not self.spec_plot.sceneBoundingRect().contains(pos):
+            self.readout.setText(" ")
+            return
+        p = self.spec_plot.vb.mapSceneToView(pos)
+        t, f = p.x(), p.y()
+        if not (0.0 <= t < self.duration and 0.0 <= f < self.nyquist):
+            self.readout.setText(" ")
+            return
+        i = min(int(t / self.duration * image.shape[0]), image.shape[0] - 1)
+        j = min(int(f / self.nyquist * image.shape[1]), image.shape[1] - 1)
+        self.readout.setText(f"{t:.3f} s   {f:.0f} Hz   {float(image[i, j]):.0f} dB")
 
     def set_playhead(self, seconds: float | None) -> None:
         """Move the playhead to ``seconds`` (``None`` hides it)."""
