@@ -7,9 +7,11 @@ what they sound like is the engine's business.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QRadialGradient
 from PySide6.QtWidgets import (
     QComboBox,
     QDial,
@@ -24,10 +26,62 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .theme import ACCENT, MUTED
+
 KNOB_RANGE = 3.0  # standard units either side of 0
 STEPS_PER_UNIT = 100  # dial resolution: 0.01 units
 MAX_COLUMNS = 16
 CUSTOM_VOICE = "Custom"
+
+
+class ArcDial(QDial):
+    """A QDial drawn as a synth knob: a track arc, a value arc from the centre (0) and a pointer.
+
+    Uses QDial's own geometry (non-wrapping: 240 degrees at the minimum to -60 at the maximum), so
+    the drawing matches where the mouse grabs it.
+    """
+
+    START_DEG = 240.0
+    SPAN_DEG = 300.0
+
+    def _angle(self, value: float) -> float:
+        lo, hi = self.minimum(), self.maximum()
+        f = (value - lo) / (hi - lo) if hi > lo else 0.5
+        return self.START_DEG - self.SPAN_DEG * f
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        side = min(self.width(), self.height()) - 8.0
+        r = QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        enabled = self.isEnabled()
+        track = QPen(QColor("#3a3c44"), 4.0, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+        p.setPen(track)
+        p.drawArc(r, int(self.START_DEG * 16), int(-self.SPAN_DEG * 16))
+        zero = self._angle(0.0) if self.minimum() < 0 < self.maximum() else self.START_DEG
+        now = self._angle(self.value())
+        if abs(now - zero) > 0.5:
+            p.setPen(QPen(QColor(ACCENT if enabled else MUTED), 4.0, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            p.drawArc(r, int(zero * 16), int((now - zero) * 16))
+        body = r.adjusted(side * 0.18, side * 0.18, -side * 0.18, -side * 0.18)
+        g = QRadialGradient(body.center() - QPointF(body.width() * 0.15, body.height() * 0.2), body.width() * 0.7)
+        g.setColorAt(0.0, QColor("#51545e"))
+        g.setColorAt(1.0, QColor("#2a2c33"))
+        p.setPen(QPen(QColor("#17181c"), 1.0))
+        p.setBrush(g)
+        p.drawEllipse(body)
+        a = math.radians(now)
+        c = body.center()
+        rad = body.width() / 2
+        tip = QPointF(c.x() + math.cos(a) * rad * 0.85, c.y() - math.sin(a) * rad * 0.85)
+        mid = QPointF(c.x() + math.cos(a) * rad * 0.35, c.y() - math.sin(a) * rad * 0.35)
+        p.setPen(QPen(QColor("#f2f2f5" if enabled else MUTED), 2.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        p.drawLine(mid, tip)
+        if self.hasFocus():
+            p.setPen(QPen(QColor(ACCENT), 1.0, Qt.PenStyle.DotLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawEllipse(r.adjusted(-3, -3, 3, 3))
+        p.end()
 
 
 class _ValueLabel(QLabel):
@@ -48,14 +102,14 @@ class Knob(QWidget):
         self.name = QLabel(f"z{index + 1}")
         self.name.setObjectName("knobName")
         self.name.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.dial = QDial()
+        self.dial = ArcDial()
         self.dial.setRange(-int(KNOB_RANGE * STEPS_PER_UNIT), int(KNOB_RANGE * STEPS_PER_UNIT))
         self.dial.setSingleStep(5)
         self.dial.setPageStep(50)
         self.dial.setNotchTarget(50)  # a notch every half unit
         self.dial.setNotchesVisible(True)
         self.dial.setWrapping(False)
-        self.dial.setFixedSize(48, 48)
+        self.dial.setFixedSize(52, 52)
         self.dial.setToolTip(
             f"Latent dimension {index + 1}, in standard units (0 = the digit's typical voice).\n"
             "Drag, scroll or use the arrow keys; double-click the value to reset it."

@@ -130,7 +130,7 @@ class SpectrogramView(QWidget):
     def _show_labels(self, segments: Sequence[tuple[float, float]], labels: str) -> None:
         n = min(len(segments), len(labels)) if len(labels) > 1 else 0  # one digit needs no label
         while len(self._labels) < n:
-            item = pg.TextItem("", color=ACCENT, anchor=(0.5, 0.0))
+            item = pg.TextItem("", color=ACCENT, anchor=(0.5, 0.0), fill=pg.mkBrush(16, 17, 20, 200))
             self.spec_plot.addItem(item, ignoreBounds=True)
             self._labels.append(item)
         for i, item in enumerate(self._labels):
