@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self._play_started = 0.0
         self._last_knob_play = 0.0
         self._knob_result: RenderResult | None = None
+        self._playing_result: RenderResult | None = None
         self._audio_available = False
         self.audio_known = False  # the audio thread has reported its state at least once
         self._devices: list[dict] = []
@@ -616,7 +617,7 @@ class MainWindow(QMainWindow):
 
     def _tick_playhead(self) -> None:
         pos = self.audio.position()
-        result = getattr(self, "_playing_result", None)
+        result = self._playing_result
         duration = result.duration_s if result is not None else 0.0
         if pos is None or pos > duration + 0.05:
             if time.monotonic() - self._play_started > 0.25 or pos is not None:
@@ -743,7 +744,3 @@ class MainWindow(QMainWindow):
 
 def _shorten(digits: str, n: int = 20) -> str:
     return digits if len(digits) <= n else digits[: n - 1] + "…"
-
-
-def app_instance() -> QCoreApplication | None:
-    return QCoreApplication.instance()
