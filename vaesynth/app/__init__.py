@@ -31,7 +31,7 @@ def run_app(model: str | None = None, screenshot: str | None = None) -> int:
 
     from .qtcompat import install_refcount_guard
     from .settings import APPLICATION, ORGANIZATION, default_settings, file_settings
-    from .theme import apply_theme
+    from .theme import app_icon, apply_theme
 
     install_refcount_guard()
 
@@ -40,6 +40,7 @@ def run_app(model: str | None = None, screenshot: str | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("vaesynth")
     apply_theme(app)  # type: ignore[arg-type]
+    app.setWindowIcon(app_icon())
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl+C in the terminal quits
 
     from .main_window import MainWindow

@@ -407,7 +407,7 @@ class MainWindow(QMainWindow):
             f"<b>{info.display_name}</b><br>{info.latent_dim} latent dimensions · {len(info.speakers)} voices"
             f" · {info.sample_rate / 1000:g} kHz<br><span style='font-size:10px'>{info.path}</span>"
         )
-        self.model_details.setToolTip(info.path)
+        self.model_details.setToolTip(info.path + (f"\n{info.credits}" if info.credits else ""))
         if self._restore:
             self.settings.model_path = info.path
         self.status(f"{info.display_name} ready: press 0-9 or type a number.")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QPalette
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QApplication
 
 ACCENT = "#f0a030"  # amber, matches the warm end of the spectrogram colour map
@@ -89,3 +92,30 @@ def apply_theme(app: QApplication) -> None:
         p.setColor(disabled, r, QColor("#6a6c74"))
     app.setPalette(p)
     app.setStyleSheet(STYLESHEET)
+
+
+def app_icon() -> QIcon:
+    """The window icon, drawn at start-up: a dark rounded square with an amber voice waveform."""
+    icon = QIcon()
+    for size in (16, 32, 64, 128):
+        pm = QPixmap(size, size)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(PANEL))
+        p.drawRoundedRect(QRectF(0, 0, size, size), size * 0.2, size * 0.2)
+        path = QPainterPath()
+        n = 64
+        for i in range(n + 1):
+            x = i / n
+            envelope = math.sin(math.pi * x) ** 2
+            y = 0.5 - 0.36 * envelope * math.sin(2 * math.pi * 5.5 * x)
+            pt = QPointF(size * (0.1 + 0.8 * x), size * y)
+            path.moveTo(pt) if i == 0 else path.lineTo(pt)
+        p.setPen(QPen(QColor(ACCENT), max(1.0, size / 18), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawPath(path)
+        p.end()
+        icon.addPixmap(pm)
+    return icon

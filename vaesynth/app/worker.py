@@ -45,6 +45,7 @@ class ModelInfo:
     db_max: float
     nyquist_hz: float
     generation: int = 0
+    credits: str = ""
 
 
 @dataclass
@@ -171,6 +172,7 @@ class Engine(QObject):
                 db_max=float(cfg.db_max),
                 nyquist_hz=cfg.sample_rate / 2.0,
                 generation=generation,
+                credits=str(b.meta.get("credits", "")),
             )
         except Exception as e:  # noqa: BLE001 - BundleError and anything a broken file may raise
             self.model_failed.emit(path, _message(e), generation, self.info)
