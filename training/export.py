@@ -18,14 +18,23 @@ DISPLAY_NAMES = {
 }
 
 
-def fit_latent_stats(mu: np.ndarray, digits: np.ndarray, speakers: np.ndarray, n_speakers: int) -> LatentStats:
-    """Aggregate-posterior statistics from encoder means.
+def fit_latent_stats(
+    mu: np.ndarray,
+    digits: np.ndarray,
+    speakers: np.ndarray,
+    n_speakers: int,
+    var: np.ndarray | None = None,
+) -> LatentStats:
+    """Aggregate-posterior statistics from the encoder's posteriors.
 
-    ``mu``: ``(N, D)`` posterior means of the training utterances; ``digits``, ``speakers``:
-    ``(N,)`` integer labels. Each digit gets a full-covariance Gaussian (mean + Cholesky
-    factor, lightly shrunk towards the diagonal so that it stays well conditioned).
+    ``mu``: ``(N, D)`` posterior means of the training utterances; ``var``: ``(N, D)`` their
+    posterior variances (optional); ``digits``, ``speakers``: ``(N,)`` integer labels. Each digit
+    gets the moment-matched Gaussian of its aggregate posterior (the mixture of the utterances'
+    posteriors): mean of ``mu``, covariance ``cov(mu) + mean(diag(var))``, lightly shrunk towards
+    the diagonal so that it stays well conditioned, stored as a Cholesky factor.
     """
     mu = np.asarray(mu, dtype=np.float64)
+    var = np.zeros_like(mu) if var is None else np.asarray(var, dtype=np.float64)
     d = mu.shape[1]
     digit_mean = np.zeros((N_DIGITS, d))
     digit_chol = np.zeros((N_DIGITS, d, d))
@@ -36,7 +45,7 @@ def fit_latent_stats(mu: np.ndarray, digits: np.ndarray, speakers: np.ndarray, n
             digit_chol[k] = np.eye(d)
             continue
         digit_mean[k] = m.mean(0)
-        cov = np.cov(m, rowvar=False)
+        cov = np.cov(m, rowvar=False) + np.diag(var[digits == k].mean(0))
         cov = 0.9 * cov + 0.1 * np.diag(np.diag(cov)) + 1e-4 * np.eye(d)
         digit_chol[k] = np.linalg.cholesky(cov)
     speaker_mean = np.zeros((n_speakers, d))

@@ -36,7 +36,7 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=40, lr=1e-3),
     "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 32}, epochs=30, lr=1e-3),
-    "cvae": Recipe("cvae", {"latent_dim": 12, "channels": 96, "head": "harmonic"}, epochs=60, lr=2e-3),
+    "cvae": Recipe("cvae", {"latent_dim": 12, "channels": 96, "head": "harmonic"}, epochs=40, lr=2e-3),
 }
 
 
@@ -51,15 +51,16 @@ def tensors(ds: Dataset) -> TensorDataset:
 
 
 @torch.inference_mode()
-def encode_means(model, ds: Dataset, batch: int = 256) -> np.ndarray:
-    """Posterior means ``(N, D)`` of every utterance in ``ds``."""
+def encode_posteriors(model, ds: Dataset, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and variances, each ``(N, D)``, of every utterance in ``ds``."""
     model.eval()
-    out = []
+    mus, variances = [], []
     for i in range(0, len(ds), batch):
         x = torch.from_numpy(ds.features[i : i + batch].astype(np.float32))
-        mu, _ = model.encode(x, torch.from_numpy(ds.digit[i : i + batch]))
-        out.append(mu.numpy())
-    return np.concatenate(out)
+        mu, logvar = model.encode(x, torch.from_numpy(ds.digit[i : i + batch]))
+        mus.append(mu.numpy())
+        variances.append(logvar.exp().numpy())
+    return np.concatenate(mus), np.concatenate(variances)
 
 
 def runs_dir() -> Path:
@@ -140,7 +141,8 @@ def fit(
     if trainer.global_rank != 0:
         return Path(out) if out else default_models_dir() / kind
     model = module.model.cpu().eval()
-    stats = fit_latent_stats(encode_means(model, train), train.digit, train.speaker, len(ds.speakers))
+    mu, var = encode_posteriors(model, train)
+    stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
     out = Path(out) if out else default_models_dir() / kind
     training_info = {
         "epochs": epochs, "seed": seed, "seconds": round(seconds, 1), "lr": recipe.lr,

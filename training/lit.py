@@ -27,6 +27,7 @@ class VAEExperiment(L.LightningModule):
         warmup_epochs: int = 10,
         free_bits: float = 0.0,
         f0_weight: float = 20.0,
+        teacher_f0: bool = True,
         epochs: int = 60,
     ) -> None:
         super().__init__()
@@ -44,9 +45,16 @@ class VAEExperiment(L.LightningModule):
 
     def losses(self, batch) -> dict[str, torch.Tensor]:
         x, digit, n_valid, f0, voicing = batch
-        out, mu, logvar = self.model(x, digit)
         t = torch.arange(x.shape[1], device=x.device)[None, :]
         valid = (t < n_valid[:, None]).float()
+        voiced = valid * (voicing > 0.6).float() * (x.mean(-1) > 0.25).float()
+        mu, logvar = self.model.encode(x, digit)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        if getattr(self.model, "head", None) == "harmonic" and self.hparams.teacher_f0:
+            # teacher forcing: the comb uses the measured f0 in voiced frames (see ConditionalVAE.decode)
+            out = self.model.decode(z, digit, teacher_f0=torch.where(voiced > 0, f0, torch.nan))
+        else:
+            out = self.model.decode(z, digit)
         rec = ((out.features - x) ** 2).sum(dim=(1, 2)).mean()
         kl_dim = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)  # (D,) batch mean
         kl = kl_dim.sum()
@@ -55,7 +63,6 @@ class VAEExperiment(L.LightningModule):
         losses = {"rec": rec, "kl": kl, "length": length}
         total = rec + self.beta_now() * kl_term + length
         if out.f0_hz is not None:
-            voiced = valid * (voicing > 0.6).float() * (x.mean(-1) > 0.25).float()
             f0_err = (torch.log(out.f0_hz) - torch.log(f0)).abs() * voiced
             losses["f0"] = f0_err.sum() / voiced.sum().clamp(min=1)
             total = total + self.hparams.f0_weight * f0_err.sum(1).mean()
