@@ -225,7 +225,9 @@ class ConditionalVAE(VAE):
                 h = block(h, cond)
         return F.gelu(h + self.pos)
 
-    def decode(self, z, digit):
+    def decode(self, z, digit, teacher_f0: torch.Tensor | None = None):
+        """Decode; ``teacher_f0 (B, T)`` (Hz, NaN where unknown) replaces the predicted f0 in the
+        harmonic comb during training, so the envelopes learn against correctly placed harmonics."""
         h = self.trunk(z, digit)
         valid = self.valid_head(h).squeeze(1)
         if self.head == "magnitude":
@@ -236,7 +238,8 @@ class ConditionalVAE(VAE):
         harm_db = o[..., :k] @ self.basis  # (B, T, F), in feature units (1 = full dB range)
         noise_db = o[..., k : 2 * k] @ self.basis
         f0 = 60.0 * torch.exp(torch.sigmoid(o[..., -1]) * math.log(400.0 / 60.0))  # 60..400 Hz
-        comb = harmonic_comb(f0, self.bin_hz, self.cfg.sample_rate / self.cfg.n_fft)
+        comb_f0 = f0 if teacher_f0 is None else torch.where(torch.isnan(teacher_f0), f0.detach(), teacher_f0)
+        comb = harmonic_comb(comb_f0, self.bin_hz, self.cfg.sample_rate / self.cfg.n_fft)
         # mix in the linear-magnitude domain, return to normalised dB
         span = (self.cfg.db_max - self.cfg.db_min) / 20.0 * math.log(10.0)  # feature unit -> ln
         log_mag = torch.logaddexp(harm_db * span + torch.log(comb + 1e-6), noise_db * span)
