@@ -259,3 +259,21 @@ def test_synth_settings_are_checked(synth: Synth) -> None:
     with pytest.raises(ValueError):
         Synth(synth.bundle, gl_iters=-1)
     assert synth_mod.DEFAULT_GL_INIT in ("random", "zeros", "pghi")
+
+
+def _shipped() -> list[str]:
+    from vaesynth.bundle import list_bundles
+
+    return list(list_bundles())
+
+
+@pytest.mark.parametrize("name", _shipped() or [pytest.param("none", marks=pytest.mark.skip("no shipped models yet"))])
+def test_shipped_models_speak_every_digit(name: str) -> None:
+    s = Synth.from_path(name)
+    r = s.render_string("0123456789", seed=0, vary=False)
+    assert r.digits == "0123456789" and np.isfinite(r.wave).all()
+    for start, end in r.segments:
+        assert MIN_FRAMES * s.spectral.frame_seconds <= end - start <= s.spectral.max_frames * s.spectral.frame_seconds
+    if s.speakers:
+        v = s.render_string("7", voice=s.speakers[0], vary=False)
+        assert len(v.wave) > 0

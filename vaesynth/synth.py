@@ -48,7 +48,7 @@ MIN_FRAMES = 8  # a decoded utterance keeps at least this many frames (64 ms at 
 SEPARATORS = " \t\n\r-()+.,/"  # allowed in phone-number style input; they are dropped
 
 # Defaults chosen by measurement (docs/engine.md, bench/bench_synth.py --phase).
-DEFAULT_GL_ITERS = 32
+DEFAULT_GL_ITERS = 48
 DEFAULT_GL_INIT = "pghi"
 DEFAULT_GL_MOMENTUM = 0.99
 
