@@ -35,7 +35,7 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=40, lr=1e-3),
-    "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 32}, epochs=30, lr=1e-3),
+    "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=12, lr=2e-3),
     "cvae": Recipe("cvae", {"latent_dim": 12, "channels": 96, "head": "harmonic"}, epochs=40, lr=2e-3),
 }
 

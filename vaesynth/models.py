@@ -92,9 +92,10 @@ class CNNVAE(VAE):
     def __init__(self, cfg: SpectralConfig, latent_dim: int = 32, channels: int = 32) -> None:
         super().__init__(cfg, latent_dim)
         c = channels
+        # channels grow as resolution shrinks, so the full-resolution layers stay cheap on a CPU
         self.enc = nn.Sequential(
-            nn.Conv2d(1, c, 3, stride=2, padding=1), nn.GELU(),
-            nn.Conv2d(c, c, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(1, c // 2, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(c // 2, c, 3, stride=2, padding=1), nn.GELU(),
             nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.GELU(),
             nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1), nn.GELU(),
         )  # fmt: skip
@@ -106,9 +107,9 @@ class CNNVAE(VAE):
         self.dec = nn.Sequential(
             nn.ConvTranspose2d(2 * c, 2 * c, 4, stride=2, padding=1), nn.GELU(),
             nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), nn.GELU(),
-            nn.ConvTranspose2d(c, c, 4, stride=2, padding=1), nn.GELU(),
-            nn.ConvTranspose2d(c, c, 4, stride=2, padding=1), nn.GELU(),
-            nn.Conv2d(c, 1, 3, padding=1),
+            nn.ConvTranspose2d(c, c // 2, 4, stride=2, padding=1), nn.GELU(),
+            nn.ConvTranspose2d(c // 2, c // 4, 4, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(c // 4, 1, 3, padding=1),
         )  # fmt: skip
         self.valid_head = nn.Linear(self.n_bins, 1)
 
