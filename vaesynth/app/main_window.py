@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
         self.play_button.setEnabled(True)
         self.model_details.setText(
             f"<b>{info.display_name}</b><br>{info.latent_dim} latent dimensions · {len(info.speakers)} voices"
-            f" · {info.sample_rate / 1000:g} kHz<br><span style='font-size:10px'>{info.path}</span>"
+            f" · {info.sample_rate / 1000:g} kHz<br><span style='font-size:10px'>{info.where or info.path}</span>"
         )
         self.model_details.setToolTip(info.path + (f"\n{info.credits}" if info.credits else ""))
         if self._restore:

@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,7 @@ class ModelInfo:
     nyquist_hz: float
     generation: int = 0
     credits: str = ""
+    where: str = ""  # the folder as shown to the user (relative for shipped models)
 
 
 @dataclass
@@ -155,11 +157,17 @@ class Engine(QObject):
     @Slot(str, int)
     def _load_model(self, path: str, generation: int) -> None:
         try:
+            from vaesynth.bundle import resources_dir
             from vaesynth.synth import Synth
 
             synth = Synth.from_path(path)
             b = synth.bundle
             cfg = b.spectral
+            folder = Path(b.path or path).resolve()
+            try:
+                where = "shipped: " + str(folder.relative_to(resources_dir().parent))
+            except ValueError:
+                where = str(folder)
             info = ModelInfo(
                 name=b.name,
                 display_name=b.display_name,
@@ -173,6 +181,7 @@ class Engine(QObject):
                 nyquist_hz=cfg.sample_rate / 2.0,
                 generation=generation,
                 credits=str(b.meta.get("credits", "")),
+                where=where,
             )
         except Exception as e:  # noqa: BLE001 - BundleError and anything a broken file may raise
             self.model_failed.emit(path, _message(e), generation, self.info)
