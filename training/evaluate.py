@@ -121,18 +121,21 @@ def embed(feats: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-@torch.inference_mode()
-def decode_to_waves(bundle: Bundle, z: np.ndarray, digits: np.ndarray, gl_iters: int = 32) -> list[np.ndarray]:
-    """Decode latents ``(N, D)`` for ``digits (N,)`` and reconstruct waveforms (trimmed to length)."""
-    cfg = bundle.spectral
-    out = bundle.model.decode(torch.from_numpy(z.astype(np.float32)), torch.from_numpy(digits))
-    feats = out.features.numpy()
-    valid = out.valid_logits.numpy() > 0
+def decode_to_waves(bundle: Bundle, z: np.ndarray, digits: np.ndarray) -> list[np.ndarray]:
+    """Render latents ``(N, D)`` for ``digits (N,)`` exactly as the app and CLI do.
+
+    Goes through :class:`vaesynth.synth.Synth` (valid-head length, the default phase
+    reconstruction, fades and levelling), with each latent expressed in knob coordinates.
+    """
+    from vaesynth.synth import Synth
+
+    synth = Synth(bundle, torch_threads=None)
+    mean = bundle.stats.digit_mean.double().numpy()
+    chol = bundle.stats.digit_chol.double().numpy()
     waves = []
-    for f, v in zip(feats, valid, strict=True):
-        n = int(np.argmin(v)) if not v.all() else len(v)
-        n = max(n, 8)
-        waves.append(griffin_lim(features_to_mag(f[:n], cfg), cfg, n_iter=gl_iters))
+    for zi, d in zip(np.asarray(z, dtype=np.float64), digits, strict=True):
+        u = np.linalg.solve(chol[d], zi - mean[d])
+        waves.append(synth.render_digit(int(d), u).wave)
     return waves
 
 
