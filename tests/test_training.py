@@ -223,3 +223,22 @@ def test_interrupted_fit_resumes_from_its_checkpoint(tmp_path, monkeypatch, caps
     state = torch.load(ckpt, weights_only=True, map_location="cpu")
     assert state["epoch"] == 1 and state["global_step"] == 2 * first["global_step"]
     assert load_bundle(tmp_path / "b").meta["training"]["epochs"] == 2
+
+
+def test_evaluate_writes_results_and_bundle_metrics(tmp_path):
+    """`vaesynth-train evaluate` end to end on generated audio and an untrained bundle."""
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)
+    bundle = untrained_bundle("cvae", tmp_path / "cvae", speakers=("ann", "bob"))
+    out = tmp_path / "results"
+    rc = train_main(["evaluate", "--data", str(data), "--models", str(bundle), "--per-digit", "2", "--out", str(out)])
+    assert rc == 0
+    res = json.loads((out / "results.json").read_text())
+    m = res["models"]["cvae"]
+    for key in ("acc_prior", "acc_prior_std_normal", "acc_recon", "speaker_acc_latent", "near_copies"):
+        assert 0.0 <= m[key] <= 1.0, key
+    for key in ("recon_db", "diversity", "copy_ratio", "periodicity"):
+        assert np.isfinite(m[key]) and m[key] >= 0, key
+    assert "| cvae |" in (out / "results.md").read_text()
+    for png in ("spectrograms.png", "latent_map.png", "loss_curves.png"):
+        assert (out / png).stat().st_size > 1000
+    assert load_bundle(bundle).metrics["acc_prior"] == round(m["acc_prior"], 4)
