@@ -22,7 +22,9 @@ What is measured:
   records how late it fires during all of that (the GUI event loop's lateness: a late timer is
   a blocked loop). RSS (``/proc/self/statm``) is taken after a warm-up round and after each
   measured round (the warm-up is one unmeasured round), each time once the app is idle and after
-  ``gc.collect()``.
+  ``gc.collect()``; then again after glibc's ``malloc_trim(0)``, which hands free heap pages back to
+  the OS, so that allocator fragmentation (several threads allocate numpy buffers) is not
+  mistaken for a leak.
 
 The machine is shared (2 cores): the load average is printed before and after; rerun when high.
 """
@@ -52,6 +54,17 @@ ACTION_MS = 5
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def trimmed_rss_mb() -> float:
+    """RSS after ``malloc_trim(0)``: free heap pages go back to the OS, so what is left is live memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return rss_mb()
 
 
 def loadavg() -> str:
@@ -272,6 +285,7 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
     settle(1.5)
     gc.collect()
     rss = [rss_mb()]
+    trimmed = [trimmed_rss_mb()]
     elapsed = []
     n_actions = 0
     for _ in range(rounds):
@@ -281,6 +295,7 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
         settle(1.5)
         gc.collect()
         rss.append(rss_mb())
+        trimmed.append(trimmed_rss_mb())
     w.shutdown()
     w.close()
     if pulse is not None and pulse.started_server:
@@ -306,6 +321,11 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
             "max": float(lat.max()),
         },
         "rss_mb": {"after_warmup": rss[0], "after_each_round": rss[1:], "growth_last_round": rss[-1] - rss[-2]},
+        "rss_trimmed_mb": {
+            "after_warmup": trimmed[0],
+            "after_each_round": trimmed[1:],
+            "growth_last_round": trimmed[-1] - trimmed[-2],
+        },
     }
 
 
@@ -333,7 +353,7 @@ def main() -> int:
         )
     if args.only in (None, "stress"):
         r = out["stress"] = bench_stress(args.presses, args.knob_moves, args.rounds, args.model)
-        lat, mem = r["loop_lateness_ms"], r["rss_mb"]
+        lat, mem, trim = r["loop_lateness_ms"], r["rss_mb"], r["rss_trimmed_mb"]
         print(f"stress: {r['model']}; audio: {r['audio']}")
         print(
             f"  {r['rounds']} rounds x {r['actions_per_round']} actions ({r['presses_per_round']} key presses, "
@@ -349,6 +369,11 @@ def main() -> int:
             f"  RSS: {mem['after_warmup']:.0f} MB after warm-up, "
             f"{', '.join(f'{m:.0f}' for m in mem['after_each_round'])} MB after each round "
             f"(last round {mem['growth_last_round']:+.1f} MB)"
+        )
+        print(
+            f"  RSS after malloc_trim: {trim['after_warmup']:.0f} MB after warm-up, "
+            f"{', '.join(f'{m:.0f}' for m in trim['after_each_round'])} MB after each round "
+            f"(last round {trim['growth_last_round']:+.1f} MB)"
         )
     out["loadavg_after"] = loadavg()
     print(f"load average after: {out['loadavg_after']}")
