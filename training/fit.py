@@ -34,8 +34,8 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=40, lr=1e-3),
-    "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=12, lr=2e-3),
+    "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=100, lr=2e-3),
+    "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=40, lr=2e-3),
     "cvae": Recipe("cvae", {"latent_dim": 12, "channels": 96, "head": "harmonic"}, epochs=40, lr=2e-3),
 }
 
