@@ -35,11 +35,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def offer_download() -> None:
+    """With no data anywhere and a person at the terminal, offer to fetch FSDD into the cache."""
+    from .data import DataError, download, find_data
+
+    try:
+        find_data()
+    except DataError:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise
+        answer = input("FSDD recordings not found. Download the pinned FSDD release now (checksum verified)? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise
+        print(f"FSDD verified in {download()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .data import DataError
 
     try:
+        if args.cmd in ("fit", "evaluate") and args.data is None:
+            offer_download()
         if args.cmd == "fit":
             from .fit import RECIPES, fit
 
