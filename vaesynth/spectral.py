@@ -441,6 +441,20 @@ def log_spectral_distance(ref_mag: np.ndarray, est_mag: np.ndarray, floor_db: fl
     return float(np.mean(np.sqrt(np.mean((ref - est) ** 2, axis=-1))))
 
 
+def _lag_autocorrelation(frames: np.ndarray, cfg: SpectralConfig, fmin: float, fmax: float) -> tuple[np.ndarray, int]:
+    """Normalised autocorrelation ``(n, n_lags)`` of zero-mean ``frames (n, n_fft)`` over the lags
+    of ``fmax``..``fmin`` Hz, and the first lag (samples). 1.0 at a lag = periodic with that period.
+    """
+    n = cfg.n_fft
+    spec = np.fft.rfft(frames, n=2 * n, axis=1)
+    ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]
+    # normalise by the overlap length so that long lags are not penalised by the window
+    ac = ac / (n - np.arange(n))[None, :]
+    ac = ac / np.maximum(ac[:, :1], 1e-12)
+    lo, hi = int(cfg.sample_rate / fmax), min(int(cfg.sample_rate / fmin), n // 2)
+    return ac[:, lo:hi], lo
+
+
 def periodicity(
     wave: np.ndarray, cfg: SpectralConfig, fmin: float = 70.0, fmax: float = 400.0, voiced_db: float = 30.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -456,15 +470,7 @@ def periodicity(
     frames = np.lib.stride_tricks.sliding_window_view(wave, cfg.n_fft)[:: cfg.hop]
     frames = frames - frames.mean(axis=1, keepdims=True)
     energy = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
-    frames = frames[energy > energy.max() - voiced_db]
-    n = cfg.n_fft
-    spec = np.fft.rfft(frames, n=2 * n, axis=1)
-    ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]
-    # normalise by the overlap length so that long lags are not penalised by the window
-    ac = ac / (n - np.arange(n))[None, :]
-    ac = ac / np.maximum(ac[:, :1], 1e-12)
-    lo, hi = int(cfg.sample_rate / fmax), min(int(cfg.sample_rate / fmin), n // 2)
-    seg = ac[:, lo:hi]
+    seg, lo = _lag_autocorrelation(frames[energy > energy.max() - voiced_db], cfg, fmin, fmax)
     lag = seg.argmax(axis=1) + lo
     peak = np.clip(seg.max(axis=1), 0.0, 1.0)
     return peak, cfg.sample_rate / lag
@@ -483,13 +489,7 @@ def pitch_track(
     pad = n // 2
     x = np.pad(wave, (pad, pad + cfg.hop))
     frames = np.lib.stride_tricks.sliding_window_view(x, n)[:: cfg.hop][: n_frames_for(len(wave), cfg)]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    spec = np.fft.rfft(frames, n=2 * n, axis=1)
-    ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]
-    ac = ac / (n - np.arange(n))[None, :]
-    ac = ac / np.maximum(ac[:, :1], 1e-12)
-    lo, hi = int(cfg.sample_rate / fmax), min(int(cfg.sample_rate / fmin), n // 2)
-    seg = ac[:, lo:hi]
+    seg, lo = _lag_autocorrelation(frames - frames.mean(axis=1, keepdims=True), cfg, fmin, fmax)
     i = seg.argmax(axis=1)
     # parabolic interpolation of the peak for sub-sample lag
     left = seg[np.arange(len(i)), np.maximum(i - 1, 0)]
