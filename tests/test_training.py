@@ -242,3 +242,10 @@ def test_evaluate_writes_results_and_bundle_metrics(tmp_path):
     for png in ("spectrograms.png", "latent_map.png", "loss_curves.png"):
         assert (out / png).stat().st_size > 1000
     assert load_bundle(bundle).metrics["acc_prior"] == round(m["acc_prior"], 4)
+
+
+def test_evaluate_unknown_model_is_one_line(tmp_path, capsys):
+    data = write_fake_fsdd(tmp_path / "rec", takes=1)
+    assert train_main(["evaluate", "--data", str(data), "--models", "no-such-model"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not found" in err

@@ -52,6 +52,8 @@ def offer_download() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from vaesynth.bundle import BundleError
+
     from .data import DataError
 
     try:
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             from .data import download
 
             print(f"FSDD verified in {download(args.dest)}")
-    except DataError as e:
+    except (DataError, BundleError) as e:
         print(f"vaesynth-train: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:

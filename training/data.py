@@ -160,8 +160,8 @@ def read_wav(path: Path, cfg: SpectralConfig, report: LoadReport) -> np.ndarray 
     name = path.name
     try:
         wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as e:
-        report.note("skipped", "unreadable or truncated wav" if "rror" in str(e) else str(e), name)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
+        report.note("skipped", "unreadable or truncated wav", name)
         return None
     if wave.shape[0] == 0:
         report.note("skipped", "empty wav", name)

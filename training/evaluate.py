@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaesynth.bundle import Bundle, list_bundles, load_bundle
+from vaesynth.bundle import Bundle, BundleError, list_bundles, load_bundle
 from vaesynth.models import N_DIGITS
 from vaesynth.spectral import (
     SpectralConfig,
@@ -348,13 +348,16 @@ def plot_all(results: dict[str, dict], bundles: dict[str, Bundle], ref: Referenc
 
 def evaluate_cli(args) -> None:
     folder = find_data(args.data)
-    if args.models:
-        paths = {}
-        for m in args.models:
-            p = Path(m)
-            paths[p.name if p.is_dir() else m] = p if p.is_dir() else list_bundles()[m]
-    else:
-        paths = list_bundles()
+    shipped = list_bundles()
+    paths = {}
+    for m in args.models or list(shipped):
+        p = Path(m)
+        if not p.is_dir() and m not in shipped:
+            known = ', '.join(shipped) or 'none'
+            raise BundleError(f"model {m!r} not found (shipped: {known}; or give a bundle folder)")
+        paths[p.name if p.is_dir() else m] = p if p.is_dir() else shipped[m]
+    if not paths:
+        raise BundleError("no model bundles to evaluate")
     bundles = {name: load_bundle(p) for name, p in paths.items()}
     cfg = next(iter(bundles.values())).spectral
     ref = Reference(folder, cfg, seed=args.seed)
