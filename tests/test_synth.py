@@ -277,3 +277,30 @@ def test_shipped_models_speak_every_digit(name: str) -> None:
     if s.speakers:
         v = s.render_string("7", voice=s.speakers[0], vary=False)
         assert len(v.wave) > 0
+
+
+def test_random_knobs_for_a_digit_sample_the_aggregate_posterior(synth: Synth) -> None:
+    """With a digit, a fresh voice is drawn from the mixture of that digit's training posteriors."""
+    stats = synth.bundle.stats
+    assert stats.has_posteriors
+    post_mu = stats.post_mu.numpy()
+    post_var = stats.post_var.numpy()
+    rows = np.flatnonzero(stats.post_digit.numpy() == 3)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        z = synth.knobs_to_latent(3, synth.random_knobs(1.0, rng, digit=3))
+        # within a few posterior standard deviations of one of digit 3's training utterances
+        dist = np.abs(z - post_mu[rows]) / np.sqrt(post_var[rows])
+        assert dist.max(axis=1).min() < 6
+    assert np.all(synth.random_knobs(0.0, rng, digit=3) == 0)  # temperature 0: the typical voice
+    u1 = synth.random_knobs(1.0, np.random.default_rng(5), digit="7")
+    u2 = synth.random_knobs(1.0, np.random.default_rng(5), digit=7)
+    np.testing.assert_array_equal(u1, u2)  # seeded, digit as text or int
+
+
+def test_random_knobs_fall_back_to_the_gaussian_without_posteriors(models_dir: Path) -> None:
+    b = load_bundle(models_dir / "cvae")
+    b.stats.post_mu = b.stats.post_var = b.stats.post_digit = None
+    s = Synth(b)
+    u = np.stack([s.random_knobs(1.0, np.random.default_rng(i), digit=3) for i in range(400)])
+    assert abs(u.std() - 1.0) < 0.1 and abs(u.mean()) < 0.1

@@ -249,3 +249,32 @@ def test_evaluate_unknown_model_is_one_line(tmp_path, capsys):
     assert train_main(["evaluate", "--data", str(data), "--models", "no-such-model"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not found" in err
+
+
+def test_bundle_posteriors_round_trip_and_validation(tmp_path):
+    folder = untrained_bundle("cvae", tmp_path / "b", seed=1)
+    b = load_bundle(folder)
+    assert b.stats.has_posteriors and len(b.stats.post_digit) == len(b.stats.post_mu)
+    assert set(b.stats.post_digit.tolist()) == set(range(10))
+    # a bundle with only part of the posteriors is refused with a clear message
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(folder / "weights.safetensors"))
+    del tensors["stats.post_var"]
+    save_file(tensors, str(folder / "weights.safetensors"))
+    with pytest.raises(BundleError, match="part of the training posteriors"):
+        load_bundle(folder)
+
+
+def test_export_refreshes_latent_stats_from_data(tmp_path):
+    from training.export import refresh_latent_stats
+
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)
+    folder = untrained_bundle("mlp", tmp_path / "b", speakers=("ann", "bob"))
+    before = load_bundle(folder)
+    refresh_latent_stats(folder, data)
+    after = load_bundle(folder)
+    for (k, v), (_, w) in zip(before.model.state_dict().items(), after.model.state_dict().items(), strict=True):
+        assert torch.equal(v, w), k  # weights untouched
+    assert len(after.stats.post_mu) == 2 * 10 * 1  # the train takes (index 5) of 2 speakers x 10 digits
+    assert not torch.allclose(before.stats.digit_mean, after.stats.digit_mean)

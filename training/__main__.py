@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-plots", action="store_true")
     e.add_argument("--seed", type=int, default=0)
 
+    x = sub.add_parser("export", help="re-fit a bundle's latent statistics from the data (weights unchanged)")
+    x.add_argument("--model", nargs="+", required=True, help="bundle names or folders")
+    x.add_argument("--data", help="folder of FSDD recordings")
+
     d = sub.add_parser("download", help="fetch FSDD (pinned release, verified) into the user cache")
     d.add_argument("--dest", help="target folder (default: user cache)")
     return p
@@ -75,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluate import evaluate_cli
 
             evaluate_cli(args)
+        elif args.cmd == "export":
+            from vaesynth.bundle import list_bundles
+
+            from .export import refresh_latent_stats
+
+            shipped = list_bundles()
+            for m in args.model:
+                folder = shipped.get(m, m)
+                print(f"latent statistics refreshed in {refresh_latent_stats(folder, args.data)}")
         elif args.cmd == "download":
             from .data import download
 

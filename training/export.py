@@ -24,6 +24,7 @@ def fit_latent_stats(
     speakers: np.ndarray,
     n_speakers: int,
     var: np.ndarray | None = None,
+    keep_posteriors: bool = True,
 ) -> LatentStats:
     """Aggregate-posterior statistics from the encoder's posteriors.
 
@@ -31,7 +32,9 @@ def fit_latent_stats(
     posterior variances (optional); ``digits``, ``speakers``: ``(N,)`` integer labels. Each digit
     gets the moment-matched Gaussian of its aggregate posterior (the mixture of the utterances'
     posteriors): mean of ``mu``, covariance ``cov(mu) + mean(diag(var))``, lightly shrunk towards
-    the diagonal so that it stays well conditioned, stored as a Cholesky factor.
+    the diagonal so that it stays well conditioned, stored as a Cholesky factor. With
+    ``keep_posteriors`` the posteriors themselves are kept too: their mixture is the exact
+    aggregate posterior, which :meth:`vaesynth.synth.Synth.random_knobs` samples from.
     """
     mu = np.asarray(mu, dtype=np.float64)
     var = np.zeros_like(mu) if var is None else np.asarray(var, dtype=np.float64)
@@ -57,7 +60,11 @@ def fit_latent_stats(
             both = sel & (digits == k)
             speaker_digit_mean[s, k] = mu[both].mean(0) if both.any() else digit_mean[k]
     t = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-    return LatentStats(t(digit_mean), t(digit_chol), t(speaker_mean), t(speaker_digit_mean))
+    stats = LatentStats(t(digit_mean), t(digit_chol), t(speaker_mean), t(speaker_digit_mean))
+    if keep_posteriors:
+        stats.post_mu, stats.post_var = t(mu), t(np.maximum(var, 1e-8))
+        stats.post_digit = torch.tensor(np.asarray(digits), dtype=torch.int64)
+    return stats
 
 
 def export_bundle(
@@ -104,3 +111,24 @@ def untrained_bundle(
     spk = (np.arange(len(mu)) // N_DIGITS) % len(speakers)
     stats = fit_latent_stats(mu, digits, spk, len(speakers))
     return export_bundle(model, params or {}, spectral, stats, list(speakers), folder, name=Path(folder).name)
+
+
+def refresh_latent_stats(folder: str | Path, data: str | Path | None = None) -> Path:
+    """Re-fit a bundle's latent statistics (and stored posteriors) from FSDD's train split.
+
+    Uses the bundle's own weights, so the statistics describe exactly the shipped model; the
+    weights, metrics and training record are kept. Writes atomically.
+    """
+    from vaesynth.bundle import load_bundle
+
+    from .data import find_data, load_dataset
+    from .fit import encode_posteriors
+
+    b = load_bundle(folder)
+    ds = load_dataset(find_data(data), b.spectral)
+    train, _ = ds.split()
+    if list(ds.speakers) != list(b.speakers):
+        raise ValueError(f"the data's speakers {ds.speakers} differ from the bundle's {b.speakers}")
+    mu, var = encode_posteriors(b.model, train)
+    b.stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
+    return save_bundle(b, folder)

@@ -11,6 +11,9 @@ Layout of a bundle folder ``resources/models/<name>/``::
                                                             latent covariance (aggregate posterior)
                            stats.speaker_mean    (S, D)     mean latent of each speaker
                            stats.speaker_digit_mean (S, 10, D)
+                           stats.post_mu, stats.post_var (N, D), stats.post_digit (N,)
+                                            optional: the training utterances' posteriors, whose
+                                            mixture is the exact aggregate posterior per digit
 
 Loading validates everything and raises :class:`BundleError` with one readable sentence.
 """
@@ -33,6 +36,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 STAT_NAMES = ("digit_mean", "digit_chol", "speaker_mean", "speaker_digit_mean")
+POSTERIOR_NAMES = ("post_mu", "post_var", "post_digit")
 
 
 class BundleError(Exception):
@@ -47,6 +51,13 @@ class LatentStats:
     digit_chol: torch.Tensor
     speaker_mean: torch.Tensor
     speaker_digit_mean: torch.Tensor
+    post_mu: torch.Tensor | None = None  # (N, D) posterior means of the training utterances
+    post_var: torch.Tensor | None = None  # (N, D) their posterior variances
+    post_digit: torch.Tensor | None = None  # (N,) their digits
+
+    @property
+    def has_posteriors(self) -> bool:
+        return self.post_mu is not None
 
     def validate(self, latent_dim: int, n_speakers: int) -> None:
         d, s = latent_dim, n_speakers
@@ -62,6 +73,19 @@ class LatentStats:
                 raise BundleError(f"latent statistic {name} has shape {tuple(t.shape)}, expected {shape}")
             if not torch.isfinite(t).all():
                 raise BundleError(f"latent statistic {name} holds non-finite values")
+        if self.has_posteriors:
+            n = len(self.post_digit)
+            if (
+                tuple(self.post_mu.shape) != (n, d)
+                or tuple(self.post_var.shape) != (n, d)
+                or not torch.isfinite(self.post_mu).all()
+                or not (self.post_var > 0).all()
+                or not ((self.post_digit >= 0) & (self.post_digit < N_DIGITS)).all()
+            ):
+                raise BundleError("the stored training posteriors are inconsistent")
+            missing = set(range(N_DIGITS)) - set(self.post_digit.tolist())
+            if missing:
+                raise BundleError(f"the stored training posteriors lack digits {sorted(missing)}")
 
 
 @dataclass
@@ -101,6 +125,10 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
     tensors = {f"model.{k}": v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     for n in STAT_NAMES:
         tensors[f"stats.{n}"] = getattr(bundle.stats, n).detach().to(torch.float32).contiguous()
+    if bundle.stats.has_posteriors:
+        tensors["stats.post_mu"] = bundle.stats.post_mu.detach().to(torch.float32).contiguous()
+        tensors["stats.post_var"] = bundle.stats.post_var.detach().to(torch.float32).contiguous()
+        tensors["stats.post_digit"] = bundle.stats.post_digit.detach().to(torch.int64).contiguous()
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -175,6 +203,13 @@ def load_bundle(folder: str | Path) -> Bundle:
     if missing:
         raise BundleError(f"{wpath} lacks latent statistics: {', '.join(missing)}")
     stats = LatentStats(**{n: tensors[f"stats.{n}"].float() for n in STAT_NAMES})
+    present = [n for n in POSTERIOR_NAMES if f"stats.{n}" in tensors]
+    if present and len(present) != len(POSTERIOR_NAMES):
+        raise BundleError(f"{wpath} holds only part of the training posteriors ({', '.join(present)})")
+    if present:
+        stats.post_mu = tensors["stats.post_mu"].float()
+        stats.post_var = tensors["stats.post_var"].float()
+        stats.post_digit = tensors["stats.post_digit"].long()
     speakers = list(config["speakers"])
     if model.latent_dim != config["latent_dim"]:
         raise BundleError(f"{folder}: latent_dim {config['latent_dim']} does not match the model's {model.latent_dim}")

@@ -239,7 +239,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     for d in range(10):
         for k in range(n):
-            render = synth.render_digit(d, synth.random_knobs(args.temperature, rng))
+            render = synth.render_digit(d, synth.random_knobs(args.temperature, rng, digit=d))
             try:
                 write_wav(out / f"{d}_{k}.wav", render.wave, render.sample_rate)
             except OSError as e:

@@ -207,6 +207,12 @@ class Synth:
         self._digit_mean = s.digit_mean.double().numpy()  # (10, D)
         self._digit_chol = s.digit_chol.double().numpy()  # (10, D, D)
         self._speaker_digit_mean = s.speaker_digit_mean.double().numpy()  # (S, 10, D)
+        self._post_mu = self._post_var = None
+        if s.has_posteriors:  # the exact aggregate posterior (see random_knobs)
+            self._post_mu = s.post_mu.double().numpy()  # (N, D)
+            self._post_var = s.post_var.double().numpy()  # (N, D)
+            post_digit = s.post_digit.numpy()
+            self._post_rows = [np.flatnonzero(post_digit == d) for d in range(10)]
         bundle.model.eval()
 
     @classmethod
@@ -245,11 +251,32 @@ class Synth:
 
     # --- knob space ------------------------------------------------------------------------
 
-    def random_knobs(self, temperature: float = 1.0, rng: np.random.Generator | int | None = None) -> np.ndarray:
-        """A random knob vector ``u ~ N(0, temperature^2 I)``, float32 ``(latent_dim,)``."""
+    def random_knobs(
+        self,
+        temperature: float = 1.0,
+        rng: np.random.Generator | int | None = None,
+        digit: int | str | None = None,
+    ) -> np.ndarray:
+        """A random voice as a knob vector, float32 ``(latent_dim,)``.
+
+        Without ``digit`` (or for bundles without stored posteriors): ``u ~ N(0, temperature^2 I)``,
+        the per-digit Gaussian. With ``digit``: a draw from that digit's exact aggregate posterior,
+        the mixture of the training utterances' posteriors ``N(mu_i, var_i)`` (pick one utterance
+        of the digit, then sample around it), scaled by ``temperature`` about the digit mean and
+        expressed in knob coordinates. This lands on voices the decoder has really seen, not in
+        the gaps between speakers that a single Gaussian also covers.
+        """
         if not np.isfinite(temperature) or temperature < 0:
             raise ValueError(f"temperature must be a finite number >= 0, not {temperature}")
-        return (_rng(rng).standard_normal(self.latent_dim) * temperature).astype(np.float32)
+        gen = _rng(rng)
+        if digit is None or self._post_mu is None:
+            return (gen.standard_normal(self.latent_dim) * temperature).astype(np.float32)
+        d = _as_digit(digit)
+        rows = self._post_rows[d]
+        i = rows[gen.integers(len(rows))]
+        z = self._post_mu[i] + np.sqrt(self._post_var[i]) * gen.standard_normal(self.latent_dim)
+        u = np.linalg.solve(self._digit_chol[d], z - self._digit_mean[d])
+        return (u * temperature).astype(np.float32)
 
     def speaker_index(self, speaker: str | int) -> int:
         """Index of a speaker given by name or index; :class:`ValueError` if unknown."""

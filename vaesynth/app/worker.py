@@ -232,7 +232,7 @@ class Engine(QObject):
             elif req.knob_mode == "given" and req.knobs is not None:
                 k = np.asarray(self._checked(req.knobs), np.float32)
             else:
-                k = synth.random_knobs(temperature=req.temperature)
+                k = synth.random_knobs(temperature=req.temperature, digit=digit)
             render = synth.render_digit(digit, k)
             knobs = _as_list(k)
         cfg = synth.bundle.spectral
