@@ -462,30 +462,23 @@ class MainWindow(QMainWindow):
             self.status("The model is still loading…" if self._loading_path else "No model is loaded.")
             return
         self._digit = digit
-        voice = self.knob_panel.current_voice()
-        if voice:
-            req = RenderRequest(digit=digit, knob_mode="voice", voice=voice)
-        elif self.hold_voice.isChecked():
-            req = RenderRequest(digit=digit, knob_mode="given", knobs=self.knob_panel.values())
-        else:
-            req = RenderRequest(digit=digit, knob_mode="random", temperature=self.knob_panel.temperature.value())
-        req.origin = "key"
-        self._submit(req)
+        self._submit(self._voice_request(digit=digit, origin="key"))
 
     def play_text(self) -> None:
         """Speak the digit string in the text field."""
         if self.model_info is None or self._loading_path is not None:
             return
-        text = self.text_edit.text()
+        self._submit(self._voice_request(text=self.text_edit.text(), origin="string"))
+
+    def _voice_request(self, **what) -> RenderRequest:
+        """A request for ``what`` (digit or text, origin) in the current voice mode:
+        the selected preset, the held knobs, or a fresh variation at the current temperature."""
         voice = self.knob_panel.current_voice()
         if voice:
-            req = RenderRequest(text=text, knob_mode="voice", voice=voice)
-        elif self.hold_voice.isChecked():
-            req = RenderRequest(text=text, knob_mode="given", knobs=self.knob_panel.values())
-        else:
-            req = RenderRequest(text=text, knob_mode="random", temperature=self.knob_panel.temperature.value())
-        req.origin = "string"
-        self._submit(req)
+            return RenderRequest(knob_mode="voice", voice=voice, **what)
+        if self.hold_voice.isChecked():
+            return RenderRequest(knob_mode="given", knobs=self.knob_panel.values(), **what)
+        return RenderRequest(knob_mode="random", temperature=self.knob_panel.temperature.value(), **what)
 
     def randomize(self) -> None:
         """A new random voice at the current temperature, held for the next presses."""
