@@ -123,22 +123,18 @@ def embed(feats: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-def decode_to_waves(bundle: Bundle, z: np.ndarray, digits: np.ndarray) -> list[np.ndarray]:
-    """Render latents ``(N, D)`` for ``digits (N,)`` exactly as the app and CLI do.
+def latents_to_knobs(bundle: Bundle, z: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Knob coordinates ``(N, D)`` of latents ``z (N, D)``: solve ``digit_chol[d] u = z - digit_mean[d]``."""
+    mean = bundle.stats.digit_mean.double().numpy()[digits]
+    chol = bundle.stats.digit_chol.double().numpy()[digits]
+    return np.linalg.solve(chol, (np.asarray(z, dtype=np.float64) - mean)[..., None])[..., 0]
 
-    Goes through :class:`vaesynth.synth.Synth` (valid-head length, the default phase
-    reconstruction, fades and levelling), with each latent expressed in knob coordinates.
-    """
-    from vaesynth.synth import Synth
 
-    synth = Synth(bundle, torch_threads=None)
-    mean = bundle.stats.digit_mean.double().numpy()
-    chol = bundle.stats.digit_chol.double().numpy()
-    waves = []
-    for zi, d in zip(np.asarray(z, dtype=np.float64), digits, strict=True):
-        u = np.linalg.solve(chol[d], zi - mean[d])
-        waves.append(synth.render_digit(int(d), u).wave)
-    return waves
+def render_knobs(synth, knobs: np.ndarray, digits: np.ndarray) -> list[np.ndarray]:
+    """Render knob vectors ``(N, D)`` for ``digits (N,)`` exactly as the app and CLI do
+    (:meth:`vaesynth.synth.Synth.render_digit`: valid-head length, the default phase
+    reconstruction, fades and levelling)."""
+    return [synth.render_digit(int(d), u).wave for u, d in zip(knobs, digits, strict=True)]
 
 
 def analyse(waves: list[np.ndarray], cfg: SpectralConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -201,18 +197,14 @@ class Reference:
 def evaluate_bundle(bundle: Bundle, ref: Reference, per_digit: int = 50, seed: int = 0) -> dict:
     cfg = bundle.spectral
     model = bundle.model.eval()
-    stats = bundle.stats
     rng = np.random.default_rng(seed)
     digits = np.repeat(np.arange(N_DIGITS), per_digit)
-    mean = stats.digit_mean.numpy()[digits]
-    chol = stats.digit_chol.numpy()[digits]
-    to_z = lambda u: mean + np.einsum("nij,nj->ni", chol, u)  # noqa: E731
     # what a keypad press does: Synth.random_knobs for that digit (the aggregate posterior)
     from vaesynth.synth import Synth
 
     synth = Synth(bundle, torch_threads=None)
     u_press = np.stack([synth.random_knobs(1.0, rng, digit=int(d)) for d in digits])
-    waves = decode_to_waves(bundle, to_z(u_press), digits)
+    waves = render_knobs(synth, u_press, digits)
     feats, lens = analyse(waves, cfg)
     pred = predict(ref.digit_clf, feats)
     emb = embed(feats, lens)
@@ -227,11 +219,11 @@ def evaluate_bundle(bundle: Bundle, ref: Reference, per_digit: int = 50, seed: i
     }
     # for comparison: the moment-matched per-digit Gaussian (knobs ~ N(0, I)) ...
     u = rng.standard_normal((len(digits), bundle.latent_dim)).astype(np.float32)
-    feats_g, lens_g = analyse(decode_to_waves(bundle, to_z(u), digits), cfg)
+    feats_g, lens_g = analyse(render_knobs(synth, u, digits), cfg)
     res["acc_prior_gauss"] = float((predict(ref.digit_clf, feats_g) == digits).mean())
     res["diversity_gauss"] = within_digit_spread(embed(feats_g, lens_g), digits) / ref.real_spread
     # ... and the naive prior z ~ N(0, I)
-    waves0 = decode_to_waves(bundle, u, digits)
+    waves0 = render_knobs(synth, latents_to_knobs(bundle, u, digits), digits)
     res["acc_prior_std_normal"] = float((predict(ref.digit_clf, analyse(waves0, cfg)[0]) == digits).mean())
     # reconstructions of held-out recordings
     x = torch.from_numpy(ref.test.features.astype(np.float32))
@@ -242,7 +234,7 @@ def evaluate_bundle(bundle: Bundle, ref: Reference, per_digit: int = 50, seed: i
     valid = t < ref.test.n_valid[:, None]
     err = ((out.features.numpy() - ref.test.features) ** 2).mean(-1)
     res["recon_db"] = float(np.sqrt((err * valid).sum() / valid.sum()) * (cfg.db_max - cfg.db_min))
-    rwaves = decode_to_waves(bundle, mu.numpy(), ref.test.digit)
+    rwaves = render_knobs(synth, latents_to_knobs(bundle, mu.numpy(), ref.test.digit), ref.test.digit)
     res["acc_recon"] = float((predict(ref.digit_clf, analyse(rwaves, cfg)[0]) == ref.test.digit).mean())
     # speaker identity held by the latent: linear probe, train means -> test means
     from sklearn.linear_model import LogisticRegression
