@@ -204,7 +204,7 @@ def real_magnitudes(cfg: sp.SpectralConfig, n: int, data: str | None) -> list[np
 def decoded_magnitudes(synth: Synth, n: int) -> list[np.ndarray]:
     rng = np.random.default_rng(1)
     digits = [i % 10 for i in range(n)]
-    feats = synth.decode(digits, [synth.random_knobs(rng=rng) for _ in digits])
+    feats = synth.decode(digits, [synth.knobs.fresh(rng=rng) for _ in digits])
     return [sp.features_to_mag(f, synth.spectral) for f in feats]
 
 
@@ -247,12 +247,12 @@ def bench_engine(synth: Synth, n: int) -> dict:
     d = synth.latent_dim
     res = {}
 
-    knobs = [synth.random_knobs(rng=rng) for _ in range(n)]
+    knobs = [synth.knobs.fresh(rng=rng) for _ in range(n)]
     ts, renders = timed(lambda i: synth.render_digit(i % 10, knobs[i]), n)
     res["digit"] = {**stats_ms(ts), "mean_frames": float(np.mean([len(r.features) for r in renders]))}
 
     # a slider drag: knob 0 moves in small steps from -2 to 2 (and back), same digit, other knobs fixed
-    base = synth.random_knobs(rng=rng)
+    base = synth.knobs.fresh(rng=rng)
     path = np.concatenate([np.linspace(-2, 2, n // 2), np.linspace(2, -2, n - n // 2)])
 
     def sweep(i):
@@ -302,7 +302,7 @@ def bench_memory(synth: Synth, n: int) -> dict:
     start = rss_mb()
     t0 = time.perf_counter()
     for i in range(n):
-        synth.render_digit(int(rng.integers(10)), synth.random_knobs(rng=rng))
+        synth.render_digit(int(rng.integers(10)), synth.knobs.fresh(rng=rng))
         if i % step == 0 or i == n - 1:
             samples.append((i + 1, rss_mb()))
     elapsed = time.perf_counter() - t0

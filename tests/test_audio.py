@@ -50,7 +50,7 @@ def _band_spectrum_db(x: np.ndarray, rate: int, n_fft: int = 1024, fmax: float =
 
 
 def test_what_played_is_what_was_rendered(pulse, synth) -> None:
-    render = synth.render_digit(5, synth.random_knobs(rng=0))
+    render = synth.render_digit(5, synth.knobs.fresh(rng=0))
     sr = render.sample_rate
     out = AudioOutput()
     assert out.available, out.status

@@ -14,9 +14,10 @@ import torch
 
 from training import data as tdata
 from training.__main__ import main as train_main
-from training.export import fit_latent_stats, untrained_bundle
+from training.export import untrained_bundle
 from vaesynth.bundle import BundleError, load_bundle
 from vaesynth.spectral import SpectralConfig, features_to_mag, mag_to_features, magnitude, wave_to_features
+from vaesynth.voice import fit_latent_stats
 
 SHARED_FSDD = Path(__file__).resolve().parents[2] / "shared" / "fsdd" / "recordings"
 CFG = SpectralConfig()

@@ -13,9 +13,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from vaesynth.bundle import default_models_dir
 from vaesynth.spectral import SpectralConfig
+from vaesynth.voice import fit_latent_stats
 
 from .data import Dataset, cache_root, find_data, load_dataset
-from .export import export_bundle, fit_latent_stats
+from .export import export_bundle
 
 
 @dataclass

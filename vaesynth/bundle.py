@@ -21,6 +21,8 @@ Loading validates everything and raises :class:`BundleError` with one readable s
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +30,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .models import N_DIGITS, VAE, build_model
+from .digits import N_DIGITS
+from .models import MODEL_KINDS, VAE, build_model
 from .spectral import SpectralConfig
+from .wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
 
 FORMAT = "vaesynth-bundle"
 FORMAT_VERSION = 1
@@ -118,7 +122,10 @@ class Bundle:
 
 
 def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -> Path:
-    """Write ``bundle`` to ``folder`` atomically (temp files, then rename). Returns the folder."""
+    """Write ``bundle`` to ``folder`` (each file atomically: temporary file, then rename). Returns the folder.
+
+    Temporary files that an earlier, killed write left behind are removed first.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model = bundle.model
@@ -140,13 +147,38 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         **{k: v for k, v in bundle.meta.items() if k not in ("params",)},
         **(extra or {}),
     }
-    tmp_w = folder / (WEIGHTS_FILE + ".tmp")
-    tmp_c = folder / (CONFIG_FILE + ".tmp")
-    save_file(tensors, str(tmp_w))
-    tmp_c.write_text(json.dumps(config, indent=2, sort_keys=False) + "\n")
-    tmp_w.replace(folder / WEIGHTS_FILE)
-    tmp_c.replace(folder / CONFIG_FILE)
+    remove_stale_temporaries(folder)
+    tmp_w = _temporary(folder)
+    try:
+        save_file(tensors, str(tmp_w))
+        tmp_w.replace(folder / WEIGHTS_FILE)
+        write_config(folder, config)
+    finally:
+        tmp_w.unlink(missing_ok=True)
     return folder
+
+
+def _temporary(folder: Path) -> Path:
+    return folder / f"{TMP_PREFIX}{secrets.token_hex(4)}{TMP_SUFFIX}"
+
+
+def write_config(folder: str | Path, config: dict) -> Path:
+    """Write a bundle's ``config.json`` atomically (temporary file, then rename); the one writer of it."""
+    folder = Path(folder)
+    tmp = _temporary(folder)
+    try:
+        tmp.write_text(json.dumps(config, indent=2, sort_keys=False) + "\n")
+        tmp.replace(folder / CONFIG_FILE)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return folder / CONFIG_FILE
+
+
+def update_config(folder: str | Path, **entries: object) -> Path:
+    """Set top-level ``config.json`` entries of an existing bundle (e.g. ``metrics``), atomically."""
+    config = read_config(folder)
+    config.update(entries)
+    return write_config(folder, config)
 
 
 def read_config(folder: str | Path) -> dict:
@@ -220,18 +252,52 @@ def load_bundle(folder: str | Path) -> Bundle:
     return Bundle(config["name"], model, spectral, stats, speakers, meta, folder)
 
 
+MODELS_ENV = "VAESYNTH_MODELS"  # a folder of bundles that takes precedence over the shipped ones
+
+
 def resources_dir() -> Path:
-    """The shipped ``resources/`` folder (next to the ``vaesynth`` package)."""
-    return Path(__file__).resolve().parent.parent / "resources"
+    """The shipped ``resources/`` folder.
+
+    Installed from a wheel it is package data (``vaesynth/resources``); in a source checkout it
+    is the top-level ``resources/`` next to the ``vaesynth`` package.
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "resources"
+    return installed if (installed / "models").is_dir() else here.parent / "resources"
 
 
 def default_models_dir() -> Path:
-    return resources_dir() / "models"
+    """Where models are looked up: ``$VAESYNTH_MODELS`` if set, else the shipped ``resources/models``."""
+    env = os.environ.get(MODELS_ENV, "")
+    return Path(env).expanduser() if env else resources_dir() / "models"
 
 
 def list_bundles(root: str | Path | None = None) -> dict[str, Path]:
-    """Bundle folders under ``root`` (default: shipped models), by name, default model first."""
+    """Bundle folders under ``root`` (default: :func:`default_models_dir`), by name, shipped kinds first."""
     root = Path(root) if root is not None else default_models_dir()
     found = {p.parent.name: p.parent for p in sorted(root.glob(f"*/{CONFIG_FILE}"))}
-    order = ["cvae", "cnn", "mlp"]
+    order = list(MODEL_KINDS)
     return dict(sorted(found.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0])))
+
+
+def resolve_model(model: str | Path | None = None, root: str | Path | None = None) -> Path:
+    """A bundle folder from a model name (``"cvae"``), a folder path, or ``None`` (the default model).
+
+    Names are looked up in ``root`` (default: :func:`default_models_dir`); the default model is
+    the first of :func:`list_bundles`. Raises :class:`BundleError` with a readable message
+    (saying where it looked) when nothing matches. The one home of model-name resolution.
+    """
+    bundles = list_bundles(root)
+    where = Path(root) if root is not None else default_models_dir()
+    if model is None or str(model) == "":
+        if not bundles:
+            hint = "" if root is not None else f" (set {MODELS_ENV} to a folder of model bundles)"
+            raise BundleError(f"no models found in {where}{hint}")
+        return next(iter(bundles.values()))
+    if str(model) in bundles:
+        return bundles[str(model)]
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    known = ", ".join(bundles) or f"none installed in {where}"
+    raise BundleError(f"model {str(model)!r} not found (known models: {known}; or give a bundle folder)")

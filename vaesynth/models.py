@@ -23,9 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .digits import N_DIGITS
 from .spectral import SpectralConfig
-
-N_DIGITS = 10
 
 
 @dataclass
@@ -263,7 +262,9 @@ def harmonic_comb(
     return comb * (ratio > 0.5).float()
 
 
-MODEL_TYPES: dict[str, type[VAE]] = {"mlp": MLPVAE, "cnn": CNNVAE, "cvae": ConditionalVAE}
+# The model kinds, the default first: the one list of them (bundle listings, the training CLI, tests).
+MODEL_TYPES: dict[str, type[VAE]] = {"cvae": ConditionalVAE, "cnn": CNNVAE, "mlp": MLPVAE}
+MODEL_KINDS: tuple[str, ...] = tuple(MODEL_TYPES)
 
 
 def build_model(kind: str, cfg: SpectralConfig, params: dict | None = None) -> VAE:

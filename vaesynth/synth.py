@@ -37,15 +37,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import spectral
+from .digits import as_digit, parse_digit_groups
+from .voice import KnobSpace, check_temperature, make_rng
 
 if TYPE_CHECKING:  # torch and the bundle loader are imported when a Synth is made, so that
-    from .bundle import Bundle  # parse_digits & co. stay cheap to import (the CLI checks input first)
+    from .bundle import Bundle  # importing the engine stays cheap (the CLI checks input first)
 
-N_DIGITS = 10
-
-MAX_DIGITS = 64  # longest string render_string accepts (bounded work)
 MIN_FRAMES = 8  # a decoded utterance keeps at least this many frames (64 ms at 8 kHz / hop 64)
-SEPARATORS = " \t\n\r-()+.,/"  # allowed in phone-number style input; they are dropped
 
 # Defaults chosen by measurement (docs/engine.md, bench/bench_synth.py --phase).
 DEFAULT_GL_ITERS = 48
@@ -57,48 +55,6 @@ GROUP_GAP_S = (0.220, 0.300)  # silence at a separator between digit groups
 FADE_IN_S = 0.004
 FADE_OUT_S = 0.012
 VARY_SCALE = 0.35  # per-digit variation of the knobs (standard units, times temperature)
-
-
-def parse_digit_groups(text: str, max_digits: int = MAX_DIGITS) -> list[str]:
-    """Split phone-number style text into groups of digits: ``"(415) 555-0123"`` -> ``["415", "555", "0123"]``.
-
-    Spaces, tabs, dashes, dots, commas, slashes, parentheses and ``+`` separate groups and are
-    dropped. Raises :class:`ValueError` (one readable sentence) for non-text, no digits, any
-    other character, or more than ``max_digits`` digits; the check is linear in the input and
-    happens before any rendering.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"digits must be text, not {type(text).__name__}")
-    groups: list[str] = []
-    current: list[str] = []
-    n = 0
-    for i, ch in enumerate(text):
-        if "0" <= ch <= "9":
-            current.append(ch)
-            n += 1
-        elif ch in SEPARATORS:
-            if current:
-                groups.append("".join(current))
-                current = []
-        else:
-            shown = text if len(text) <= 24 else text[:20] + "..."
-            raise ValueError(f"{shown!r} contains {ch!r} at position {i + 1}; only digits 0-9 can be spoken")
-    if current:
-        groups.append("".join(current))
-    if n == 0:
-        raise ValueError("no digits given" if not text.strip() else f"{text[:24]!r} contains no digits")
-    if n > max_digits:
-        raise ValueError(f"too many digits: {n} given, at most {max_digits} can be spoken at once")
-    return groups
-
-
-def parse_digits(text: str, max_digits: int = MAX_DIGITS) -> str:
-    """Validate phone-number style text and return its digits only: ``"+1 (415) 555-0123"`` -> ``"14155550123"``.
-
-    Raises :class:`ValueError` with a readable message for empty input, characters other than
-    digits and separators (``"12a"``), or more than ``max_digits`` digits.
-    """
-    return "".join(parse_digit_groups(text, max_digits))
 
 
 @dataclass
@@ -124,44 +80,6 @@ class Render:
     def duration(self) -> float:
         """Length of ``wave`` in seconds."""
         return len(self.wave) / self.sample_rate
-
-
-def resolve_model(model: str | Path | None = None, root: str | Path | None = None) -> Path:
-    """A bundle folder from a shipped model name (``"cvae"``), a folder path, or ``None`` (the default model).
-
-    Raises :class:`~vaesynth.bundle.BundleError` with a readable message when nothing matches.
-    """
-    from .bundle import BundleError, list_bundles
-
-    bundles = list_bundles(root)
-    if model is None or str(model) == "":
-        if not bundles:
-            where = Path(root) if root is not None else "resources/models"
-            raise BundleError(f"no models found in {where}")
-        return next(iter(bundles.values()))
-    if str(model) in bundles:
-        return bundles[str(model)]
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    known = ", ".join(bundles) or "none installed"
-    raise BundleError(f"model {str(model)!r} not found (known models: {known}; or give a bundle folder)")
-
-
-def _as_digit(digit: int | str) -> int:
-    if isinstance(digit, str):
-        if len(digit) != 1 or not "0" <= digit <= "9":
-            raise ValueError(f"{digit!r} is not a single digit 0-9")
-        return int(digit)
-    if isinstance(digit, bool) or not isinstance(digit, int | np.integer):
-        raise ValueError(f"digit must be an integer 0-9, not {digit!r}")
-    if not 0 <= int(digit) < N_DIGITS:
-        raise ValueError(f"digit must be 0-9, not {digit}")
-    return int(digit)
-
-
-def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 def _ramp(n: int) -> np.ndarray:
@@ -203,16 +121,7 @@ class Synth:
         self.gl_init = gl_init
         self.gl_momentum = float(gl_momentum)
         self._lock = threading.Lock()
-        s = bundle.stats
-        self._digit_mean = s.digit_mean.double().numpy()  # (10, D)
-        self._digit_chol = s.digit_chol.double().numpy()  # (10, D, D)
-        self._speaker_digit_mean = s.speaker_digit_mean.double().numpy()  # (S, 10, D)
-        self._post_mu = self._post_var = None
-        if s.has_posteriors:  # the exact aggregate posterior (see random_knobs)
-            self._post_mu = s.post_mu.double().numpy()  # (N, D)
-            self._post_var = s.post_var.double().numpy()  # (N, D)
-            post_digit = s.post_digit.numpy()
-            self._post_rows = [np.flatnonzero(post_digit == d) for d in range(10)]
+        self._knobs = KnobSpace.from_stats(bundle.stats, bundle.speakers)
         bundle.model.eval()
 
     @classmethod
@@ -221,7 +130,7 @@ class Synth:
 
         Raises :class:`~vaesynth.bundle.BundleError` when it is missing or invalid.
         """
-        from .bundle import load_bundle
+        from .bundle import load_bundle, resolve_model
 
         return cls(load_bundle(resolve_model(path)), **kwargs)
 
@@ -249,71 +158,10 @@ class Synth:
     def spectral(self) -> spectral.SpectralConfig:
         return self._bundle.spectral
 
-    # --- knob space ------------------------------------------------------------------------
-
-    def random_knobs(
-        self,
-        temperature: float = 1.0,
-        rng: np.random.Generator | int | None = None,
-        digit: int | str | None = None,
-    ) -> np.ndarray:
-        """A random voice as a knob vector, float32 ``(latent_dim,)``.
-
-        Without ``digit`` (or for bundles without stored posteriors): ``u ~ N(0, temperature^2 I)``,
-        the per-digit Gaussian. With ``digit``: a draw from that digit's exact aggregate posterior,
-        the mixture of the training utterances' posteriors ``N(mu_i, var_i)`` (pick one utterance
-        of the digit, then sample around it), scaled by ``temperature`` about the digit mean and
-        expressed in knob coordinates. This lands on voices the decoder has really seen, not in
-        the gaps between speakers that a single Gaussian also covers.
-        """
-        if not np.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0, not {temperature}")
-        gen = _rng(rng)
-        if digit is None or self._post_mu is None:
-            return (gen.standard_normal(self.latent_dim) * temperature).astype(np.float32)
-        d = _as_digit(digit)
-        rows = self._post_rows[d]
-        i = rows[gen.integers(len(rows))]
-        z = self._post_mu[i] + np.sqrt(self._post_var[i]) * gen.standard_normal(self.latent_dim)
-        u = np.linalg.solve(self._digit_chol[d], z - self._digit_mean[d])
-        return (u * temperature).astype(np.float32)
-
-    def speaker_index(self, speaker: str | int) -> int:
-        """Index of a speaker given by name or index; :class:`ValueError` if unknown."""
-        names = self._bundle.speakers
-        if isinstance(speaker, str):
-            if speaker in names:
-                return names.index(speaker)
-            if speaker.isdigit() and int(speaker) < len(names):
-                return int(speaker)
-            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-            raise ValueError(f"unknown voice {speaker!r} (voices: {shown or 'none'})")
-        if isinstance(speaker, int | np.integer) and 0 <= int(speaker) < len(names):
-            return int(speaker)
-        raise ValueError(f"voice index {speaker!r} out of range (0..{len(names) - 1})")
-
-    def voice_knobs(self, speaker: str | int, digit: int | str) -> np.ndarray:
-        """Knobs ``u`` (float32 ``(latent_dim,)``) of a speaker's mean latent for ``digit``.
-
-        Solves ``digit_chol[d] @ u = speaker_digit_mean[s, d] - digit_mean[d]``.
-        """
-        s, d = self.speaker_index(speaker), _as_digit(digit)
-        delta = self._speaker_digit_mean[s, d] - self._digit_mean[d]
-        return np.linalg.solve(self._digit_chol[d], delta).astype(np.float32)
-
-    def knobs_to_latent(self, digit: int | str, knobs: np.ndarray) -> np.ndarray:
-        """``z = digit_mean[d] + digit_chol[d] @ u``, float32 ``(latent_dim,)``."""
-        d = _as_digit(digit)
-        u = self._check_knobs(knobs)
-        return (self._digit_mean[d] + self._digit_chol[d] @ u).astype(np.float32)
-
-    def _check_knobs(self, knobs: np.ndarray) -> np.ndarray:
-        u = np.asarray(knobs, dtype=np.float64).reshape(-1)
-        if u.shape != (self.latent_dim,):
-            raise ValueError(f"{u.size} knob values given, the model has {self.latent_dim} latent dimensions")
-        if not np.isfinite(u).all():
-            raise ValueError("knob values must be finite numbers")
-        return u
+    @property
+    def knobs(self) -> KnobSpace:
+        """The model's knob space: knob <-> latent, fresh voices, presets (:mod:`vaesynth.voice`)."""
+        return self._knobs
 
     # --- rendering -------------------------------------------------------------------------
 
@@ -321,7 +169,7 @@ class Synth:
         """Decode one batch: features ``(n_valid_i, n_bins)`` in [0, 1] per digit, trimmed by the valid head."""
         import torch
 
-        z = np.stack([self.knobs_to_latent(d, u) for d, u in zip(digits, knobs, strict=True)])
+        z = self._knobs.to_latents(digits, np.asarray(knobs))
         with torch.inference_mode():
             out = self._bundle.model.decode(torch.from_numpy(z), torch.tensor(digits, dtype=torch.long))
             feats = out.features.float().numpy()
@@ -339,8 +187,8 @@ class Synth:
 
     def render_digit(self, digit: int | str, knobs: np.ndarray) -> Render:
         """Render one digit (0-9, or ``"0"``-``"9"``) from knob vector ``u`` ``(latent_dim,)``."""
-        d = _as_digit(digit)
-        u = self._check_knobs(knobs).astype(np.float32)
+        d = as_digit(digit)
+        u = self._knobs.check(knobs).astype(np.float32)
         return self._render([d], [u], [])
 
     def render_string(
@@ -362,15 +210,14 @@ class Synth:
         same waveform. Raises :class:`ValueError` on bad input before any rendering.
         """
         groups = parse_digit_groups(digits)
-        if not np.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0, not {temperature}")
-        rng = np.random.default_rng(seed)
+        temperature = check_temperature(temperature)
+        rng = make_rng(seed)
         base = None
         if knobs is not None:
-            base = self._check_knobs(knobs).astype(np.float32)
+            base = self._knobs.check(knobs).astype(np.float32)
         elif voice is None:
-            base = self.random_knobs(temperature, rng)
-        sidx = None if voice is None or knobs is not None else self.speaker_index(voice)
+            base = self._knobs.fresh(None, temperature, rng)
+        sidx = None if voice is None or knobs is not None else self._knobs.speaker_index(voice)
         digits_flat: list[int] = []
         knobs_flat: list[np.ndarray] = []
         gaps: list[int] = []  # silent frames after each digit but the last
@@ -378,7 +225,7 @@ class Synth:
         for gi, g in enumerate(groups):
             for ci, ch in enumerate(g):
                 d = int(ch)
-                u = base if sidx is None else self.voice_knobs(sidx, d)
+                u = base if sidx is None else self._knobs.preset(sidx, d)
                 if vary:
                     u = u + VARY_SCALE * temperature * rng.standard_normal(self.latent_dim)
                 digits_flat.append(d)

@@ -206,8 +206,8 @@ class Engine(QObject):
         synth = self.synth
         if synth is None or req.generation != self.generation:
             raise RuntimeError("no model is loaded")
+        from vaesynth.digits import parse_digits
         from vaesynth.spectral import features_to_db
-        from vaesynth.synth import parse_digits
 
         t0 = time.perf_counter()
         knobs: list[float]
@@ -216,7 +216,7 @@ class Engine(QObject):
             digits = parse_digits(text)  # validates; render_string keeps the groups for pauses
             if req.knob_mode == "voice" and req.voice:
                 render = synth.render_string(text, vary=False, voice=req.voice)
-                knobs = _as_list(synth.voice_knobs(req.voice, digits[0]))
+                knobs = _as_list(synth.knobs.preset(req.voice, digits[0]))
             elif req.knob_mode == "given" and req.knobs is not None:
                 knobs = self._checked(req.knobs)
                 render = synth.render_string(text, knobs=np.asarray(knobs, np.float32), vary=False)
@@ -228,11 +228,11 @@ class Engine(QObject):
             if len(digit) != 1:
                 raise ValueError("a single digit is needed")
             if req.knob_mode == "voice" and req.voice:
-                k = synth.voice_knobs(req.voice, digit)
+                k = synth.knobs.preset(req.voice, digit)
             elif req.knob_mode == "given" and req.knobs is not None:
                 k = np.asarray(self._checked(req.knobs), np.float32)
             else:
-                k = synth.random_knobs(temperature=req.temperature, digit=digit)
+                k = synth.knobs.fresh(digit, req.temperature)
             render = synth.render_digit(digit, k)
             knobs = _as_list(k)
         cfg = synth.bundle.spectral
@@ -252,10 +252,7 @@ class Engine(QObject):
         )
 
     def _checked(self, knobs: list[float]) -> list[float]:
-        d = int(self.synth.latent_dim)
-        if len(knobs) != d:
-            raise ValueError(f"{len(knobs)} knob values given, the model has {d} latent dimensions")
-        return [float(v) for v in knobs]
+        return [float(v) for v in self.synth.knobs.check(knobs)]
 
 
 def _as_list(k: Any) -> list[float]:
