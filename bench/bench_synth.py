@@ -10,7 +10,7 @@ What is measured (wall-clock, ``time.perf_counter``, one process, torch single-t
 
 - ``phase``: every phase-reconstruction choice on the same magnitudes: held-out FSDD
   recordings (official test split, analysed exactly like training data) and decoded model
-  outputs. Quality = :func:`vaesynth.spectral.log_spectral_distance` between the target
+  outputs. Quality = :func:`training.metrics.log_spectral_distance` between the target
   magnitude and the magnitude of the reconstructed waveform (dB, lower is better).
 - ``engine``: one digit (new random knobs every time: decode + phase + fades), a re-render
   after a knob change (a slider sweep on one knob, same digit), a 10-digit string, and the
@@ -40,6 +40,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from training.metrics import log_spectral_distance  # noqa: E402
+from vaesynth import phase as ph  # noqa: E402
 from vaesynth import spectral as sp  # noqa: E402
 from vaesynth.bundle import list_bundles, load_bundle  # noqa: E402
 from vaesynth.synth import Synth  # noqa: E402
@@ -155,7 +157,7 @@ def phase_methods(cfg: sp.SpectralConfig) -> dict:
         return f
 
     def ours(n_iter: int, init: str, momentum: float = 0.99):
-        return lambda mag: sp.griffin_lim(mag, cfg, n_iter, momentum, init)
+        return lambda mag: ph.griffin_lim(mag, cfg, n_iter, momentum, init, fft="torch")
 
     return {
         "librosa.griffinlim, 32 it, plain (naive)": lib(0.0),
@@ -226,7 +228,7 @@ def bench_phase(synth: Synth, n: int, data: str | None = None) -> dict:
                 t0 = time.perf_counter()
                 w = fn(m)
                 ts.append(time.perf_counter() - t0)
-                q.append(sp.log_spectral_distance(m, sp.magnitude(w, cfg)))
+                q.append(log_spectral_distance(m, sp.magnitude(w, cfg)))
             row[set_name] = {"lsd_db": float(np.mean(q)), **stats_ms(ts)}
         results[name] = row
         cells = "  ".join(f"{r['lsd_db']:5.2f} dB {r['p50']:6.2f} ms" for r in row.values())
@@ -388,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phase-n", type=int, default=60, help="utterances per set in the phase comparison")
     ap.add_argument("--memory", type=int, default=2000, metavar="N", help="renders in the memory run (default 2000)")
     ap.add_argument("--gl-iters", type=int, help="override the engine's Griffin-Lim iterations")
-    ap.add_argument("--gl-init", choices=sp.GL_INITS, help="override the engine's initial phase")
+    ap.add_argument("--gl-init", choices=ph.GL_INITS, help="override the engine's initial phase")
     ap.add_argument("--data", metavar="PATH", help="FSDD recordings for the phase comparison (default: auto)")
     ap.add_argument("--markdown", metavar="PATH", help="also write the tables as markdown")
     ap.add_argument("--json", metavar="PATH", help="also write all results as JSON")

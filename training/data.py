@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from vaesynth.spectral import SpectralConfig, normalize_peak, pitch_track, trim_silence, wave_to_features
+from vaesynth.pitch import pitch_track
+from vaesynth.spectral import SpectralConfig, normalize_peak, trim_silence, wave_to_features
 
 ENV_VAR = "VAESYNTH_FSDD"
 FSDD_RELEASE = "v1.0.10"

@@ -34,15 +34,9 @@ from torch import nn
 
 from vaesynth.bundle import Bundle, BundleError, list_bundles, load_bundle, update_config
 from vaesynth.digits import N_DIGITS
-from vaesynth.spectral import (
-    SpectralConfig,
-    features_to_mag,
-    griffin_lim,
-    normalize_peak,
-    periodicity,
-    trim_silence,
-    wave_to_features,
-)
+from vaesynth.phase import griffin_lim
+from vaesynth.pitch import periodicity
+from vaesynth.spectral import SpectralConfig, features_to_mag, normalize_peak, trim_silence, wave_to_features
 
 from .data import Dataset, LoadReport, cache_root, find_data, load_dataset, read_wav
 

@@ -14,7 +14,7 @@ Rendering
 decode ``z`` (one batched forward pass under :func:`torch.inference_mode`) -> features
 ``(n_frames, n_bins)`` in [0, 1] and per-frame ``valid`` logits -> cut at the first frame
 where ``valid < 0`` (keeping at least :data:`MIN_FRAMES`) -> linear magnitude -> fast
-Griffin-Lim (:func:`vaesynth.spectral.griffin_lim`) -> waveform of ``n_frames * hop``
+Griffin-Lim (:func:`vaesynth.phase.griffin_lim`) -> waveform of ``n_frames * hop``
 samples at the model rate, peak-normalised to ``spectral.peak`` (the training data's level)
 with short raised-cosine fades at both ends, so that joins never click.
 
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import spectral
+from . import phase, spectral
 from .digits import as_digit, parse_digit_groups
 from .voice import KnobSpace, check_temperature, make_rng
 
@@ -91,11 +91,13 @@ class Synth:
     """Renders digits and digit strings from a loaded :class:`~vaesynth.bundle.Bundle`.
 
     ``gl_iters``, ``gl_init``, ``gl_momentum``: phase reconstruction settings (see
-    :func:`vaesynth.spectral.griffin_lim`; defaults chosen by measurement, docs/engine.md).
+    :func:`vaesynth.phase.griffin_lim`; defaults chosen by measurement, docs/engine.md).
     ``torch_threads``: calls ``torch.set_num_threads`` (process-wide) unless ``None``. One
     thread is the default: these models are small, a second thread buys little, and on a busy
-    2-core machine multi-threaded kernels stall each other (and the GUI). It also lets
-    :mod:`vaesynth.spectral` use torch's faster single-threaded FFT.
+    2-core machine multi-threaded kernels stall each other (and the GUI).
+    ``fft``: the FFT backend of phase reconstruction (see :func:`vaesynth.phase.griffin_lim`);
+    default ``"torch"`` when ``torch_threads == 1`` (torch's single-threaded FFT is 2-3x faster
+    on these frames), else ``"numpy"``.
 
     Rendering methods are thread-safe (one render at a time).
     """
@@ -107,19 +109,23 @@ class Synth:
         gl_init: str = DEFAULT_GL_INIT,
         gl_momentum: float = DEFAULT_GL_MOMENTUM,
         torch_threads: int | None = 1,
+        fft: str | None = None,
     ) -> None:
         import torch
 
         if gl_iters < 0:
             raise ValueError("gl_iters must be >= 0")
-        if gl_init not in spectral.GL_INITS:
-            raise ValueError(f"unknown Griffin-Lim init {gl_init!r}; known: {', '.join(spectral.GL_INITS)}")
+        if gl_init not in phase.GL_INITS:
+            raise ValueError(f"unknown Griffin-Lim init {gl_init!r}; known: {', '.join(phase.GL_INITS)}")
         if torch_threads is not None and torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)
         self._bundle = bundle
         self.gl_iters = int(gl_iters)
         self.gl_init = gl_init
         self.gl_momentum = float(gl_momentum)
+        self.fft = fft if fft is not None else ("torch" if torch_threads == 1 else "numpy")
+        if self.fft not in phase.FFT_BACKENDS:
+            raise ValueError(f"unknown FFT backend {self.fft!r}; known: {', '.join(phase.FFT_BACKENDS)}")
         self._lock = threading.Lock()
         self._knobs = KnobSpace.from_stats(bundle.stats, bundle.speakers)
         bundle.model.eval()
@@ -251,8 +257,8 @@ class Synth:
                 spans.append((pos, pos + len(f)))
                 pos += len(f) + (gaps[i] if i < len(gaps) else 0)
             mag = spectral.features_to_mag(timeline, cfg)
-            raw = spectral.griffin_lim(
-                mag, cfg, self.gl_iters, self.gl_momentum, self.gl_init, seed=0, n_samples=n_frames * hop
+            raw = phase.griffin_lim(
+                mag, cfg, self.gl_iters, self.gl_momentum, self.gl_init, 0, n_frames * hop, self.fft
             )
         wave = np.zeros(n_frames * hop, dtype=np.float32)
         n_in, n_out = round(FADE_IN_S * cfg.sample_rate), round(FADE_OUT_S * cfg.sample_rate)
@@ -263,10 +269,7 @@ class Synth:
                 seg[:k_in] *= _ramp(k_in)
             if k_out:
                 seg[-k_out:] *= _ramp(k_out)[::-1]
-            peak = float(np.max(np.abs(seg))) if len(seg) else 0.0
-            if peak > 1e-6:
-                seg *= cfg.peak / peak
-            wave[a * hop : b * hop] = seg
+            wave[a * hop : b * hop] = spectral.normalize_peak(seg, cfg)
         sr = cfg.sample_rate
         segments = [(a * hop / sr, b * hop / sr) for a, b in spans]
         return Render(wave, sr, timeline, "".join(map(str, digits)), segments, [np.array(u) for u in knobs])
