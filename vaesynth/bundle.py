@@ -40,6 +40,15 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 STAT_NAMES = ("digit_mean", "digit_chol", "speaker_mean", "speaker_digit_mean")
+# Bounds that keep a hostile bundle from driving allocations or arithmetic off the rails.
+MAX_CONFIG_BYTES = 1 << 20  # config.json
+MAX_WEIGHTS_BYTES = 256 << 20  # weights.safetensors
+MAX_JSON_DEPTH = 32
+MAX_SPEAKERS = 256
+MAX_POSTERIORS = 200_000
+STAT_LIMIT = 1e3  # |latent statistics| (latents live within a few units of 0)
+MIN_CHOL_DIAG = 1e-4  # a digit's knob axes must not collapse (the knob <-> latent map stays invertible)
+MODEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 POSTERIOR_NAMES = ("post_mu", "post_var", "post_digit")
 
 
@@ -75,15 +84,22 @@ class LatentStats:
             t = getattr(self, name)
             if tuple(t.shape) != shape:
                 raise BundleError(f"latent statistic {name} has shape {tuple(t.shape)}, expected {shape}")
-            if not torch.isfinite(t).all():
-                raise BundleError(f"latent statistic {name} holds non-finite values")
+            if not torch.isfinite(t).all() or t.abs().max() > STAT_LIMIT:
+                raise BundleError(f"latent statistic {name} holds non-finite or absurdly large values")
+        chol = self.digit_chol
+        diag = torch.diagonal(chol, dim1=-2, dim2=-1)
+        if not torch.equal(chol, torch.tril(chol)) or not (diag >= MIN_CHOL_DIAG).all():
+            raise BundleError("latent statistic digit_chol is not a Cholesky factor (lower-triangular, diagonal > 0)")
         if self.has_posteriors:
             n = len(self.post_digit)
+            if n > MAX_POSTERIORS:
+                raise BundleError(f"the bundle stores {n} training posteriors, at most {MAX_POSTERIORS}")
             if (
                 tuple(self.post_mu.shape) != (n, d)
                 or tuple(self.post_var.shape) != (n, d)
                 or not torch.isfinite(self.post_mu).all()
-                or not (self.post_var > 0).all()
+                or self.post_mu.abs().max() > STAT_LIMIT
+                or not ((self.post_var > 0) & (self.post_var <= STAT_LIMIT)).all()
                 or not ((self.post_digit >= 0) & (self.post_digit < N_DIGITS)).all()
             ):
                 raise BundleError("the stored training posteriors are inconsistent")
@@ -181,8 +197,28 @@ def update_config(folder: str | Path, **entries: object) -> Path:
     return write_config(folder, config)
 
 
+def _check_json(value: object, where: str, depth: int = 0) -> None:
+    """Reject deep nesting and text with control characters (they would reach terminals raw)."""
+    if depth > MAX_JSON_DEPTH:
+        raise BundleError(f"{where} is nested too deeply")
+    if isinstance(value, str):
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+            raise BundleError(f"{where} holds text with control characters")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_json(k, where, depth + 1)
+            _check_json(v, where, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_json(v, where, depth + 1)
+
+
 def read_config(folder: str | Path) -> dict:
-    """Read and check a bundle's ``config.json`` without loading weights (for listings)."""
+    """Read and check a bundle's ``config.json`` without loading weights (for listings).
+
+    Checks the size, the nesting, the text (no control characters) and the type of every entry
+    that is used; raises :class:`BundleError` with one readable sentence.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise BundleError(f"model bundle not found: {folder}")
@@ -190,58 +226,99 @@ def read_config(folder: str | Path) -> dict:
     if not path.is_file():
         raise BundleError(f"{folder} is not a model bundle: {CONFIG_FILE} is missing")
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise BundleError(f"{path} is too large for a bundle config ({path.stat().st_size} bytes)")
         config = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{path} is corrupt: {e}") from None
+        raise BundleError(f"{path} is corrupt: {' '.join(str(e).split())[:200]}") from None
+    except RecursionError:
+        raise BundleError(f"{path} is nested too deeply") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise BundleError(f"{path} is not a vaesynth bundle config")
+    _check_json(config, str(path))
     if config.get("format_version") != FORMAT_VERSION:
-        raise BundleError(
-            f"{path} has format version {config.get('format_version')}, this vaesynth reads {FORMAT_VERSION}"
-        )
+        shown = str(config.get("format_version"))[:20]
+        raise BundleError(f"{path} has format version {shown}, this vaesynth reads {FORMAT_VERSION}")
     for key in ("name", "model", "spectral", "speakers", "latent_dim"):
         if key not in config:
             raise BundleError(f"{path} lacks the {key!r} entry")
+    model, speakers, latent = config["model"], config["speakers"], config["latent_dim"]
+    problems = [
+        (not isinstance(config["name"], str) or not 0 < len(config["name"]) <= 200, "'name' must be short text"),
+        (not isinstance(config.get("display_name", ""), str), "'display_name' must be text"),
+        (not isinstance(model, dict) or not isinstance(model.get("type"), str), "'model' must name a model type"),
+        (isinstance(model, dict) and not isinstance(model.get("params", {}), dict), "model 'params' must be a mapping"),
+        (
+            not isinstance(speakers, list)
+            or not 0 < len(speakers) <= MAX_SPEAKERS
+            or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in speakers)
+            or len(set(speakers)) != len(speakers),
+            f"'speakers' must be a list of 1-{MAX_SPEAKERS} distinct short names",
+        ),
+        (isinstance(latent, bool) or not isinstance(latent, int) or not 0 < latent <= 256, "'latent_dim' is invalid"),
+        (not isinstance(config.get("metrics", {}), dict), "'metrics' must be a mapping"),
+    ]
+    for bad, what in problems:
+        if bad:
+            raise BundleError(f"{path}: {what}")
     return config
 
 
 def load_bundle(folder: str | Path) -> Bundle:
-    """Load and validate a bundle folder; raises :class:`BundleError` on any problem."""
+    """Load and validate a bundle folder; raises :class:`BundleError` on any problem.
+
+    A bundle is untrusted input: the config is checked (:func:`read_config`, then the spectral
+    config and the model parameters, type and range) and the model's size is known before any
+    weight is allocated; the weights file's size, tensor types and shapes, and the latent
+    statistics' values are checked before they are used.
+    """
     folder = Path(folder)
     config = read_config(folder)
     try:
         spectral = SpectralConfig.from_dict(config["spectral"])
         mconf = config["model"]
         model = build_model(mconf["type"], spectral, mconf.get("params", {}))
-    except (ValueError, TypeError, KeyError) as e:
+    except ValueError as e:
         raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
     wpath = folder / WEIGHTS_FILE
     if not wpath.is_file():
         raise BundleError(f"{folder} is not a complete bundle: {WEIGHTS_FILE} is missing")
+    if wpath.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise BundleError(f"{wpath} is too large ({wpath.stat().st_size >> 20} MB, at most {MAX_WEIGHTS_BYTES >> 20})")
     try:
         tensors = load_file(str(wpath))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise BundleError(f"{wpath} is corrupt: {e}") from None
+        raise BundleError(f"{wpath} is corrupt: {' '.join(str(e).split())[:200]}") from None
+    for k, v in tensors.items():
+        want = MODEL_DTYPES if k.startswith("model.") else (torch.float32,)
+        want = (torch.int64,) if k == "stats.post_digit" else want
+        if v.dtype not in want:
+            raise BundleError(f"{wpath}: tensor {k[:60]} has type {v.dtype}, expected {want[0]}")
     state = {k[len("model.") :]: v.float() for k, v in tensors.items() if k.startswith("model.")}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for k in sorted(set(expected) | set(state)):
+        if k not in state or k not in expected or tuple(state[k].shape) != expected[k]:
+            what = "is missing" if k not in state else "is unexpected" if k not in expected else "has another shape"
+            raise BundleError(f"{wpath} does not match its config: weight {k[:60]} {what}")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         first = str(e).splitlines()[0] if str(e) else "mismatch"
-        raise BundleError(f"{wpath} does not match its config ({first})") from None
+        raise BundleError(f"{wpath} does not match its config ({first[:200]})") from None
     for k, v in state.items():
         if not torch.isfinite(v).all():
             raise BundleError(f"{wpath} holds non-finite weights in {k}")
     missing = [n for n in STAT_NAMES if f"stats.{n}" not in tensors]
     if missing:
         raise BundleError(f"{wpath} lacks latent statistics: {', '.join(missing)}")
-    stats = LatentStats(**{n: tensors[f"stats.{n}"].float() for n in STAT_NAMES})
+    stats = LatentStats(**{n: tensors[f"stats.{n}"] for n in STAT_NAMES})
     present = [n for n in POSTERIOR_NAMES if f"stats.{n}" in tensors]
     if present and len(present) != len(POSTERIOR_NAMES):
         raise BundleError(f"{wpath} holds only part of the training posteriors ({', '.join(present)})")
     if present:
-        stats.post_mu = tensors["stats.post_mu"].float()
-        stats.post_var = tensors["stats.post_var"].float()
-        stats.post_digit = tensors["stats.post_digit"].long()
+        stats.post_mu = tensors["stats.post_mu"]
+        stats.post_var = tensors["stats.post_var"]
+        stats.post_digit = tensors["stats.post_digit"]
     speakers = list(config["speakers"])
     if model.latent_dim != config["latent_dim"]:
         raise BundleError(f"{folder}: latent_dim {config['latent_dim']} does not match the model's {model.latent_dim}")

@@ -43,17 +43,46 @@ class SpectralConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> SpectralConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+    def from_dict(cls, d: object) -> SpectralConfig:
+        """A config from its dict (as stored in a bundle), every field type- and range-checked.
+
+        Raises :class:`ValueError` with one readable sentence (bundles are untrusted input).
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"spectral config must be a mapping, not {type(d).__name__}")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(str(k)[:30] for k in d if k not in known)
         if unknown:
-            raise ValueError(f"unknown spectral config keys: {sorted(unknown)}")
-        cfg = cls(**d)
-        if cfg.n_fft <= 0 or cfg.hop <= 0 or cfg.hop > cfg.n_fft or cfg.sample_rate <= 0:
-            raise ValueError(f"invalid spectral config: {cfg}")
+            raise ValueError(f"unknown spectral config keys: {unknown}")
+        values = {}
+        for name, value in d.items():
+            lo, hi = LIMITS[name]
+            whole = known[name].type in ("int", int)
+            ok_type = isinstance(value, int) if whole else isinstance(value, int | float)
+            if isinstance(value, bool) or not ok_type or not (lo <= value <= hi):  # NaN fails the range test
+                kind = "a whole number" if whole else "a number"
+                shown = repr(value) if len(repr(value)) < 30 else repr(value)[:27] + "..."
+                raise ValueError(f"spectral {name} must be {kind} in {lo:g}..{hi:g}, not {shown}")
+            values[name] = value
+        cfg = cls(**values)
+        if cfg.hop > cfg.n_fft:
+            raise ValueError(f"spectral hop ({cfg.hop}) must not exceed n_fft ({cfg.n_fft})")
         if not cfg.db_max > cfg.db_min:
             raise ValueError("spectral config needs db_max > db_min")
         return cfg
+
+
+# What each field may be: bundles are untrusted input, and these bound every allocation they drive.
+LIMITS: dict[str, tuple[float, float]] = {
+    "sample_rate": (1000, 192000),
+    "n_fft": (16, 4096),
+    "hop": (1, 4096),
+    "db_min": (-300.0, 300.0),
+    "db_max": (-300.0, 300.0),
+    "max_frames": (8, 4096),
+    "trim_db": (1.0, 300.0),
+    "peak": (0.01, 1.0),
+}
 
 
 _WINDOWS: dict[int, np.ndarray] = {}
