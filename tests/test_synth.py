@@ -118,10 +118,10 @@ def test_string_pacing_and_alignment(synth40: Synth) -> None:
     gaps = [b[0] - a[1] for a, b in zip(r.segments, r.segments[1:], strict=False)]
     group_joins = {2, 5}  # after "415" and after "555"
     for i, g in enumerate(gaps):
-        lo, hi = (0.216, 0.304) if i in group_joins else (0.076, 0.148)
+        lo, hi = (0.156, 0.244) if i in group_joins else (0.016, 0.064)
         assert lo <= g <= hi, (i, g)
-    for start, end in r.segments:
-        assert end - start == pytest.approx(40 * hop / sr)
+    for start, end in r.segments:  # each digit of a string is spoken STRING_TEMPO times faster
+        assert end - start == pytest.approx(round(40 / synth_mod.STRING_TEMPO) * hop / sr)
         a, b = round(start * sr), round(end * sr)
         assert abs(r.wave[a]) < 0.05 and abs(r.wave[b - 1]) < 0.05  # faded joins
         assert np.abs(r.wave[a:b]).max() == pytest.approx(s.spectral.peak, abs=1e-4)
@@ -200,3 +200,15 @@ def test_shipped_models_speak_every_digit(name: str) -> None:
         assert len(v.wave) > 0
 
 
+
+
+def test_a_phone_number_is_paced_like_espeak_ng_reads_it() -> None:
+    """Issue 9: '+1 (415) 555-0123' took 5.9 s where espeak-ng takes 3.8 s with the same grouping."""
+    if not _shipped():
+        pytest.skip("no shipped models")
+    s = Synth.from_path()
+    durations = [s.render_string("+1 (415) 555-0123", seed=i).duration for i in range(6)]
+    assert 3.0 < float(np.mean(durations)) < 4.8
+    alone = s.render_digit(7, s.knobs.fresh(7, rng=0)).duration
+    in_string = s.render_string("77", knobs=s.knobs.fresh(7, rng=0), vary=False).segments[0]
+    assert in_string[1] - in_string[0] < alone  # digits in a string are quicker than a key press

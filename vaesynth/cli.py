@@ -11,6 +11,7 @@ torch, the models and PortAudio load inside the commands that need them.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import runpy
 import sys
@@ -56,6 +57,34 @@ def _seed(text: str) -> int:
     return v
 
 
+def _number(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return v
+
+
+def _performance_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pitch", type=_number, default=0.0, metavar="SEMITONES", help="pitch shift, -12..+12")
+    p.add_argument("--speed", type=_number, default=1.0, help="speed 0.5..2 (duration changes, pitch does not)")
+    p.add_argument("--note", metavar="NOTE", help="sing on a note: A3, C#4, a MIDI number (57) or Hz (220hz)")
+    p.add_argument("--contour", type=_number, default=0.0, help="with --note: share of natural intonation kept, 0..1")
+
+
+def _performance(args: argparse.Namespace):
+    """The :class:`~vaesynth.performance.Performance` the arguments ask for; bad values are a UsageError."""
+    from vaesynth.performance import Performance, parse_note
+
+    try:
+        note = parse_note(args.note) if args.note is not None else None
+        return Performance(pitch=args.pitch, speed=args.speed, note_hz=note, contour=args.contour)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="vaesynth",
@@ -76,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--temperature", type=_temperature, default=1.0, help="spread of random voices (default 1.0)")
     say.add_argument("--rate", type=int, default=None, metavar="HZ", help="wav sample rate (default: model rate)")
     say.add_argument("--steady", action="store_true", help="one steady voice instead of per-digit variation")
+    _performance_args(say)
 
     sample = sub.add_parser("sample", help="write prior samples DIR/{digit}_{k}.wav for every digit")
     sample.add_argument(
@@ -85,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--model", dest="sub_model", metavar="NAME|PATH", help="model name or bundle folder")
     sample.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     sample.add_argument("--temperature", type=_temperature, default=1.0, help="prior temperature (default 1.0)")
+    _performance_args(sample)
 
     models = sub.add_parser("models", help="list the available models and their headline metrics")
     models.add_argument("--dir", metavar="DIR", help="look in DIR instead of resources/models")
@@ -181,13 +212,19 @@ def cmd_say(args: argparse.Namespace) -> int:
     if out is not None:
         _check_writable_file(out)
     play = args.play or out is None
+    performance = _performance(args)
     synth = _load_synth(_model_arg(args))
     voice = None if args.voice in ("random", "", None) else args.voice
     try:
         if voice is not None:
             synth.knobs.speaker_index(voice)
         render = synth.render_string(
-            args.digits, vary=not args.steady, temperature=args.temperature, seed=args.seed, voice=voice
+            args.digits,
+            vary=not args.steady,
+            temperature=args.temperature,
+            seed=args.seed,
+            voice=voice,
+            performance=performance,
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -231,7 +268,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"cannot write samples to {out}: it is a file")
+    performance = _performance(args)
     synth = _load_synth(_model_arg(args))
+    if performance.moves_pitch and not synth.has_f0:
+        raise UsageError(f"pitch and note need the default model (with an f0 head); {synth.bundle.kind!r} has none")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -246,7 +286,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     for d in range(N_DIGITS):
         for k in range(n):
-            render = synth.render_digit(d, synth.knobs.fresh(d, args.temperature, rng))
+            render = synth.render_digit(d, synth.knobs.fresh(d, args.temperature, rng), performance)
             _write(out / f"{d}_{k}.wav", render.wave, render.sample_rate)
     print(f"wrote {N_DIGITS * n} samples to {out} in {time.perf_counter() - t0:.1f} s ({synth.bundle.display_name})")
     return EXIT_OK

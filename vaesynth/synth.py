@@ -38,6 +38,7 @@ import numpy as np
 
 from . import phase, spectral
 from .digits import as_digit, parse_digit_groups
+from .performance import NATURAL, Performance
 from .voice import KnobSpace, check_temperature, make_rng
 
 if TYPE_CHECKING:  # torch and the bundle loader are imported when a Synth is made, so that
@@ -50,8 +51,13 @@ DEFAULT_GL_ITERS = 48
 DEFAULT_GL_INIT = "pghi"
 DEFAULT_GL_MOMENTUM = 0.99
 
-GAP_S = (0.080, 0.144)  # silence between digits (uniform)
-GROUP_GAP_S = (0.220, 0.300)  # silence at a separator between digit groups
+# Pacing of digit strings, the way people read numbers aloud: digits in a string are spoken faster
+# than alone (a single keypad digit lasts ~0.45 s, a digit in a phone number ~0.3 s), with short
+# breaths inside a group and a clear pause between groups ("415 / 555 / 0123"). Measured: with these,
+# "+1 (415) 555-0123" lasts about as long as espeak-ng takes with the same grouping (README Benchmarks).
+STRING_TEMPO = 1.5  # speed-up of each digit of a string of two or more digits
+GAP_S = (0.020, 0.060)  # silence between digits of a group (uniform)
+GROUP_GAP_S = (0.160, 0.240)  # silence at a separator between digit groups
 FADE_IN_S = 0.004
 FADE_OUT_S = 0.012
 VARY_SCALE = 0.35  # per-digit variation of the knobs (standard units, times temperature)
@@ -171,16 +177,39 @@ class Synth:
 
     # --- rendering -------------------------------------------------------------------------
 
-    def decode(self, digits: list[int], knobs: list[np.ndarray]) -> list[np.ndarray]:
-        """Decode one batch: features ``(n_valid_i, n_bins)`` in [0, 1] per digit, trimmed by the valid head."""
+    @property
+    def has_f0(self) -> bool:
+        """Whether the model decodes an f0 track (needed for pitch and note; the default model does)."""
+        return bool(getattr(self._bundle.model, "head", None) == "harmonic")
+
+    def decode(
+        self, digits: list[int], knobs: list[np.ndarray], performance: Performance = NATURAL, tempo: float = 1.0
+    ) -> list[np.ndarray]:
+        """Decode one batch: features ``(n_i, n_bins)`` in [0, 1] per digit, trimmed by the valid head.
+
+        ``performance``: a pitch shift or held note re-decodes with the mapped f0 track in the
+        harmonic comb (envelopes unchanged); its speed, times ``tempo``, resamples the trimmed
+        frames in time.
+        """
         import torch
 
-        z = self._knobs.to_latents(digits, np.asarray(knobs))
+        if performance.moves_pitch and not self.has_f0:
+            raise ValueError(f"pitch and note need the default model (with an f0 head); {self._bundle.kind!r} has none")
+        z = torch.from_numpy(self._knobs.to_latents(digits, np.asarray(knobs)))
+        d = torch.tensor(digits, dtype=torch.long)
+        model = self._bundle.model
         with torch.inference_mode():
-            out = self._bundle.model.decode(torch.from_numpy(z), torch.tensor(digits, dtype=torch.long))
-            feats = out.features.float().numpy()
+            out = model.decode(z, d)
             valid = out.valid_logits.float().numpy()
-        return [np.ascontiguousarray(f[: self.valid_length(v)]) for f, v in zip(feats, valid, strict=True)]
+            lengths = [self.valid_length(v) for v in valid]
+            if performance.moves_pitch:
+                f0 = out.f0_hz.float().numpy()
+                mapped = np.stack(
+                    [performance.map_f0(f, np.arange(len(f)) < n) for f, n in zip(f0, lengths, strict=True)]
+                )
+                out = model.decode(z, d, teacher_f0=torch.from_numpy(mapped))
+            feats = out.features.float().numpy()
+        return [performance.stretch(np.ascontiguousarray(f[:n]), tempo) for f, n in zip(feats, lengths, strict=True)]
 
     @staticmethod
     def valid_length(valid_logits: np.ndarray) -> int:
@@ -191,11 +220,14 @@ class Synth:
         ends = np.flatnonzero(valid_logits[MIN_FRAMES:] < 0)
         return MIN_FRAMES + int(ends[0]) if ends.size else n
 
-    def render_digit(self, digit: int | str, knobs: np.ndarray) -> Render:
-        """Render one digit (0-9, or ``"0"``-``"9"``) from knob vector ``u`` ``(latent_dim,)``."""
+    def render_digit(self, digit: int | str, knobs: np.ndarray, performance: Performance = NATURAL) -> Render:
+        """Render one digit (0-9, or ``"0"``-``"9"``) from knob vector ``u`` ``(latent_dim,)``.
+
+        ``performance``: pitch shift, held note and speed (:mod:`vaesynth.performance`).
+        """
         d = as_digit(digit)
         u = self._knobs.check(knobs).astype(np.float32)
-        return self._render([d], [u], [])
+        return self._render([d], [u], [], performance)
 
     def render_string(
         self,
@@ -205,15 +237,18 @@ class Synth:
         temperature: float = 1.0,
         seed: int | None = None,
         voice: str | int | None = None,
+        performance: Performance = NATURAL,
     ) -> Render:
         """Render a digit string (phone-number separators allowed; see :func:`parse_digit_groups`).
 
         The base voice is ``knobs`` if given, else the preset ``voice`` (that speaker's knobs for
         each digit), else one random draw at ``temperature``. ``vary=True`` adds per-digit
         variation ``N(0, (0.35 * temperature)^2)`` around it (natural, slightly different
-        tokens); ``vary=False`` speaks every digit with the same knobs. Gaps between digits are
-        drawn from 80-144 ms (220-300 ms at separators). Same arguments and ``seed`` -> the
-        same waveform. Raises :class:`ValueError` on bad input before any rendering.
+        tokens); ``vary=False`` speaks every digit with the same knobs. Strings of two or more
+        digits are paced like numbers read aloud: each digit :data:`STRING_TEMPO` times faster,
+        20-60 ms between digits, 160-240 ms at separators (all divided by ``performance.speed``).
+        Same arguments and ``seed`` -> the same waveform. Raises :class:`ValueError` on bad input
+        before any rendering.
         """
         groups = parse_digit_groups(digits)
         temperature = check_temperature(temperature)
@@ -238,16 +273,24 @@ class Synth:
                 knobs_flat.append(np.asarray(u, dtype=np.float32))
                 last = ci == len(g) - 1
                 if not (last and gi == len(groups) - 1):
-                    gap_s = rng.uniform(*(GROUP_GAP_S if last else GAP_S))
+                    gap_s = rng.uniform(*(GROUP_GAP_S if last else GAP_S)) / performance.speed
                     gaps.append(max(1, round(gap_s / frame_s)))
-        return self._render(digits_flat, knobs_flat, gaps)
+        tempo = STRING_TEMPO if len(digits_flat) > 1 else 1.0
+        return self._render(digits_flat, knobs_flat, gaps, performance, tempo)
 
-    def _render(self, digits: list[int], knobs: list[np.ndarray], gaps: list[int]) -> Render:
+    def _render(
+        self,
+        digits: list[int],
+        knobs: list[np.ndarray],
+        gaps: list[int],
+        performance: Performance = NATURAL,
+        tempo: float = 1.0,
+    ) -> Render:
         """Decode ``digits`` with ``knobs``, lay them out with ``gaps`` silent frames, reconstruct the phase."""
         cfg = self.spectral
         hop = cfg.hop
         with self._lock:
-            feats = self.decode(digits, knobs)
+            feats = self.decode(digits, knobs, performance, tempo)
             n_frames = sum(len(f) for f in feats) + sum(gaps)
             timeline = np.zeros((n_frames, cfg.n_bins), dtype=np.float32)
             spans: list[tuple[int, int]] = []
