@@ -1,10 +1,13 @@
-"""Fit a model on FSDD with Lightning and export it as a bundle."""
+"""Fit a model on FSDD with Lightning and write its bundle.
+
+What is trained comes from one :class:`training.config.Recipe`; this module only decides where
+and how: data, output folder, run folder (checkpoints, CSV logs), accelerator, devices.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,32 +15,12 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from vaesynth.bundle import default_models_dir
-from vaesynth.spectral import SpectralConfig
 
-from .data import Dataset, cache_root, find_data, load_dataset
-from .export import export_bundle, fit_latent_stats
-
-
-@dataclass
-class Recipe:
-    """Everything that defines one model's training run, in one place."""
-
-    kind: str
-    params: dict
-    epochs: int
-    lr: float = 2e-3
-    batch_size: int = 32
-    beta: float = 1.0
-    warmup_epochs: int = 10
-    free_bits: float = 0.0
-    spectral: dict = field(default_factory=lambda: SpectralConfig().to_dict())
-
-
-RECIPES: dict[str, Recipe] = {
-    "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=100, lr=2e-3),
-    "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=40, lr=2e-3),
-    "cvae": Recipe("cvae", {"latent_dim": 12, "channels": 96, "head": "harmonic"}, epochs=40, lr=2e-3),
-}
+from .bundling import write_bundle
+from .config import Recipe, recipe_for
+from .data import Dataset, find_data, load_dataset, runs_dir
+from .experiment import VAEExperiment
+from .latent_stats import encode_posteriors, fit_latent_stats
 
 
 def tensors(ds: Dataset) -> TensorDataset:
@@ -50,68 +33,45 @@ def tensors(ds: Dataset) -> TensorDataset:
     )
 
 
-@torch.inference_mode()
-def encode_posteriors(model, ds: Dataset, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and variances, each ``(N, D)``, of every utterance in ``ds``."""
-    model.eval()
-    mus, variances = [], []
-    for i in range(0, len(ds), batch):
-        x = torch.from_numpy(ds.features[i : i + batch].astype(np.float32))
-        mu, logvar = model.encode(x, torch.from_numpy(ds.digit[i : i + batch]))
-        mus.append(mu.numpy())
-        variances.append(logvar.exp().numpy())
-    return np.concatenate(mus), np.concatenate(variances)
-
-
-def runs_dir() -> Path:
-    return cache_root() / "runs"
-
-
 def fit(
-    kind: str,
-    data: str | None = None,
+    recipe: Recipe | str,
+    data: str | Path | None = None,
     epochs: int | None = None,
     out: str | Path | None = None,
     resume: bool = False,
-    seed: int = 0,
+    seed: int | None = None,
     accelerator: str = "cpu",
-    devices: int | str = 1,
+    devices: int | str | list[int] = 1,
     limit_per_digit_speaker: int | None = None,
     run_dir: str | Path | None = None,
     progress: bool = True,
     overrides: dict | None = None,
-) -> Path:
-    """Train model ``kind`` and export its bundle to ``out`` (default ``resources/models/<kind>``)."""
+) -> Path | None:
+    """Train ``recipe`` (or the shipped recipe of a model kind) and write its bundle.
+
+    ``epochs``, ``seed`` and ``overrides`` (recipe fields) change the recipe for this run.
+    The bundle goes to ``out`` (default ``resources/models/<kind>``); checkpoints and CSV logs
+    to ``run_dir`` (default ``<user cache>/vaesynth/runs/<kind>``). With several processes
+    (``devices``) every process runs this function; only global rank 0 writes the bundle and
+    returns its folder, the others return ``None``.
+    """
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
-    from .lit import VAEExperiment
-
-    if kind not in RECIPES:
-        raise ValueError(f"unknown model {kind!r}; choose from {', '.join(RECIPES)}")
-    recipe = RECIPES[kind]
-    if overrides:
-        recipe = Recipe(**{**recipe.__dict__, **overrides})
-    epochs = epochs or recipe.epochs
-    cfg = SpectralConfig.from_dict(recipe.spectral)
-    folder = find_data(data)
-    ds = load_dataset(folder, cfg, limit_per_digit_speaker=limit_per_digit_speaker)
-    train, test = ds.split()
-    if len(test) == 0:  # tiny subsets: validate on train
-        test = train
-    L.seed_everything(seed, workers=True, verbose=False)
-    torch.set_flush_denormal(True)  # denormals in the harmonic comb's tails slow CPU training many-fold
+    recipe = recipe_for(recipe) if isinstance(recipe, str) else recipe
+    recipe = recipe.with_overrides(**(overrides or {}), epochs=epochs, seed=seed)
+    kind = recipe.kind
+    out = Path(out) if out else default_models_dir() / kind
     run_dir = Path(run_dir) if run_dir else runs_dir() / kind
-    run_dir.mkdir(parents=True, exist_ok=True)
-    module = VAEExperiment(
-        kind, recipe.params, cfg.to_dict(), lr=recipe.lr, beta=recipe.beta,
-        warmup_epochs=min(recipe.warmup_epochs, max(1, epochs // 3)), free_bits=recipe.free_bits, epochs=epochs,
-    )  # fmt: skip
+    ckpt_dir = run_dir / "checkpoints"
+
+    L.seed_everything(recipe.seed, workers=True, verbose=False)
+    torch.set_flush_denormal(True)  # denormals in the harmonic comb's tails slow CPU training many-fold
     # monitor=None + save_top_k=1 keeps the newest epoch; save_last adds last.ckpt for --resume
-    ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=1, every_n_epochs=1)
+    ckpt = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=1, every_n_epochs=1)
     trainer = L.Trainer(
-        max_epochs=epochs,
+        max_epochs=recipe.epochs,
         accelerator=accelerator,
         devices=devices,
         logger=CSVLogger(str(run_dir), name="logs"),
@@ -121,16 +81,27 @@ def fit(
         deterministic=False,
         log_every_n_steps=10,
     )
-    g = torch.Generator().manual_seed(seed)
-    batch_size = min(recipe.batch_size, len(train))  # tiny subsets still make one step per epoch
-    train_dl = DataLoader(tensors(train), batch_size=batch_size, shuffle=True, generator=g, drop_last=True)
-    val_dl = DataLoader(tensors(test), batch_size=256)
-    last = run_dir / "checkpoints" / "last.ckpt"
+    say = print if trainer.global_rank == 0 else (lambda *a, **k: None)
+    last = ckpt_dir / "last.ckpt"
     ckpt_path = str(last) if resume and last.is_file() else None
     if resume and ckpt_path is None:
-        print(f"no checkpoint to resume in {last.parent}; starting fresh")
+        say(f"no checkpoint to resume in {ckpt_dir}; starting fresh")
+
+    folder = find_data(data)
+    ds = load_dataset(folder, recipe.spectral, limit_per_digit_speaker=limit_per_digit_speaker)
+    if ds.report is not None:
+        cached = " (features from the cache)" if ds.report.from_cache else ""
+        say(f"data {folder}: {ds.report.summary()}{cached}")
+    train, test = ds.split()
+    if len(test) == 0:  # tiny subsets: validate on train
+        test = train
+    batch_size = min(recipe.batch_size, len(train))  # tiny subsets still make one step per epoch
+    module = VAEExperiment(recipe)
+    g = torch.Generator().manual_seed(recipe.seed)
+    train_dl = DataLoader(tensors(train), batch_size=batch_size, shuffle=True, generator=g, drop_last=True)
+    val_dl = DataLoader(tensors(test), batch_size=256)
     t0 = time.perf_counter()
-    resume_hint = f"resume with 'vaesynth-train fit --model {kind} --resume' (checkpoints in {last.parent})"
+    resume_hint = f"resume with 'vaesynth-train fit --model {kind} --resume' (checkpoints in {ckpt_dir})"
     try:
         trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
     except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown + exit(1)
@@ -139,19 +110,21 @@ def fit(
     if trainer.interrupted:
         raise KeyboardInterrupt(f"training interrupted; {resume_hint}")
     if trainer.global_rank != 0:
-        return Path(out) if out else default_models_dir() / kind
+        return None
     model = module.model.cpu().eval()
     mu, var = encode_posteriors(model, train)
     stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
-    out = Path(out) if out else default_models_dir() / kind
     training_info = {
-        "epochs": epochs, "seed": seed, "seconds": round(seconds, 1), "lr": recipe.lr,
+        "epochs": recipe.epochs, "seed": recipe.seed, "seconds": round(seconds, 1), "lr": recipe.lr,
         "batch_size": recipe.batch_size, "beta": recipe.beta, "free_bits": recipe.free_bits,
-        "n_train": len(train), "device": accelerator, "log_dir": str(run_dir),
+        "n_train": len(train), "device": accelerator,
+        # the run's folder name only (under <user cache>/vaesynth/runs/): a shipped bundle carries no local path
+        "run": run_dir.name,
         "load_report": ds.report.summary() if ds.report else "",
+        "recipe": recipe.to_dict(),
     }  # fmt: skip
-    export_bundle(
-        model, recipe.params, cfg, stats, ds.speakers, out, name=kind,
+    write_bundle(
+        model, recipe.params, recipe.spectral, stats, ds.speakers, out, name=kind,
         data_fingerprint=ds.fingerprint, training=training_info,
     )  # fmt: skip
     (run_dir / "last_fit.json").write_text(json.dumps(training_info, indent=2))
