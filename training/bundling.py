@@ -1,4 +1,4 @@
-"""Writing model bundles from training: metadata around the bundle format.
+"""Writing model bundles from training: metadata, destination checks, stale temp-file cleanup.
 
 The bundle format itself (and its atomic per-file write) belongs to :mod:`vaesynth.bundle`;
 this module prepares the folder and the metadata around :func:`vaesynth.bundle.save_bundle`.
@@ -6,6 +6,7 @@ this module prepares the folder and the metadata around :func:`vaesynth.bundle.s
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from vaesynth.bundle import Bundle, LatentStats, load_bundle, save_bundle
 from vaesynth.models import N_DIGITS, VAE, build_model
 from vaesynth.spectral import SpectralConfig
 
+from .config import ConfigError
 from .data import DataError, find_data, load_dataset
 from .latent_stats import encode_posteriors, fit_latent_stats
 
@@ -24,6 +26,52 @@ DISPLAY_NAMES = {
     "mlp": "MLP-VAE (baseline)",
 }
 CREDITS = "Trained on the Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0"
+TEMP_SUFFIX = ".tmp"  # what vaesynth.bundle.save_bundle (and evaluate's config update) write first
+
+
+def check_bundle_destination(folder: str | Path) -> Path:
+    """Fail early (before any training) if a bundle cannot be written to ``folder``.
+
+    Creates nothing. Raises :class:`ConfigError` when ``folder`` (or a folder above it) is a
+    file, or when the nearest existing folder is not writable.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out {folder} is a file, not a folder; choose a folder for the bundle")
+    parent = folder
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"cannot create bundle folder {folder}: {parent} is a file")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write a bundle to {folder}: {parent} is not writable")
+    return folder
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Delete ``*.tmp`` files left in a bundle folder by an earlier, killed write; returns them.
+
+    ``save_bundle`` writes ``weights.safetensors.tmp`` / ``config.json.tmp`` and renames them into
+    place; a SIGKILL in between leaves the temp file behind. Call this before writing again.
+    """
+    folder = Path(folder)
+    removed = []
+    if folder.is_dir():
+        for p in folder.glob(f"*{TEMP_SUFFIX}"):
+            if p.is_file() or p.is_symlink():
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+
+def prepare_bundle_folder(folder: str | Path) -> Path:
+    """Check ``folder``, create it, and clear stale temp files from an earlier killed write."""
+    folder = check_bundle_destination(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(folder)
+    return folder
 
 
 def write_bundle(
@@ -38,7 +86,7 @@ def write_bundle(
     data_fingerprint: dict | None = None,
     training: dict | None = None,
 ) -> Path:
-    """Write a bundle for ``model`` to ``folder`` (atomic per file)."""
+    """Write a bundle for ``model`` to ``folder`` (atomic per file; stale temp files removed first)."""
     name = name or model.kind
     meta = {
         "display_name": DISPLAY_NAMES.get(model.kind, name),
@@ -48,6 +96,7 @@ def write_bundle(
         "training": training or {},
         "credits": CREDITS,
     }
+    folder = prepare_bundle_folder(folder)
     return save_bundle(Bundle(name, model, spectral, stats, list(speakers), meta), folder)
 
 
@@ -85,4 +134,4 @@ def refresh_latent_stats(folder: str | Path, data: str | Path | None = None) -> 
         raise DataError(f"the data's speakers {ds.speakers} differ from the bundle's {b.speakers}")
     mu, var = encode_posteriors(b.model, train)
     b.stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
-    return save_bundle(b, folder)
+    return save_bundle(b, prepare_bundle_folder(folder))

@@ -44,6 +44,7 @@ from vaesynth.spectral import (
     wave_to_features,
 )
 
+from .bundling import remove_stale_temp_files
 from .data import Dataset, LoadReport, cache_root, find_data, load_dataset, read_wav, runs_dir
 
 
@@ -415,6 +416,7 @@ def evaluate_cli(args) -> None:
     for name, b in bundles.items():
         if b.path is None:
             continue
+        remove_stale_temp_files(b.path)
         cpath = b.path / "config.json"
         config = json.loads(cpath.read_text())
         config["metrics"] = {k: round(v, 4) for k, v in clean[name].items()}
