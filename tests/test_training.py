@@ -247,6 +247,8 @@ def test_interrupted_fit_resumes_from_its_checkpoint(tmp_path, monkeypatch, caps
     assert train_main(args + ["--resume"]) == 0
     state = torch.load(ckpt, weights_only=True, map_location="cpu")
     assert state["epoch"] == 1 and state["global_step"] == 2 * first["global_step"]
+    again = VAEExperiment.load_from_checkpoint(ckpt, map_location="cpu")  # hyperparameters = the recipe
+    assert again.recipe == RECIPES["mlp"].with_overrides(epochs=2)
     assert load_bundle(tmp_path / "b").meta["training"]["epochs"] == 2
 
 

@@ -148,6 +148,15 @@ def test_evaluate_out_pointing_at_a_file_is_one_line(tmp_path, capsys):
     assert "--per-digit: must be a positive integer" in one_line_error(capsys)
 
 
+def test_refit_stats_with_other_speakers_is_one_line(tmp_path, capsys):
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)  # speakers ann, bob
+    folder = untrained_bundle("mlp", tmp_path / "b", speakers=("alice", "bob"))
+    assert train_main(["refit-stats", "--model", str(folder), "--data", str(data)]) == 2
+    assert "speakers" in one_line_error(capsys)
+    assert train_main(["export", "--model", str(tmp_path / "nope"), "--data", str(data)]) == 2  # the old name
+    assert "not found" in one_line_error(capsys)
+
+
 # --- item 8 (training side): a killed bundle write leaves no stale temp file ----------------
 
 KILLED_WRITER = """

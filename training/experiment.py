@@ -10,6 +10,8 @@ from vaesynth.models import build_model
 
 from .config import Recipe
 
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
 
 class VAEExperiment(L.LightningModule):
     """Loss = summed squared error on features + beta * KL + length (valid) BCE [+ f0 loss].
@@ -20,9 +22,15 @@ class VAEExperiment(L.LightningModule):
     harmonic head. The recipe is saved as the checkpoint's hyperparameters (plain values).
     """
 
-    def __init__(self, recipe: Recipe | dict) -> None:
+    def __init__(self, recipe: Recipe | dict | None = None, **settings: object) -> None:
+        """``recipe`` (or its dict form); ``settings`` are the recipe's fields as keywords, which is
+        how ``VAEExperiment.load_from_checkpoint`` passes a checkpoint's hyperparameters back."""
         super().__init__()
-        self.recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(recipe)
+        if recipe is None:
+            recipe = settings
+        elif settings:
+            raise TypeError("give a recipe or its settings as keywords, not both")
+        self.recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(dict(recipe))
         self.save_hyperparameters(self.recipe.to_dict())
         self.model = build_model(self.recipe.kind, self.recipe.spectral, self.recipe.params)
 
@@ -35,7 +43,9 @@ class VAEExperiment(L.LightningModule):
         progress = (self.current_epoch + (self.global_step % steps) / steps) / warmup
         return r.beta * min(1.0, progress)
 
-    def losses(self, batch) -> dict[str, torch.Tensor]:
+    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Loss terms of one batch (``x (B, T, F)``, digit ``(B,)``, n_valid ``(B,)``, f0 Hz ``(B, T)``,
+        voicing ``(B, T)``); ``"loss"`` is the weighted total that is minimised."""
         r = self.recipe
         x, digit, n_valid, f0, voicing = batch
         t = torch.arange(x.shape[1], device=x.device)[None, :]
@@ -62,7 +72,7 @@ class VAEExperiment(L.LightningModule):
         losses["loss"] = total
         return losses
 
-    def training_step(self, batch, batch_idx):
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         losses = self.losses(batch)
         epoch_logs = {f"train/{k}": v for k, v in losses.items()}
         self.log_dict(epoch_logs, prog_bar=False, on_epoch=True, on_step=False, sync_dist=True)
@@ -70,12 +80,12 @@ class VAEExperiment(L.LightningModule):
         self.log("loss", losses["loss"], prog_bar=True, on_epoch=False, on_step=True)
         return losses["loss"]
 
-    def validation_step(self, batch, batch_idx):
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         losses = self.losses(batch)
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, prog_bar=False, on_epoch=True, sync_dist=True)
         self.log("val_rec", losses["rec"], prog_bar=True, on_epoch=True, sync_dist=True)
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> dict:
         r = self.recipe
         opt = torch.optim.AdamW(self.model.parameters(), lr=r.lr, weight_decay=r.weight_decay)
         total = int(self.trainer.estimated_stepping_batches)
