@@ -105,7 +105,7 @@ def get_synth(model: str | None) -> tuple[Synth, str]:
         return Synth(load_bundle(bundles["cvae"])), f"{bundles['cvae']} (trained)"
     import torch
 
-    from training.export import untrained_bundle
+    from training.bundling import untrained_bundle
 
     tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)

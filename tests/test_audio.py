@@ -21,7 +21,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory):
     """An untrained cvae whose valid head says "keep going": every render is a full 0.9 s."""
     import torch
 
-    from training.export import untrained_bundle
+    from training.bundling import untrained_bundle
     from vaesynth.bundle import load_bundle
     from vaesynth.synth import Synth
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.export import untrained_bundle
+from training.bundling import untrained_bundle
 from vaesynth.bundle import (
     MODELS_ENV,
     BundleError,
@@ -66,8 +66,10 @@ def test_update_config_is_atomic_and_keeps_the_rest(models_dir: Path, tmp_path: 
 def test_save_bundle_removes_temporaries_of_a_killed_write(tmp_path: Path) -> None:
     folder = untrained_bundle("mlp", tmp_path / "m")
     (folder / ".vs-deadbeef.tmp").write_bytes(b"half a file")  # what a SIGKILL mid-write leaves
+    (folder / "weights.safetensors.tmp").write_bytes(b"older versions' name")
+    (folder / "notes.tmp").write_text("the user's own file")  # not ours: kept
     save_bundle(load_bundle(folder), folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "weights.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "notes.tmp", "weights.safetensors"]
     load_bundle(folder)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.export import untrained_bundle
+from training.bundling import untrained_bundle
 from vaesynth.digits import parse_digits
 
 ROOT = Path(__file__).resolve().parents[1]

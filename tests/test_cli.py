@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from training.export import untrained_bundle
+from training.bundling import untrained_bundle
 from vaesynth import cli
 from vaesynth.bundle import load_bundle, save_bundle
 

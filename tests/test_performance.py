@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.export import untrained_bundle
+from training.bundling import untrained_bundle
 from vaesynth import spectral as sp
 from vaesynth.bundle import list_bundles
 from vaesynth.performance import Performance, midi_to_hz, parse_note

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.export import untrained_bundle
+from training.bundling import untrained_bundle
 from vaesynth import synth as synth_mod
 from vaesynth.bundle import BundleError, load_bundle
 from vaesynth.models import DecoderOutput

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.export import untrained_bundle
+from training.bundling import untrained_bundle
 from vaesynth.bundle import load_bundle
 from vaesynth.synth import Synth
 from vaesynth.voice import KnobSpace, check_temperature, fit_latent_stats, make_rng

@@ -123,7 +123,7 @@ def test_a_device_node_is_written_to_not_replaced(tmp_path: Path) -> None:
         f"{sys.executable} -m vaesynth.cli say 12 --model {{model}} -o {mnt}/null && "
         f"stat -c %F {mnt}/null"
     )
-    from training.export import untrained_bundle
+    from training.bundling import untrained_bundle
 
     model = untrained_bundle("mlp", tmp_path / "mlp")
     res = subprocess.run(

@@ -38,7 +38,7 @@ from vaesynth.phase import griffin_lim
 from vaesynth.pitch import periodicity
 from vaesynth.spectral import SpectralConfig, features_to_mag, normalize_peak, trim_silence, wave_to_features
 
-from .data import Dataset, LoadReport, cache_root, find_data, load_dataset, read_wav
+from .data import Dataset, LoadReport, cache_root, find_data, load_dataset, read_wav, runs_dir
 
 
 class Classifier(nn.Module):
@@ -259,13 +259,25 @@ def results_table(results: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
+def run_folder(bundle: Bundle) -> Path:
+    """This machine's run folder (checkpoints, CSV logs) of the run that trained ``bundle``.
+
+    Bundles record the run's name (``training.run``, a folder under :func:`training.data.runs_dir`);
+    older bundles recorded the builder's absolute ``training.log_dir``, used when it exists here.
+    """
+    info = bundle.meta.get("training", {})
+    old = info.get("log_dir")
+    if isinstance(old, str) and Path(old).is_dir():
+        return Path(old)
+    name = info.get("run")
+    return runs_dir() / (Path(name).name if isinstance(name, str) and name else bundle.kind)
+
+
 def plot_all(results: dict[str, dict], bundles: dict[str, Bundle], ref: Reference, out: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .fit import runs_dir
 
     files = []
     cfg = ref.cfg
@@ -316,7 +328,7 @@ def plot_all(results: dict[str, dict], bundles: dict[str, Bundle], ref: Referenc
     # loss curves from the Lightning CSV logs
     fig, ax = plt.subplots(1, 1, figsize=(8, 4))
     for name, b in bundles.items():
-        log_dir = Path(b.meta.get("training", {}).get("log_dir", runs_dir() / b.kind)) / "logs"
+        log_dir = run_folder(b) / "logs"
         csvs = sorted(log_dir.glob("version_*/metrics.csv"))
         if not csvs:
             continue
@@ -345,7 +357,7 @@ def evaluate_cli(args) -> None:
     for m in args.models or list(shipped):
         p = Path(m)
         if not p.is_dir() and m not in shipped:
-            known = ', '.join(shipped) or 'none'
+            known = ", ".join(shipped) or "none"
             raise BundleError(f"model {m!r} not found (shipped: {known}; or give a bundle folder)")
         paths[p.name if p.is_dir() else m] = p if p.is_dir() else shipped[m]
     if not paths:

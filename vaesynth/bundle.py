@@ -49,6 +49,9 @@ MAX_POSTERIORS = 200_000
 STAT_LIMIT = 1e3  # |latent statistics| (latents live within a few units of 0)
 MIN_CHOL_DIAG = 1e-4  # a digit's knob axes must not collapse (the knob <-> latent map stays invertible)
 MODEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+# Temporary files of bundle writes: ours, and the fixed names older versions used (never other *.tmp
+# files: a bundle may be written into a folder that holds the user's own).
+STALE_PATTERNS = (f"{TMP_PREFIX}*{TMP_SUFFIX}", f"{WEIGHTS_FILE}.tmp", f"{CONFIG_FILE}.tmp", f"{CONFIG_FILE}.*.tmp")
 POSTERIOR_NAMES = ("post_mu", "post_var", "post_digit")
 
 
@@ -163,7 +166,8 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         **{k: v for k, v in bundle.meta.items() if k not in ("params",)},
         **(extra or {}),
     }
-    remove_stale_temporaries(folder)
+    for pattern in STALE_PATTERNS:  # what an earlier, killed write of a bundle may have left here
+        remove_stale_temporaries(folder, pattern)
     tmp_w = _temporary(folder)
     try:
         save_file(tensors, str(tmp_w))

@@ -100,10 +100,10 @@ def write_wav(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> Pa
     return target
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> int:
-    """Remove temporary files left in ``folder`` by a killed :func:`write_wav`/bundle write; returns how many."""
+def remove_stale_temporaries(folder: str | os.PathLike, pattern: str = f"{TMP_PREFIX}*{TMP_SUFFIX}") -> int:
+    """Remove temporary files (``pattern``) left in ``folder`` by a killed write; returns how many."""
     n = 0
-    for p in Path(folder).glob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
+    for p in Path(folder).glob(pattern):
         with contextlib.suppress(OSError):
             p.unlink()
             n += 1
