@@ -184,7 +184,9 @@ def test_killed_bundle_write_leaves_nothing_stale_after_the_next_write(tmp_path)
     for k, v in load_bundle(folder).model.state_dict().items():
         assert torch.equal(v, before[k])  # the bundle itself is intact (atomic rename)
     (folder / "config.json.tmp").write_text("{half")
+    (folder / ".weights.safetensors.1a2b.tmp").write_text("half")  # a unique temp name, should save_bundle use one
+    (folder / "notes.tmp").write_text("not ours")  # --out may hold other files: left alone
     b = load_bundle(folder)
     write_bundle(b.model, b.meta["params"], b.spectral, b.stats, b.speakers, folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "weights.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "notes.tmp", "weights.safetensors"]
     assert remove_stale_temp_files(folder) == []

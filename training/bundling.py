@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaesynth.bundle import Bundle, LatentStats, load_bundle, save_bundle
+from vaesynth.bundle import CONFIG_FILE, WEIGHTS_FILE, Bundle, LatentStats, load_bundle, save_bundle
 from vaesynth.models import N_DIGITS, VAE, build_model
 from vaesynth.spectral import SpectralConfig
 
@@ -26,7 +26,9 @@ DISPLAY_NAMES = {
     "mlp": "MLP-VAE (baseline)",
 }
 CREDITS = "Trained on the Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0"
-TEMP_SUFFIX = ".tmp"  # what vaesynth.bundle.save_bundle (and evaluate's config update) write first
+# what vaesynth.bundle.save_bundle (and evaluate's metrics update) write before renaming into place:
+# "<file>.tmp" today; "<file>.<unique>.tmp" and ".<file>.<unique>.tmp" also match, should it use unique names
+TEMP_PATTERNS = tuple(p for name in (CONFIG_FILE, WEIGHTS_FILE) for p in (f"{name}*.tmp", f".{name}*.tmp"))
 
 
 def check_bundle_destination(folder: str | Path) -> Path:
@@ -51,18 +53,20 @@ def check_bundle_destination(folder: str | Path) -> Path:
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
-    """Delete ``*.tmp`` files left in a bundle folder by an earlier, killed write; returns them.
+    """Delete the bundle temp files an earlier, killed write left in ``folder``; returns them.
 
     ``save_bundle`` writes ``weights.safetensors.tmp`` / ``config.json.tmp`` and renames them into
-    place; a SIGKILL in between leaves the temp file behind. Call this before writing again.
+    place; a SIGKILL in between leaves the temp file behind. Call this before writing again. Only
+    the bundle's own temp names are touched (``--out`` may point at a folder holding other files).
     """
     folder = Path(folder)
     removed = []
     if folder.is_dir():
-        for p in folder.glob(f"*{TEMP_SUFFIX}"):
-            if p.is_file() or p.is_symlink():
-                p.unlink(missing_ok=True)
-                removed.append(p)
+        for pattern in TEMP_PATTERNS:
+            for p in folder.glob(pattern):
+                if p.is_file() or p.is_symlink():
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
     return removed
 
 
