@@ -184,6 +184,7 @@ def test_killed_bundle_write_leaves_nothing_stale_after_the_next_write(tmp_path)
     for k, v in load_bundle(folder).model.state_dict().items():
         assert torch.equal(v, before[k])  # the bundle itself is intact (atomic rename)
     (folder / "config.json.tmp").write_text("{half")
+    (folder / "notes.tmp").write_text("not ours")  # --out may hold other files: left alone
     b = load_bundle(folder)
     write_bundle(b.model, b.meta["params"], b.spectral, b.stats, b.speakers, folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "weights.safetensors"]
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "notes.tmp", "weights.safetensors"]
