@@ -126,3 +126,58 @@ def test_fit_latent_stats_recovers_digit_gaussians() -> None:
     np.testing.assert_allclose(np.diag(cov), 0.5, atol=0.1)  # cov(mu) 0.25 + mean var 0.25
     ks = KnobSpace.from_stats(stats, ["a", "b"])
     assert ks.has_posteriors and ks.speakers == ["a", "b"]
+
+
+# --- the voice map -------------------------------------------------------------------------------
+
+
+def _map_entry(rng: np.random.Generator, n: int, d: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    mu = rng.standard_normal((n, d))
+    q, _ = np.linalg.qr(rng.standard_normal((d, 2)))
+    entry = {"origin": mu.mean(0).tolist(), "axes": q.T.tolist(), "speaker": [i % 3 for i in range(n)]}
+    return entry, mu, np.arange(n) % 10
+
+
+def test_voice_map_places_latents_and_maps_back() -> None:
+    from vaesynth.voice import VoiceMap
+
+    rng = np.random.default_rng(0)
+    entry, mu, digits = _map_entry(rng, 50, 6)
+    vm = VoiceMap.from_config(entry, mu, digits)
+    assert vm.points.shape == (50, 2)
+    np.testing.assert_allclose(vm.points[7], vm.to_map(mu[7]))
+    xy = np.array([0.3, -1.2])
+    np.testing.assert_allclose(vm.to_map(vm.to_latent(xy)), xy, atol=1e-5)  # the plane maps back onto itself
+    assert vm.nearest(vm.points[13] + 1e-6) == 13
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda e: e.update(origin=[1.0]),
+        lambda e: e.update(axes=[[1.0] * 6, [1.0] * 6]),  # not orthonormal
+        lambda e: e.update(speaker=[0]),
+        lambda e: e.update(origin=[float("nan")] * 6),
+        lambda e: e.pop("axes"),
+        lambda e: e.update(file=[1, 2]),
+    ],
+)
+def test_voice_map_entries_are_checked(breakage) -> None:
+    from vaesynth.voice import VoiceMap
+
+    entry, mu, digits = _map_entry(np.random.default_rng(1), 50, 6)
+    breakage(entry)
+    with pytest.raises(ValueError):
+        VoiceMap.from_config(entry, mu, digits)
+    with pytest.raises(ValueError, match="no training posteriors"):
+        VoiceMap.from_config(_map_entry(np.random.default_rng(1), 50, 6)[0], None, None)
+
+
+def test_knob_labels_are_checked() -> None:
+    from vaesynth.voice import parse_knob_labels
+
+    good = [{"label": "z1: higher pitch", "effects": {"f0_semitones": 2.0}}, {"label": "z2: no clear effect"}]
+    assert parse_knob_labels(good, 2)[0]["effects"]["f0_semitones"] == 2.0
+    for bad in (good[:1], "x", [{"label": 3}, good[1]], [{"label": "a", "effects": {"f0_semitones": "up"}}, good[1]]):
+        with pytest.raises(ValueError):
+            parse_knob_labels(bad, 2)

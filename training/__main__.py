@@ -1,4 +1,4 @@
-"""``vaesynth-train`` / ``python -m training``: fit, evaluate, refit-stats, download.
+"""``vaesynth-train`` / ``python -m training``: fit, evaluate, refit-stats, annotate, download.
 
 Bad input (arguments, data, bundles, checkpoints, devices) ends with one readable line on
 stderr and exit status 2; Ctrl+C with a hint how to resume and status 130.
@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--model", nargs="+", required=True, help="bundle names or folders")
     x.add_argument("--data", help="folder of FSDD recordings")
 
+    a = sub.add_parser("annotate", help="store the voice map and measured knob labels in bundles (weights unchanged)")
+    a.add_argument("--model", nargs="+", required=True, help="bundle names or folders")
+    a.add_argument("--data", help="folder of FSDD recordings")
+
     d = sub.add_parser("download", help="fetch FSDD (pinned release, verified) into the user cache")
     d.add_argument("--dest", help="target folder (default: user cache)")
     return p
@@ -150,14 +154,16 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"--out {args.out} is a file, not a folder")
             evaluate_cli(args)
         elif args.cmd in ("refit-stats", "export"):
-            from vaesynth.bundle import list_bundles
+            from vaesynth.bundle import resolve_model
 
             from .bundling import refresh_latent_stats
 
-            shipped = list_bundles()
             for m in args.model:
-                folder = shipped.get(m, m)
-                print(f"latent statistics refreshed in {refresh_latent_stats(folder, args.data)}")
+                print(f"latent statistics refreshed in {refresh_latent_stats(resolve_model(m), args.data)}")
+        elif args.cmd == "annotate":
+            from .annotate import annotate_cli
+
+            annotate_cli(args.model, args.data)
         elif args.cmd == "download":
             from .data import download
 

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from vaesynth.bundle import default_models_dir
 from vaesynth.voice import fit_latent_stats
 
+from .annotate import annotate_bundle
 from .bundling import check_bundle_destination, write_bundle
 from .config import (
     ACCELERATORS,
@@ -246,5 +247,6 @@ def fit(
         model, recipe.params, recipe.spectral, stats, ds.speakers, out, name=kind,
         data_fingerprint=ds.fingerprint, training=training_info,
     )  # fmt: skip
+    annotate_bundle(out, train=train)  # the voice map and measured knob labels, stored for the app
     (run_dir / "last_fit.json").write_text(json.dumps(training_info, indent=2))
     return out

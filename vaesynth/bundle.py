@@ -33,6 +33,7 @@ from safetensors.torch import load_file, save_file
 from .digits import N_DIGITS
 from .models import MODEL_KINDS, VAE, build_model
 from .spectral import SpectralConfig
+from .voice import VoiceMap, parse_knob_labels
 from .wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
 
 FORMAT = "vaesynth-bundle"
@@ -122,6 +123,8 @@ class Bundle:
     speakers: list[str]
     meta: dict = field(default_factory=dict)
     path: Path | None = None
+    voice_map: VoiceMap | None = None  # the map of training voices, if the bundle was annotated
+    knob_labels: list[dict] | None = None  # what each knob measurably does, if annotated
 
     @property
     def kind(self) -> str:
@@ -138,6 +141,15 @@ class Bundle:
     @property
     def metrics(self) -> dict:
         return self.meta.get("metrics", {})
+
+    @property
+    def voice_map_missing(self) -> str:
+        """Why there is no voice map ("" when there is one), in words for the map view."""
+        if self.voice_map is not None:
+            return ""
+        if not self.stats.has_posteriors:
+            return "This model stores no training voices to show on a map."
+        return "This model was made without a voice map (vaesynth-train annotate adds one)."
 
 
 def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -> Path:
@@ -166,16 +178,32 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         **{k: v for k, v in bundle.meta.items() if k not in ("params",)},
         **(extra or {}),
     }
+    if bundle.voice_map is not None and "voice_map" not in config:
+        config["voice_map"] = voice_map_entry(bundle.voice_map)
+    if bundle.knob_labels is not None and "knob_labels" not in config:
+        config["knob_labels"] = bundle.knob_labels
     for pattern in STALE_PATTERNS:  # what an earlier, killed write of a bundle may have left here
         remove_stale_temporaries(folder, pattern)
     tmp_w = _temporary(folder)
     try:
         save_file(tensors, str(tmp_w))
+        os.chmod(tmp_w, 0o644)  # readable like any shipped data file (the writer may create it private)
         tmp_w.replace(folder / WEIGHTS_FILE)
         write_config(folder, config)
     finally:
         tmp_w.unlink(missing_ok=True)
     return folder
+
+
+def voice_map_entry(vm: VoiceMap) -> dict:
+    """The ``config.json`` form of a :class:`~vaesynth.voice.VoiceMap` (the points are not stored)."""
+    return {
+        "origin": [round(float(x), 6) for x in vm.origin],
+        "axes": [[round(float(x), 6) for x in row] for row in vm.axes],
+        "explained": [round(float(x), 4) for x in vm.explained],
+        "speaker": [int(s) for s in vm.speakers],
+        "file": list(vm.files),
+    }
 
 
 def _temporary(folder: Path) -> Path:
@@ -328,9 +356,23 @@ def load_bundle(folder: str | Path) -> Bundle:
         raise BundleError(f"{folder}: latent_dim {config['latent_dim']} does not match the model's {model.latent_dim}")
     stats.validate(model.latent_dim, len(speakers))
     model.eval()
-    meta = {k: v for k, v in config.items() if k not in ("format", "format_version", "spectral", "speakers")}
+    voice_map = knob_labels = None
+    try:
+        if "voice_map" in config:
+            post_digit = stats.post_digit.numpy() if stats.has_posteriors else None
+            post_mu = stats.post_mu.double().numpy() if stats.has_posteriors else None
+            voice_map = VoiceMap.from_config(config["voice_map"], post_mu, post_digit)
+            spk = voice_map.speakers
+            if spk.size and not 0 <= spk.min() <= spk.max() < len(speakers):
+                raise ValueError("voice_map names speakers the bundle does not have")
+        if "knob_labels" in config:
+            knob_labels = parse_knob_labels(config["knob_labels"], model.latent_dim)
+    except ValueError as e:
+        raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
+    skip = ("format", "format_version", "spectral", "speakers", "voice_map", "knob_labels")
+    meta = {k: v for k, v in config.items() if k not in skip}
     meta["params"] = config["model"].get("params", {})
-    return Bundle(config["name"], model, spectral, stats, speakers, meta, folder)
+    return Bundle(config["name"], model, spectral, stats, speakers, meta, folder, voice_map, knob_labels)
 
 
 MODELS_ENV = "VAESYNTH_MODELS"  # a folder of bundles that takes precedence over the shipped ones

@@ -254,3 +254,104 @@ def fit_latent_stats(
         stats.post_mu, stats.post_var = t(mu), t(np.maximum(var, 1e-8))
         stats.post_digit = torch.tensor(digits, dtype=torch.int64)
     return stats
+
+
+class VoiceMap:
+    """A 2-D map of the voice space: a PCA plane through the mean of the training latents.
+
+    ``origin`` ``(D,)`` is the mean of the training utterances' posterior means; ``axes``
+    ``(2, D)`` are orthonormal, the two principal directions of those means (the plane that shows
+    the most of how voices differ). A point ``xy`` on the map is the latent ``origin + xy @ axes``,
+    so dragging anywhere on the map - between dots too - names a latent, which is then turned
+    into the current digit's knobs (:meth:`KnobSpace.to_knobs`). A latent is shown at its
+    orthogonal projection. ``points`` ``(N, 2)``: the training utterances, with ``digits``,
+    ``speakers`` (indices) and ``files`` (names) for colouring and hover text.
+    The plane is computed when the bundle is made (``training/annotate.py``) and stored in its
+    ``config.json`` as ``voice_map``; the points are the stored posteriors projected onto it.
+    """
+
+    def __init__(
+        self,
+        origin: np.ndarray,
+        axes: np.ndarray,
+        points: np.ndarray,
+        digits: np.ndarray,
+        speakers: np.ndarray,
+        files: Sequence[str],
+        explained: Sequence[float] = (),
+    ) -> None:
+        self.origin = np.asarray(origin, dtype=np.float64)
+        self.axes = np.asarray(axes, dtype=np.float64)
+        self.points = np.asarray(points, dtype=np.float64)
+        self.digits = np.asarray(digits, dtype=np.int64)
+        self.speakers = np.asarray(speakers, dtype=np.int64)
+        self.files = list(files)
+        self.explained = [float(x) for x in explained]
+
+    @classmethod
+    def from_config(cls, entry: object, post_mu: np.ndarray | None, post_digit: np.ndarray | None) -> VoiceMap:
+        """Parse a bundle's ``voice_map`` entry (untrusted) against its stored posteriors.
+
+        Raises :class:`ValueError` with one readable sentence when the entry is malformed or the
+        bundle has no stored posteriors to place on the map.
+        """
+        if post_mu is None or post_digit is None:
+            raise ValueError("the bundle stores no training posteriors to place on a map")
+        if not isinstance(entry, dict):
+            raise ValueError("voice_map must be a mapping")
+        n, d = np.asarray(post_mu).shape
+        try:
+            origin = np.asarray(entry["origin"], dtype=np.float64)
+            axes = np.asarray(entry["axes"], dtype=np.float64)
+            speakers = np.asarray(entry["speaker"], dtype=np.int64)
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("voice_map lacks a numeric origin, axes or speaker list") from None
+        files = entry.get("file", [])
+        if origin.shape != (d,) or axes.shape != (2, d) or speakers.shape != (n,):
+            raise ValueError("voice_map does not match the model's latent size or its stored posteriors")
+        if not (np.isfinite(origin).all() and np.isfinite(axes).all()) or np.abs(origin).max() > 1e3:
+            raise ValueError("voice_map holds non-finite or absurd values")
+        if not np.allclose(axes @ axes.T, np.eye(2), atol=1e-3):
+            raise ValueError("voice_map axes are not orthonormal")
+        if not isinstance(files, list) or len(files) not in (0, n) or not all(isinstance(f, str) for f in files):
+            raise ValueError("voice_map file names do not match the stored posteriors")
+        points = (np.asarray(post_mu, dtype=np.float64) - origin) @ axes.T
+        return cls(origin, axes, points, np.asarray(post_digit), speakers, files, entry.get("explained", ()))
+
+    def to_map(self, latent: np.ndarray) -> np.ndarray:
+        """The map position ``(2,)`` of a latent ``(D,)`` (orthogonal projection onto the plane)."""
+        return (np.asarray(latent, dtype=np.float64) - self.origin) @ self.axes.T
+
+    def to_latent(self, xy: Sequence[float]) -> np.ndarray:
+        """The latent ``(D,)`` (float32) at map position ``xy``."""
+        return (self.origin + np.asarray(xy, dtype=np.float64) @ self.axes).astype(np.float32)
+
+    def nearest(self, xy: Sequence[float]) -> int:
+        """Index of the training utterance whose dot is nearest to ``xy``."""
+        return int(np.argmin(((self.points - np.asarray(xy, dtype=np.float64)) ** 2).sum(1)))
+
+
+KNOB_EFFECTS = ("f0_semitones", "duration_pct", "loudness_db", "centroid_pct")
+
+
+def parse_knob_labels(entry: object, latent_dim: int) -> list[dict]:
+    """A bundle's ``knob_labels`` entry, checked: one ``{"label": str, "effects": {name: float}}`` per dimension.
+
+    ``effects`` are what turning that knob from -2 to +2 measurably changes (see
+    ``training/annotate.py``): f0 in semitones, duration in percent, loudness in dB, spectral
+    centroid in percent, and ``speaker`` (the training speaker a probe hears more). Raises
+    :class:`ValueError` when malformed.
+    """
+    if not isinstance(entry, list) or len(entry) != latent_dim:
+        raise ValueError(f"knob_labels must list {latent_dim} entries, one per latent dimension")
+    out = []
+    for item in entry:
+        if not isinstance(item, dict) or not isinstance(item.get("label"), str) or len(item["label"]) > 60:
+            raise ValueError("every knob label needs a short 'label' text")
+        effects = item.get("effects", {})
+        if not isinstance(effects, dict) or not all(
+            isinstance(v, int | float) and np.isfinite(v) for k, v in effects.items() if k in KNOB_EFFECTS
+        ):
+            raise ValueError("knob label effects must be finite numbers")
+        out.append({"label": item["label"], "effects": dict(effects)})
+    return out
