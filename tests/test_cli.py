@@ -174,11 +174,15 @@ def test_long_input_is_rejected_before_any_heavy_work() -> None:
 
 
 def test_failed_write_leaves_nothing_behind(run, models_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    def broken_write(file, *args, **kwargs):
-        file.write(b"RIFF partial")
+    from vaesynth import wavfile
+
+    real_write = os.write
+
+    def broken_write(fd: int, data) -> int:
+        real_write(fd, bytes(data[:12]))  # part of the file reaches the disk, then it is full
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(sf, "write", broken_write)
+    monkeypatch.setattr(wavfile.os, "write", broken_write)
     code, _, err = run("say", "12", "-o", str(tmp_path / "x.wav"), "--model", str(models_dir / "cvae"))
     assert code == 2 and len(err) == 1 and "No space left" in err[0]
     assert listing(tmp_path) == []

@@ -74,7 +74,7 @@ def _performance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--contour", type=_number, default=0.0, help="with --note: share of natural intonation kept, 0..1")
 
 
-def _performance(args: argparse.Namespace):
+def performance_from_args(args: argparse.Namespace):
     """The :class:`~vaesynth.performance.Performance` the arguments ask for; bad values are a UsageError."""
     from vaesynth.performance import Performance, parse_note
 
@@ -96,11 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     say = sub.add_parser("say", help="speak a digit string (write a wav and/or play it)")
-    say.add_argument("digits", help="digits to speak; spaces, dashes, parentheses and + are allowed (phone numbers)")
+    say.add_argument(
+        "digits", nargs="?", help="digits to speak; spaces, dashes, parentheses and + are allowed (phone numbers)"
+    )
     say.add_argument("-o", "--output", metavar="OUT.wav", help="write the sound to this wav file (- for stdout)")
     say.add_argument("--play", action="store_true", help="play it (the default when no -o is given)")
     say.add_argument("--model", dest="sub_model", metavar="NAME|PATH", help="model name or bundle folder")
-    say.add_argument("--voice", default="random", help="a speaker name from the model, or 'random' (default)")
+    say.add_argument("--voice", default="random", help="a speaker of the model, a saved voice, or 'random' (default)")
+    say.add_argument("--voice-file", metavar="FILE.json", help="speak in a voice saved to this file")
+    say.add_argument("--save-voice", metavar="NAME", help="keep the voice used (the first digit's knobs) as NAME")
+    say.add_argument("--recipe", metavar="WAV|JSON", help="render again exactly what a vaesynth WAV (or recipe) holds")
     say.add_argument("--seed", type=_seed, default=None, help="random seed (same seed, same sound)")
     say.add_argument("--temperature", type=_temperature, default=1.0, help="spread of random voices (default 1.0)")
     say.add_argument("--rate", type=int, default=None, metavar="HZ", help="wav sample rate (default: model rate)")
@@ -116,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     sample.add_argument("--temperature", type=_temperature, default=1.0, help="prior temperature (default 1.0)")
     _performance_args(sample)
+
+    voices = sub.add_parser("voices", help="list, rename or delete saved voices")
+    voices.add_argument("--delete", metavar="NAME", help="delete a saved voice")
+    voices.add_argument("--rename", nargs=2, metavar=("OLD", "NEW"), help="rename a saved voice")
 
     models = sub.add_parser("models", help="list the available models and their headline metrics")
     models.add_argument("--dir", metavar="DIR", help="look in DIR instead of resources/models")
@@ -137,7 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    commands = {"say": cmd_say, "sample": cmd_sample, "models": cmd_models, "bench": cmd_bench, None: cmd_app}
+    from vaesynth.commands import cmd_say, cmd_voices
+
+    commands = {
+        "say": cmd_say, "sample": cmd_sample, "voices": cmd_voices, "models": cmd_models, "bench": cmd_bench,
+        None: cmd_app,
+    }  # fmt: skip
     try:
         return commands[args.command](args)
     except UsageError as e:
@@ -152,11 +166,11 @@ def _error(message: str) -> None:
     print(f"vaesynth: error: {line}", file=sys.stderr)
 
 
-def _model_arg(args: argparse.Namespace) -> str | None:
+def model_arg(args: argparse.Namespace) -> str | None:
     return getattr(args, "sub_model", None) or args.model
 
 
-def _load_synth(model: str | None):
+def load_synth(model: str | None):
     """A :class:`~vaesynth.synth.Synth` for ``model``; a missing or broken bundle is a :class:`UsageError`."""
     from vaesynth.bundle import BundleError
     from vaesynth.synth import Synth
@@ -167,7 +181,7 @@ def _load_synth(model: str | None):
         raise UsageError(str(e)) from None
 
 
-def _check_writable_file(path: Path) -> None:
+def check_writable_file(path: Path) -> None:
     """Fail early, with one line, when ``path`` cannot be written (``-`` is standard output)."""
     if str(path) == "-":
         return
@@ -187,62 +201,32 @@ def _check_writable_file(path: Path) -> None:
         raise UsageError(f"cannot write {path}: the file is read-only")
 
 
-def _write(path: Path, wave, sample_rate: int) -> None:
-    """:func:`vaesynth.wavfile.write_wav`, with any failure (disk full, ...) as a :class:`UsageError`."""
+def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # noqa: ANN001
+    """Write a WAV (with its recipe, :mod:`vaesynth.keep`); any failure (disk full, ...) is a :class:`UsageError`."""
+    from vaesynth.keep import write_wav_with_recipe
     from vaesynth.wavfile import write_wav
 
     try:
-        write_wav(path, wave, sample_rate)
+        if recipe is None:
+            write_wav(path, wave, sample_rate)
+        else:
+            write_wav_with_recipe(path, wave, sample_rate, recipe)
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def cmd_say(args: argparse.Namespace) -> int:
-    from vaesynth.digits import parse_digits
+def model_id(synth) -> str:  # noqa: ANN001
+    """How a recipe or saved voice names the model: its shipped name, else its folder's absolute path."""
+    from vaesynth.bundle import list_bundles
 
-    try:
-        parse_digits(args.digits)  # before anything heavy: bounded work on bad input
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    if args.rate is not None and not RATE_RANGE[0] <= args.rate <= RATE_RANGE[1]:
-        raise UsageError(f"--rate must be between {RATE_RANGE[0]} and {RATE_RANGE[1]} Hz, not {args.rate}")
-    if args.output == "":
-        raise UsageError("-o/--output needs a file name (or - for standard output)")
-    out = Path(args.output) if args.output is not None else None
-    if out is not None:
-        _check_writable_file(out)
-    play = args.play or out is None
-    performance = _performance(args)
-    synth = _load_synth(_model_arg(args))
-    voice = None if args.voice in ("random", "", None) else args.voice
-    try:
-        if voice is not None:
-            synth.knobs.speaker_index(voice)
-        render = synth.render_string(
-            args.digits,
-            vary=not args.steady,
-            temperature=args.temperature,
-            seed=args.seed,
-            voice=voice,
-            performance=performance,
-        )
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    wave, rate = render.wave, render.sample_rate
-    if out is not None:
-        if args.rate is not None and args.rate != rate:
-            from vaesynth.audio import resample
-
-            wave, rate = resample(wave, render.sample_rate, args.rate), args.rate
-        _write(out, wave, rate)
-        if str(out) != "-":  # standard output carries the WAV itself
-            print(f"wrote {out} ({len(wave) / rate:.2f} s at {rate} Hz: {render.digits})")
-    if play:
-        return _play_blocking(render.wave, render.sample_rate)
-    return EXIT_OK
+    path = synth.bundle.path.resolve()
+    for name, folder in list_bundles().items():
+        if folder.resolve() == path:
+            return name
+    return str(path)
 
 
-def _play_blocking(wave, sample_rate: int) -> int:
+def play_blocking(wave, sample_rate: int) -> int:
     from vaesynth.audio import AudioOutput
 
     audio = AudioOutput()
@@ -268,8 +252,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"cannot write samples to {out}: it is a file")
-    performance = _performance(args)
-    synth = _load_synth(_model_arg(args))
+    performance = performance_from_args(args)
+    synth = load_synth(model_arg(args))
     if performance.moves_pitch and not synth.has_f0:
         raise UsageError(f"pitch and note need the default model (with an f0 head); {synth.bundle.kind!r} has none")
     try:
@@ -284,10 +268,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
+    from vaesynth.keep import RenderRecipe, weights_fingerprint
+
+    ident, weights = model_id(synth), weights_fingerprint(synth.bundle.path)
     for d in range(N_DIGITS):
         for k in range(n):
-            render = synth.render_digit(d, synth.knobs.fresh(d, args.temperature, rng), performance)
-            _write(out / f"{d}_{k}.wav", render.wave, render.sample_rate)
+            knobs = synth.knobs.fresh(d, args.temperature, rng)
+            recipe = RenderRecipe(str(d), ident, weights, knobs=tuple(knobs), single=True, performance=performance)
+            render = recipe.render(synth)
+            write_output(out / f"{d}_{k}.wav", render.wave, render.sample_rate, recipe)
     print(f"wrote {N_DIGITS * n} samples to {out} in {time.perf_counter() - t0:.1f} s ({synth.bundle.display_name})")
     return EXIT_OK
 

@@ -30,13 +30,22 @@ TMP_PREFIX = ".vs-"
 TMP_SUFFIX = ".tmp"
 
 
-def wav_bytes(wave: np.ndarray, sample_rate: int) -> bytes:
-    """``wave`` float ``(n,)`` (clipped to [-1, 1]) as a complete 16-bit PCM mono WAV file in memory."""
+def wav_bytes(wave: np.ndarray, sample_rate: int, comment: str | None = None) -> bytes:
+    """``wave`` float ``(n,)`` (clipped to [-1, 1]) as a complete 16-bit PCM mono WAV file in memory.
+
+    ``comment``: text stored in the WAV's comment (RIFF INFO ``ICMT``), e.g. the sound's recipe.
+    """
     import soundfile as sf
 
     data = np.clip(np.asarray(wave, dtype=np.float32).reshape(-1), -1.0, 1.0)
     buf = io.BytesIO()
-    sf.write(buf, data, int(sample_rate), subtype="PCM_16", format="WAV")
+    if comment is None:
+        sf.write(buf, data, int(sample_rate), subtype="PCM_16", format="WAV")
+        return buf.getvalue()
+    with sf.SoundFile(buf, "w", int(sample_rate), 1, "PCM_16", format="WAV") as f:
+        f.comment = comment
+        f.software = "vaesynth"
+        f.write(data)
     return buf.getvalue()
 
 
@@ -47,15 +56,16 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def write_wav(path: str | os.PathLike, wave: np.ndarray, sample_rate: int) -> Path | None:
+def write_wav(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, comment: str | None = None) -> Path | None:
     """Write ``wave`` (float ``(n,)`` at ``sample_rate`` Hz) as 16-bit PCM WAV to ``path`` (see module doc).
 
+    ``comment``: text kept in the WAV (its recipe, see :mod:`vaesynth.keep`).
     Returns the file written (the link's target for a symlink), or ``None`` for standard output.
     Raises :class:`OSError` (nothing half-written left behind) or :class:`ValueError` for an empty path.
     """
     if str(path) == "":
         raise ValueError("no output file given")
-    data = wav_bytes(wave, sample_rate)
+    data = wav_bytes(wave, sample_rate, comment)
     if str(path) == STDOUT:
         out = sys.stdout.buffer
         out.write(data)

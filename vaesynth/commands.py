@@ -1,0 +1,149 @@
+"""``vaesynth say`` and ``vaesynth voices``: speaking digit strings, with recipes and saved voices.
+
+The parser and the other commands are in :mod:`vaesynth.cli`; every failure here is a
+:class:`vaesynth.cli.UsageError` (one line, exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from pathlib import Path
+
+from vaesynth.cli import (
+    EXIT_OK,
+    RATE_RANGE,
+    UsageError,
+    check_writable_file,
+    load_synth,
+    model_arg,
+    model_id,
+    performance_from_args,
+    play_blocking,
+    write_output,
+)
+
+
+def _saved_voice(args: argparse.Namespace, speakers: list[str] | None = None):  # noqa: ANN202
+    """The saved voice that ``--voice-file`` or ``--voice NAME`` asks for, or ``None``.
+
+    A ``--voice`` name is a speaker of the model first (``speakers``, when known), a saved voice second.
+    """
+    from vaesynth.keep import KeepError, list_voices, load_voice
+
+    try:
+        if args.voice_file:
+            return load_voice(Path(args.voice_file))
+        name = args.voice
+        if name not in ("random", "", None) and name not in (speakers or []) and name in list_voices():
+            return load_voice(name)
+    except KeepError as e:
+        raise UsageError(str(e)) from None
+    return None
+
+
+def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa: ANN001
+    """The :class:`~vaesynth.keep.RenderRecipe` for this ``say`` (a random seed is drawn and kept)."""
+    import numpy as np
+
+    from vaesynth.keep import RenderRecipe, weights_fingerprint
+    from vaesynth.performance import Performance
+
+    performance = performance_from_args(args)
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    knobs, voice, temperature = None, None, args.temperature
+    if saved is not None:
+        knobs = tuple(float(v) for v in synth.knobs.check(np.asarray(saved.knobs)))
+        temperature = saved.temperature
+        if performance == Performance():
+            performance = saved.performance
+    elif args.voice not in ("random", "", None):
+        voice = args.voice
+        synth.knobs.speaker_index(voice)  # a ValueError names the known voices
+    return RenderRecipe(
+        args.digits, model_id(synth), weights_fingerprint(synth.bundle.path), seed, knobs, voice,
+        vary=not args.steady, temperature=temperature, performance=performance,
+    )  # fmt: skip
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from vaesynth.digits import parse_digits
+    from vaesynth.keep import KeepError, SavedVoice, read_recipe, save_voice, weights_fingerprint
+
+    recipe = saved = None
+    if args.recipe:
+        try:
+            recipe = read_recipe(args.recipe)
+        except KeepError as e:
+            raise UsageError(str(e)) from None
+        if args.digits:
+            raise UsageError("give either digits or --recipe, not both")
+    elif args.digits is None:
+        raise UsageError("no digits given (or use --recipe)")
+    try:
+        parse_digits(recipe.text if recipe else args.digits)  # before anything heavy: bounded work on bad input
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.rate is not None and not RATE_RANGE[0] <= args.rate <= RATE_RANGE[1]:
+        raise UsageError(f"--rate must be between {RATE_RANGE[0]} and {RATE_RANGE[1]} Hz, not {args.rate}")
+    if args.output == "":
+        raise UsageError("-o/--output needs a file name (or - for standard output)")
+    out = Path(args.output) if args.output is not None else None
+    if out is not None:
+        check_writable_file(out)
+    play = args.play or out is None
+    performance_from_args(args)  # bad values fail before the model loads
+    if recipe is None and model_arg(args) is None:
+        saved = _saved_voice(args)  # a saved voice brings its model
+    model = recipe.model if recipe else (model_arg(args) or (saved.model if saved else None))
+    synth = load_synth(model)
+    try:
+        if recipe is not None:
+            if recipe.weights and recipe.weights != weights_fingerprint(synth.bundle.path):
+                raise UsageError(f"the recipe was made with other weights of {recipe.model!r}; it cannot be redone")
+        else:
+            saved = _saved_voice(args, synth.speakers)
+            recipe = _recipe_from_args(args, synth, saved)
+        render = recipe.render(synth)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    wave, rate = render.wave, render.sample_rate
+    if out is not None:
+        if args.rate is not None and args.rate != rate:
+            from vaesynth.audio import resample
+
+            wave, rate = resample(wave, render.sample_rate, args.rate), args.rate
+        write_output(out, wave, rate, recipe)
+        if str(out) != "-":  # standard output carries the WAV itself
+            print(f"wrote {out} ({len(wave) / rate:.2f} s at {rate} Hz: {render.digits})")
+    if args.save_voice:
+        knobs = tuple(float(v) for v in render.latents[0])
+        try:
+            voice = SavedVoice(args.save_voice, recipe.model, knobs, recipe.temperature, recipe.performance)
+            print(f"saved voice {args.save_voice!r} in {save_voice(voice)}")
+        except (KeepError, OSError) as e:
+            raise UsageError(f"cannot save the voice: {e}") from None
+    if play:
+        return play_blocking(render.wave, render.sample_rate)
+    return EXIT_OK
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    from vaesynth.keep import KeepError, delete_voice, list_voices, load_voice, rename_voice, voices_dir
+
+    try:
+        if args.delete:
+            delete_voice(args.delete)
+            print(f"deleted voice {args.delete!r}")
+        elif args.rename:
+            print(f"renamed to {rename_voice(*args.rename)}")
+        else:
+            names = list_voices()
+            if not names:
+                print(f"no saved voices in {voices_dir()} (vaesynth say 123 --save-voice NAME keeps one)")
+            for name in names:
+                v = load_voice(name)
+                print(f"{name}  (model {v.model}, {len(v.knobs)} knobs, temperature {v.temperature:g})")
+    except (KeepError, OSError) as e:
+        raise UsageError(str(e)) from None
+    return EXIT_OK
