@@ -68,8 +68,6 @@ def _arm_screenshot(app, window, path: str) -> dict:  # noqa: ANN001 - Qt object
     """Wire ``window`` to render one digit once its model is ready, save itself to ``path``, quit."""
     from PySide6.QtCore import QTimer
 
-    from .worker import RenderRequest
-
     outcome = {"status": 1}
 
     def fail(message: str) -> None:
@@ -79,18 +77,12 @@ def _arm_screenshot(app, window, path: str) -> dict:  # noqa: ANN001 - Qt object
 
     def on_ready(info) -> None:  # noqa: ANN001
         voice = info.speakers[0] if info.speakers else None
-        window.knob_panel.set_voice(voice)
-        window._digit = SCREENSHOT_DIGIT
-        mode = "voice" if voice else "given"
-        req = RenderRequest(
-            digit=SCREENSHOT_DIGIT, knob_mode=mode, voice=voice, knobs=[0.0] * info.latent_dim, play=False
-        )
-        req.origin = "screenshot"
-        window._submit(req)
+        window.knob_panel.set_voice(voice)  # a preset if the model has one, else the typical voice
+        window.hold_voice.setChecked(True)
+        window.press_digit(SCREENSHOT_DIGIT, play=False)
 
-    def on_shown(result) -> None:  # noqa: ANN001
-        if result.request.origin == "screenshot":
-            QTimer.singleShot(400, save)
+    def on_shown(_result) -> None:  # noqa: ANN001
+        QTimer.singleShot(400, save)
 
     def save() -> None:
         window.repaint()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 LAYOUT = ("123", "456", "789", " 0 ")
@@ -11,8 +12,8 @@ LAYOUT = ("123", "456", "789", " 0 ")
 class Keypad(QWidget):
     """Buttons 0-9; emits :attr:`digit_pressed` with the digit as a one-character string.
 
-    Keyboard keys are handled by the main window (number row and numpad); it calls
-    :meth:`flash` so that a key press lights the button like a click does.
+    :meth:`add_key_shortcuts` makes the number row and the numpad of a whole window press the
+    keys; a key press lights its button like a click does.
     """
 
     digit_pressed = Signal(str)
@@ -44,6 +45,20 @@ class Keypad(QWidget):
         layout.addWidget(self.display)
         layout.addLayout(grid, 1)
         self._timers: dict[str, QTimer] = {}
+
+    def add_key_shortcuts(self, window: QWidget) -> None:
+        """Digits 0-9 on the number row and the numpad anywhere in ``window`` press the keys."""
+        for i in range(10):
+            key = Qt.Key(Qt.Key.Key_0.value + i)
+            for seq in (QKeySequence(key), QKeySequence(Qt.KeyboardModifier.KeypadModifier | key)):
+                sc = QShortcut(seq, window)
+                sc.setContext(Qt.ShortcutContext.WindowShortcut)
+                sc.activated.connect(lambda d=str(i): self._on_key(d))
+
+    def _on_key(self, digit: str) -> None:
+        if self.buttons[digit].isEnabled():
+            self.flash(digit)
+        self.digit_pressed.emit(digit)
 
     def flash(self, digit: str) -> None:
         """Show ``digit``'s button pressed for a moment (for keyboard presses)."""

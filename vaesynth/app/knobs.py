@@ -155,14 +155,12 @@ class KnobPanel(QWidget):
 
     Signals carry plain Python values: :attr:`knobs_changed` the full knob vector after a
     user edit (including Reset), :attr:`randomize_requested` when Randomize is pressed,
-    :attr:`voice_chosen` a speaker name (``None`` for "Custom"),
-    :attr:`temperature_changed` the new temperature.
+    :attr:`voice_chosen` a speaker name (``None`` for "Custom").
     """
 
     knobs_changed = Signal(list)
     randomize_requested = Signal()
     voice_chosen = Signal(object)
-    temperature_changed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -180,7 +178,6 @@ class KnobPanel(QWidget):
             "How far fresh variations and Randomize stray from the typical voice\n"
             "(0 = always the typical voice, 1 = as varied as the training speakers)."
         )
-        self.temperature.valueChanged.connect(self.temperature_changed.emit)
         self.randomize = QPushButton("Randomize")
         self.randomize.setToolTip("Draw a new random voice at the current temperature and hold it")
         self.randomize.clicked.connect(self.randomize_requested.emit)

@@ -41,7 +41,7 @@ QPushButton#key {{
     background: qlineargradient(x1:0, y1:0, x2:0, y2:1, stop:0 #3b3e47, stop:1 #2e3038);
 }}
 QPushButton#key:hover {{ border-color: {ACCENT}; }}
-QPushButton#key:pressed, QPushButton#key:checked {{
+QPushButton#key:pressed {{
     background: {ACCENT};
     color: #1a1a1a;
 }}
@@ -58,12 +58,6 @@ QLabel#display {{
 QLabel#error {{ color: {ERROR}; }}
 QLabel#muted, QLabel#knobName {{ color: {MUTED}; }}
 QLabel#knobValue {{ font-family: "DejaVu Sans Mono", monospace; font-size: 11px; }}
-QLabel#banner {{
-    color: #1a1a1a;
-    background: {ERROR};
-    border-radius: 4px;
-    padding: 4px 8px;
-}}
 QStatusBar {{ color: {MUTED}; }}
 """
 
