@@ -16,12 +16,13 @@ SCREENSHOT_DIGIT = "7"
 SCREENSHOT_TIMEOUT_S = 120
 
 
-def run_app(model: str | None = None, screenshot: str | None = None) -> int:
+def run_app(model: str | None = None, screenshot: str | None = None, size: tuple[int, int] | None = None) -> int:
     """Open the vaesynth window and run the Qt event loop; returns the exit status.
 
     ``model``: a shipped bundle name (``"cvae"``, ``"cnn"``, ``"mlp"``) or a bundle folder, instead
     of the remembered one. ``screenshot``: load the model, render one digit, save the window as a
     PNG at this path and exit (no sound, no settings read or written; works without a display).
+    ``size``: the window size in pixels (default: the remembered one, or 1280 x 800).
     """
     if screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -51,6 +52,8 @@ def run_app(model: str | None = None, screenshot: str | None = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="vaesynth-shot-")
         window = MainWindow(file_settings(os.path.join(tmp.name, "settings.ini")), model=model, restore=False)
         outcome = _arm_screenshot(app, window, screenshot)
+        if size:
+            window.resize(*size)
         window.show()
         app.exec()
         window.shutdown()
@@ -58,6 +61,8 @@ def run_app(model: str | None = None, screenshot: str | None = None) -> int:
         return outcome["status"]
 
     window = MainWindow(default_settings(), model=model)
+    if size:
+        window.resize(*size)
     window.show()
     status = app.exec()
     window.shutdown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from .messages import RenderResult
 
@@ -13,6 +14,12 @@ def default_name(result: RenderResult) -> str:
     """A file name for ``result``: ``vaesynth-<digits>.wav`` (long strings shortened)."""
     digits = result.digits if len(result.digits) <= 24 else result.digits[:23] + "…"
     return f"vaesynth-{digits}.wav"
+
+
+def ask_wav_path(parent: QWidget, result: RenderResult) -> str:
+    """Ask where to save ``result`` (a save dialog); "" if cancelled."""
+    path, _ = QFileDialog.getSaveFileName(parent, "Export WAV", default_name(result), "WAV audio (*.wav)")
+    return path
 
 
 def export_wav(result: RenderResult, path: str | Path) -> Path:

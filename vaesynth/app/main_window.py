@@ -15,14 +15,14 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow
+from PySide6.QtWidgets import QLabel, QMainWindow
 
 from .audio_bridge import AudioBridge
 from .engine import Engine
-from .export import default_name, export_wav
+from .export import ask_wav_path, export_wav
 from .messages import ModelInfo, Origin, RenderRequest, RenderResult
 from .model_loader import ModelLoader
-from .panels import CentralView, MainToolBar
+from .panels import CentralView, MainToolBar, said_message
 from .playback import PlaybackController
 from .qtcompat import install_refcount_guard
 from .scheduler import RenderScheduler
@@ -116,7 +116,6 @@ class MainWindow(QMainWindow):
         self.playback.started.connect(self.playback_started)
         self.playback.failed.connect(self._on_play_failed)
         self.playback.playhead_moved.connect(self._on_playhead)
-        self.model_picker.open_requested.connect(self._open_bundle)
         self.device_picker.bind(self.audio, self.settings if self._restore else None)
         self.toolbar.replay_action.triggered.connect(self.replay)
         self.toolbar.stop_action.triggered.connect(self.stop_playback)
@@ -157,11 +156,6 @@ class MainWindow(QMainWindow):
         """Load the bundle at ``path`` (off the GUI thread); the knob panel rebuilds when it is ready."""
         self.models.load(path)
 
-    def _open_bundle(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a model bundle folder")
-        if folder:
-            self.models.load(folder)
-
     def _on_model_loading(self, _path: str, name: str) -> None:
         info = self.models.info
         if info is not None and self.knob_panel.latent_dim == info.latent_dim:
@@ -171,13 +165,8 @@ class MainWindow(QMainWindow):
         self.status(f"Loading {name}…")
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
-        self.knob_panel.set_latent_dim(info.latent_dim)
-        saved = self.settings.knobs(info.name) if self._restore else []
-        self.knob_panel.set_values(saved if len(saved) == info.latent_dim else [])
-        self.knob_panel.set_speakers(info.speakers)
-        self.spectrogram.set_scale(info.db_min, info.db_max, info.nyquist_hz)
+        self.view.show_model(info, self.settings.knobs(info.name) if self._restore else [])
         self._set_ready(True)
-        self.model_box.show_model(info)
         self.status(f"{info.display_name} ready: press 0-9 or type a number.")
         self.model_ready.emit(info)
 
@@ -185,9 +174,7 @@ class MainWindow(QMainWindow):
         if still_in_use:
             self._set_ready(True)
         else:
-            self.knob_panel.set_latent_dim(0)
-            self.knob_panel.set_placeholder(text)
-            self.model_box.show_problem(text)
+            self.view.show_model_problem(text)
         self.status(text)
         self.model_error.emit(text)
 
@@ -223,9 +210,7 @@ class MainWindow(QMainWindow):
         if not superseded or req.origin is not Origin.KNOB:
             self.knob_panel.set_values(result.knobs)  # the voice used, unless a knob is turning again
         self.view.show_result(result)
-        self.status(
-            f"Said {_shorten(result.digits)} in {1000 * result.elapsed_s:.0f} ms ({result.duration_s:.2f} s of audio)."
-        )
+        self.status(said_message(result, self.audio.latency_s()))
         self.render_shown.emit(result)
         if req.play and req.origin is Origin.KNOB:
             self.playback.play_knob(result)
@@ -270,12 +255,8 @@ class MainWindow(QMainWindow):
     # --- export, settings, close --------------------------------------------------------------
 
     def _on_export(self) -> None:
-        if self.last_result is not None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export WAV", default_name(self.last_result), "WAV audio (*.wav)"
-            )
-            if path:
-                self.export_wav(path)
+        if self.last_result is not None and (path := ask_wav_path(self, self.last_result)):
+            self.export_wav(path)
 
     def export_wav(self, path: str | Path) -> Path | None:
         """Write the last render to ``path`` as 16-bit PCM WAV at the model's rate. Returns the path."""
@@ -316,7 +297,3 @@ class MainWindow(QMainWindow):
         self.scheduler.close()
         self.audio.shutdown()
         self.engine.stop()
-
-
-def _shorten(digits: str, n: int = 20) -> str:
-    return digits if len(digits) <= n else digits[: n - 1] + "…"

@@ -7,7 +7,7 @@ Stop, Export WAV…). Widgets only: no rendering, no audio.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QStyle,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -29,6 +28,7 @@ from .knobs import KnobPanel
 from .messages import ModelInfo, Origin, RenderResult
 from .pickers import DevicePicker, ModelPicker
 from .spectrogram import SpectrogramView
+from .theme import tool_icon
 
 
 class KeypadBox(QGroupBox):
@@ -37,17 +37,15 @@ class KeypadBox(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Keypad", parent)
         self.keypad = Keypad()
-        self.hold_voice = QCheckBox("Hold voice")
+        self.hold_voice = QCheckBox("&Hold voice")
         self.hold_voice.setToolTip(
             "Off: every press is a fresh natural variation.\nOn: keep the voice set by the knobs or the preset."
         )
-        self.auto_play = QCheckBox("Auto-play knobs")
+        self.auto_play = QCheckBox("&Auto-play knobs")
         self.auto_play.setToolTip("Play the digit again whenever a knob, preset or Randomize changes the voice")
-        for cb in (self.hold_voice, self.auto_play):
-            cb.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.auto_play.setChecked(True)
         lay = QVBoxLayout(self)
-        lay.addWidget(self.keypad, 1)
+        lay.addWidget(self.keypad)
         opts = QHBoxLayout()
         opts.addWidget(self.hold_voice)
         opts.addWidget(self.auto_play)
@@ -66,6 +64,7 @@ class SayNumberBox(QGroupBox):
         self.text_edit.setToolTip("Digits to speak; spaces, dashes, dots, brackets and a leading + are allowed")
         self.text_edit.setClearButtonEnabled(True)
         self.text_edit.returnPressed.connect(self._request)
+        self.text_edit.installEventFilter(self)
         self.text_edit.textEdited.connect(lambda _t: self.show_error(""))
         self.play_button = QPushButton("Play")
         self.play_button.setToolTip("Speak the digits (Enter)")
@@ -92,7 +91,20 @@ class SayNumberBox(QGroupBox):
         self.error.setText(message)
         self.error.setVisible(bool(message))
 
+    def release_focus(self) -> None:
+        """Leave the field (after Enter, Esc or a keypad click), so digit keys reach the keypad again."""
+        if self.text_edit.hasFocus():
+            self.text_edit.clearFocus()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if (
+            obj is self.text_edit and event.type() == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Escape  # type: ignore[attr-defined]
+        ):
+            self.release_focus()  # and Esc still stops playback
+        return False
+
     def _request(self) -> None:
+        self.release_focus()
         self.play_requested.emit(self.text_edit.text())
 
 
@@ -135,16 +147,13 @@ class MainToolBar(QToolBar):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.addWidget(spacer)
-        sp = QStyle.StandardPixmap
-        self.replay_action = self._action(sp.SP_MediaPlay, "Play again", "Ctrl+R", "Play the last render again")
-        self.stop_action = self._action(sp.SP_MediaStop, "Stop", "Esc", "Stop playback")
-        self.export_action = self._action(
-            sp.SP_DialogSaveButton, "Export WAV…", "Ctrl+S", "Save the last render as a WAV file"
-        )
+        self.replay_action = self._action("play", "Play again", "Ctrl+R", "Play the last render again")
+        self.stop_action = self._action("stop", "Stop", "Esc", "Stop playback")
+        self.export_action = self._action("save", "Export WAV…", "Ctrl+S", "Save the last render as a WAV file")
         self.export_action.setEnabled(False)
 
-    def _action(self, pixmap: QStyle.StandardPixmap, text: str, key: str, tip: str) -> QAction:
-        action = QAction(self.style().standardIcon(pixmap), text, self)
+    def _action(self, icon: str, text: str, key: str, tip: str) -> QAction:
+        action = QAction(tool_icon(icon), text, self)
         action.setShortcut(QKeySequence(key))
         action.setToolTip(f"{tip} ({key})")
         self.addAction(action)
@@ -163,9 +172,10 @@ class CentralView(QWidget):
         left = QWidget()
         left_l = QVBoxLayout(left)
         left_l.setContentsMargins(0, 0, 0, 0)
-        left_l.addWidget(self.keys, 1)
+        left_l.addWidget(self.keys)
         left_l.addWidget(self.say_box)
         left_l.addWidget(self.model_box)
+        left_l.addStretch(1)
         left.setMinimumWidth(260)
         left.setMaximumWidth(340)
 
@@ -188,15 +198,46 @@ class CentralView(QWidget):
         lay.setContentsMargins(8, 4, 8, 4)
         lay.addWidget(left)
         lay.addWidget(self.splitter, 1)
+        # digit keys belong to the keypad unless the number field is being edited
+        self.keys.keypad.digit_pressed.connect(lambda _d: self.say_box.release_focus())
+        self.keys.keypad.pass_digits_through(self.knob_panel.temperature)
+
+    def show_model(self, info: ModelInfo, saved_knobs: list[float]) -> None:
+        """A model is ready: knobs for its latent size (at ``saved_knobs`` if they fit), its voices,
+        the spectrogram's scale, its details."""
+        self.knob_panel.set_latent_dim(info.latent_dim)
+        self.knob_panel.set_values(saved_knobs if len(saved_knobs) == info.latent_dim else [])
+        self.knob_panel.set_speakers(info.speakers)
+        self.spectrogram.set_scale(info.db_min, info.db_max, info.nyquist_hz)
+        self.model_box.show_model(info)
+
+    def show_model_problem(self, text: str) -> None:
+        """No model can be used: say why where the knobs would be and in the details."""
+        self.knob_panel.set_latent_dim(0)
+        self.knob_panel.set_placeholder(text)
+        self.model_box.show_problem(text)
 
     def show_result(self, result: RenderResult) -> None:
         """Show a finished render: spectrogram and waveform, its title, the keypad's display."""
-        self.keys.keypad.show_spoken(result.digits)
+        self.keys.keypad.show_spoken(result.label)
         if result.request.origin is Origin.STRING:
             self.say_box.show_error("")
         self.spectrogram.show_render(
             result.image_db, result.duration_s, result.wave, result.sample_rate, list(result.segments), result.digits
         )
         self.spectrogram.set_playhead(None)
-        said = result.digits if len(result.digits) <= 20 else result.digits[:19] + "…"
-        self.spec_box.setTitle(f"Spectrogram: “{said}”  ·  {result.duration_s:.2f} s")
+        self.spec_box.setTitle(f"Spectrogram: “{shorten(result.label)}”  ·  {result.duration_s:.2f} s")
+
+
+def shorten(text: str, n: int = 20) -> str:
+    """``text`` cut to ``n`` characters with an ellipsis."""
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def said_message(result: RenderResult, latency_s: float | None) -> str:
+    """The status line after a render: what was said, how long the render took, and the output
+    latency on top of it when the sound plays (what a user waits in all)."""
+    wait = f"rendered in {1000 * result.elapsed_s:.0f} ms"
+    if result.request.play and latency_s is not None:
+        wait += f" + {1000 * latency_s:.0f} ms output latency"
+    return f"Said {shorten(result.label)}: {wait} ({result.duration_s:.2f} s of audio)."

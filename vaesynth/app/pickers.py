@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
 from .audio_bridge import AudioBridge
 from .messages import ModelEntry
@@ -51,15 +51,15 @@ def model_label(entry: ModelEntry) -> str:
 
 
 class ModelPicker(QComboBox):
-    """The model list, then **Open bundle…**. Emits :attr:`model_chosen` (a bundle path) when
-    the user picks a model other than the current one, :attr:`open_requested` for Open bundle…."""
+    """The model list, then **Open bundle…** (a folder dialog). Emits :attr:`model_chosen` (a
+    bundle path) when the user picks a model other than the current one or opens a folder."""
 
     model_chosen = Signal(str)
-    open_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumWidth(200)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.setToolTip("The VAE that speaks. Open bundle… loads a model folder from disk.")
         self.addItem("Loading…")
         self._entries: list[ModelEntry] = []
@@ -106,7 +106,9 @@ class ModelPicker(QComboBox):
         path = self.itemData(index)
         if path is None:
             self.select(self._current)  # back to the model in use until another one loads
-            self.open_requested.emit()
+            folder = QFileDialog.getExistingDirectory(self, "Open a model bundle folder")
+            if folder:
+                self.model_chosen.emit(folder)
         elif path != self._current:
             self.model_chosen.emit(str(path))
 
@@ -152,6 +154,7 @@ class DevicePicker(QComboBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumWidth(160)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.setToolTip("Where the sound goes")
         self.addItem("Starting audio…")
         self.setEnabled(False)

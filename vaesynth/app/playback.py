@@ -17,8 +17,8 @@ from .audio_bridge import AudioBridge
 from .messages import RenderResult
 
 PLAYHEAD_MS = 30
-KNOB_PLAY_EVERY_S = 0.35  # while a knob moves, a new sound starts at least this often
-KNOB_CROSSFADE_S = 0.0  # and fades in over the one playing (where the output can)
+KNOB_PLAY_EVERY_S = 0.1  # while a knob moves, a new sound starts at least this often
+KNOB_CROSSFADE_S = 0.025  # and fades in over the one playing (where the output can)
 NO_START_GRACE_S = 0.25  # how long the playhead waits for a sound to report a position
 
 T = TypeVar("T")

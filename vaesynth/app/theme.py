@@ -113,3 +113,42 @@ def app_icon() -> QIcon:
         p.end()
         icon.addPixmap(pm)
     return icon
+
+
+def tool_icon(kind: str, colour: str = TEXT) -> QIcon:
+    """A toolbar icon drawn in the text colour, so it shows on the dark toolbar: ``"play"`` (a
+    triangle), ``"stop"`` (a square) or ``"save"`` (an arrow into a tray)."""
+    icon = QIcon()
+    for size in (16, 24, 32, 48):
+        pm = QPixmap(size, size)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        s = float(size)
+        if kind == "play":
+            path = QPainterPath(QPointF(0.25 * s, 0.16 * s))
+            path.lineTo(0.84 * s, 0.5 * s)
+            path.lineTo(0.25 * s, 0.84 * s)
+            path.closeSubpath()
+            p.fillPath(path, QColor(colour))
+        elif kind == "stop":
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(colour))
+            p.drawRoundedRect(QRectF(0.22 * s, 0.22 * s, 0.56 * s, 0.56 * s), 0.06 * s, 0.06 * s)
+        else:  # save
+            pen = QPen(QColor(colour), max(1.5, s / 10), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            p.setPen(pen)
+            p.drawLine(QPointF(0.5 * s, 0.14 * s), QPointF(0.5 * s, 0.6 * s))
+            p.drawPolyline([QPointF(0.3 * s, 0.42 * s), QPointF(0.5 * s, 0.62 * s), QPointF(0.7 * s, 0.42 * s)])
+            p.drawPolyline(
+                [
+                    QPointF(0.16 * s, 0.62 * s),
+                    QPointF(0.16 * s, 0.84 * s),
+                    QPointF(0.84 * s, 0.84 * s),
+                    QPointF(0.84 * s, 0.62 * s),
+                ]
+            )
+        p.end()
+        icon.addPixmap(pm)
+    return icon

@@ -1,6 +1,9 @@
 """The voice controls as one unit: the knob panel (knobs, preset, temperature, Randomize, Reset),
 Hold voice and Auto-play knobs. :class:`VoiceEditor` keeps them consistent with each other and
 turns each edit into a :class:`~vaesynth.app.voice_mode.VoiceControls` for the window to render.
+
+Hold voice means "keep this voice": a turned knob, Reset, Randomize and choosing a preset tick it;
+unticking it while a preset is chosen returns the preset list to Custom (fresh voices again).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class VoiceEditor(QObject):
         panel.knobs_changed.connect(self._on_knobs)
         panel.randomize_requested.connect(self.randomize)
         panel.voice_chosen.connect(self._on_preset)
+        hold.toggled.connect(self._on_hold)
 
     def controls(self) -> VoiceControls:
         """The voice controls as they are now (preset, Hold voice, knobs, temperature)."""
@@ -45,7 +49,12 @@ class VoiceEditor(QObject):
 
     def _on_preset(self, speaker: str | None) -> None:
         if speaker is not None:
+            self.hold.setChecked(True)  # a preset is a held voice: that speaker, press after press
             self._emit(VoiceControls(speaker, True, (), 1.0), Origin.PRESET)
+
+    def _on_hold(self, on: bool) -> None:
+        if not on:
+            self.panel.set_voice(None)  # letting go of the voice lets go of the preset too
 
     def _emit(self, controls: VoiceControls, origin: Origin) -> None:
         self.edited.emit(controls, origin, self.auto_play.isChecked())
