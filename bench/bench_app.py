@@ -198,7 +198,7 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
     from vaesynth.bundle import list_bundles
 
     if not list_bundles():
-        from training.export import untrained_bundle
+        from training.bundling import untrained_bundle
 
         for kind in ("cvae", "cnn", "mlp"):
             untrained_bundle(kind, tmp / "models" / kind)

@@ -10,7 +10,7 @@ What is measured (wall-clock, ``time.perf_counter``, one process, torch single-t
 
 - ``phase``: every phase-reconstruction choice on the same magnitudes: held-out FSDD
   recordings (official test split, analysed exactly like training data) and decoded model
-  outputs. Quality = :func:`vaesynth.spectral.log_spectral_distance` between the target
+  outputs. Quality = :func:`training.metrics.log_spectral_distance` between the target
   magnitude and the magnitude of the reconstructed waveform (dB, lower is better).
 - ``engine``: one digit (new random knobs every time: decode + phase + fades), a re-render
   after a knob change (a slider sweep on one knob, same digit), a 10-digit string, and the
@@ -40,6 +40,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from training.metrics import log_spectral_distance  # noqa: E402
+from vaesynth import phase as ph  # noqa: E402
 from vaesynth import spectral as sp  # noqa: E402
 from vaesynth.bundle import list_bundles, load_bundle  # noqa: E402
 from vaesynth.synth import Synth  # noqa: E402
@@ -103,7 +105,7 @@ def get_synth(model: str | None) -> tuple[Synth, str]:
         return Synth(load_bundle(bundles["cvae"])), f"{bundles['cvae']} (trained)"
     import torch
 
-    from training.export import untrained_bundle
+    from training.bundling import untrained_bundle
 
     tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
@@ -155,7 +157,7 @@ def phase_methods(cfg: sp.SpectralConfig) -> dict:
         return f
 
     def ours(n_iter: int, init: str, momentum: float = 0.99):
-        return lambda mag: sp.griffin_lim(mag, cfg, n_iter, momentum, init)
+        return lambda mag: ph.griffin_lim(mag, cfg, n_iter, momentum, init, fft="torch")
 
     return {
         "librosa.griffinlim, 32 it, plain (naive)": lib(0.0),
@@ -204,7 +206,7 @@ def real_magnitudes(cfg: sp.SpectralConfig, n: int, data: str | None) -> list[np
 def decoded_magnitudes(synth: Synth, n: int) -> list[np.ndarray]:
     rng = np.random.default_rng(1)
     digits = [i % 10 for i in range(n)]
-    feats = synth.decode(digits, [synth.random_knobs(rng=rng) for _ in digits])
+    feats = synth.decode(digits, [synth.knobs.fresh(rng=rng) for _ in digits])
     return [sp.features_to_mag(f, synth.spectral) for f in feats]
 
 
@@ -226,7 +228,7 @@ def bench_phase(synth: Synth, n: int, data: str | None = None) -> dict:
                 t0 = time.perf_counter()
                 w = fn(m)
                 ts.append(time.perf_counter() - t0)
-                q.append(sp.log_spectral_distance(m, sp.magnitude(w, cfg)))
+                q.append(log_spectral_distance(m, sp.magnitude(w, cfg)))
             row[set_name] = {"lsd_db": float(np.mean(q)), **stats_ms(ts)}
         results[name] = row
         cells = "  ".join(f"{r['lsd_db']:5.2f} dB {r['p50']:6.2f} ms" for r in row.values())
@@ -247,12 +249,12 @@ def bench_engine(synth: Synth, n: int) -> dict:
     d = synth.latent_dim
     res = {}
 
-    knobs = [synth.random_knobs(rng=rng) for _ in range(n)]
+    knobs = [synth.knobs.fresh(rng=rng) for _ in range(n)]
     ts, renders = timed(lambda i: synth.render_digit(i % 10, knobs[i]), n)
     res["digit"] = {**stats_ms(ts), "mean_frames": float(np.mean([len(r.features) for r in renders]))}
 
     # a slider drag: knob 0 moves in small steps from -2 to 2 (and back), same digit, other knobs fixed
-    base = synth.random_knobs(rng=rng)
+    base = synth.knobs.fresh(rng=rng)
     path = np.concatenate([np.linspace(-2, 2, n // 2), np.linspace(2, -2, n - n // 2)])
 
     def sweep(i):
@@ -302,7 +304,7 @@ def bench_memory(synth: Synth, n: int) -> dict:
     start = rss_mb()
     t0 = time.perf_counter()
     for i in range(n):
-        synth.render_digit(int(rng.integers(10)), synth.random_knobs(rng=rng))
+        synth.render_digit(int(rng.integers(10)), synth.knobs.fresh(rng=rng))
         if i % step == 0 or i == n - 1:
             samples.append((i + 1, rss_mb()))
     elapsed = time.perf_counter() - t0
@@ -388,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phase-n", type=int, default=60, help="utterances per set in the phase comparison")
     ap.add_argument("--memory", type=int, default=2000, metavar="N", help="renders in the memory run (default 2000)")
     ap.add_argument("--gl-iters", type=int, help="override the engine's Griffin-Lim iterations")
-    ap.add_argument("--gl-init", choices=sp.GL_INITS, help="override the engine's initial phase")
+    ap.add_argument("--gl-init", choices=ph.GL_INITS, help="override the engine's initial phase")
     ap.add_argument("--data", metavar="PATH", help="FSDD recordings for the phase comparison (default: auto)")
     ap.add_argument("--markdown", metavar="PATH", help="also write the tables as markdown")
     ap.add_argument("--json", metavar="PATH", help="also write all results as JSON")

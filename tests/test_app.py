@@ -1,6 +1,6 @@
 """The desktop app (vaesynth.app), headless with pytest-qt.
 
-Models are small random-weight bundles made in a temp folder (``training.export.untrained_bundle``),
+Models are small random-weight bundles made in a temp folder (``training.bundling.untrained_bundle``),
 so these tests do not depend on the shipped, trained ones. Every window gets its own INI settings
 file in a temp folder, so nothing leaks into the user's settings or between tests.
 """
@@ -33,7 +33,7 @@ WAIT_MS = 30_000  # generous: the first model load imports torch in the worker t
 
 @pytest.fixture(scope="module")
 def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.export import untrained_bundle
+    from training.bundling import untrained_bundle
 
     root = tmp_path_factory.mktemp("models")
     for kind in LATENT:

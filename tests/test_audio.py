@@ -21,7 +21,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory):
     """An untrained cvae whose valid head says "keep going": every render is a full 0.9 s."""
     import torch
 
-    from training.export import untrained_bundle
+    from training.bundling import untrained_bundle
     from vaesynth.bundle import load_bundle
     from vaesynth.synth import Synth
 
@@ -50,7 +50,7 @@ def _band_spectrum_db(x: np.ndarray, rate: int, n_fft: int = 1024, fmax: float =
 
 
 def test_what_played_is_what_was_rendered(pulse, synth) -> None:
-    render = synth.render_digit(5, synth.random_knobs(rng=0))
+    render = synth.render_digit(5, synth.knobs.fresh(rng=0))
     sr = render.sample_rate
     out = AudioOutput()
     assert out.available, out.status

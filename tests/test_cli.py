@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from training.export import untrained_bundle
+from training.bundling import untrained_bundle
 from vaesynth import cli
 from vaesynth.bundle import load_bundle, save_bundle
 
@@ -124,6 +125,16 @@ def test_say_without_an_audio_device_says_so(run, no_audio_env, models_dir: Path
         (["say", "12", "--rate", "100"], "--rate"),
         (["say", "12", "--temperature", "-1"], "temperature"),
         (["say", "12", "--temperature", "nan"], "temperature"),
+        (["say", "12", "--temperature", "1e9"], "temperature"),
+        (["say", "12", "--temperature", "1e300"], "temperature"),
+        (["say", "12", "--seed", "-3"], "seed"),
+        (["say", "12", "-o", ""], "needs a file name"),
+        (["say", "12", "--pitch", "13"], "pitch"),
+        (["say", "12", "--speed", "3"], "speed"),
+        (["say", "12", "--note", "H9"], "not a note"),
+        (["say", "12", "--pitch", "2", "--model", "{mlp}"], "need the default model"),
+        (["sample", "--per-digit", "1", "--out", "{tmp}/s", "--note", "A3", "--model", "{mlp}"], "default model"),
+        (["sample", "--per-digit", "1", "--out", "{tmp}/s", "--seed", "-3"], "seed"),
         (["sample", "--per-digit", "0", "--out", "{tmp}/s"], "--per-digit"),
         (["sample", "--per-digit", "5000", "--out", "{tmp}/s"], "--per-digit"),
         (["sample", "--per-digit", "1", "--out", "{tmp}/file.txt"], "is a file"),
@@ -135,7 +146,7 @@ def test_say_without_an_audio_device_says_so(run, no_audio_env, models_dir: Path
 )
 def test_bad_input_is_one_line_and_exit_2(run, models_dir: Path, tmp_path: Path, args: list[str], match: str) -> None:
     (tmp_path / "file.txt").write_text("not a folder")
-    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    args = [a.replace("{tmp}", str(tmp_path)).replace("{mlp}", str(models_dir / "mlp")) for a in args]
     if args[0] in ("say", "sample") and "--model" not in args:
         args += ["--model", str(models_dir / "cvae")]
     if args[0] == "say" and "-o" not in args:
@@ -173,6 +184,43 @@ def test_failed_write_leaves_nothing_behind(run, models_dir: Path, tmp_path: Pat
     assert listing(tmp_path) == []
     code, _, err = run("sample", "--per-digit", "1", "--out", str(tmp_path / "s"), "--model", str(models_dir / "mlp"))
     assert code == 2 and len(err) == 1
+    assert listing(tmp_path / "s") == []
+
+
+def test_say_with_pitch_speed_and_note(run, models_dir: Path, tmp_path: Path) -> None:
+    base = ["say", "7", "--model", str(models_dir / "cvae"), "--seed", "3", "--steady"]
+    assert run(*base, "-o", str(tmp_path / "a.wav"))[0] == 0
+    assert run(*base, "-o", str(tmp_path / "b.wav"), "--speed", "0.5", "--pitch", "+3")[0] == 0
+    assert run(*base, "-o", str(tmp_path / "c.wav"), "--note", "A3", "--contour", "0.5")[0] == 0
+    a, b = sf.info(str(tmp_path / "a.wav")), sf.info(str(tmp_path / "b.wav"))
+    assert b.frames == pytest.approx(2 * a.frames, rel=0.05)
+
+
+def test_say_streams_a_wav_to_stdout(models_dir: Path) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "vaesynth.cli", "say", "12", "--model", str(models_dir / "cvae"), "-o", "-"],
+        capture_output=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert res.returncode == 0, res.stderr
+    x, sr = sf.read(io.BytesIO(res.stdout), dtype="float32")
+    assert sr == 8000 and len(x) > 0.5 * sr
+
+
+def test_say_to_a_full_disk_is_one_line(run, models_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    from vaesynth import wavfile
+
+    def full(fd: int, data) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(wavfile.os, "write", full)
+    (tmp_path / "old.wav").write_bytes(b"old")
+    code, _, err = run("say", "12", "-o", str(tmp_path / "old.wav"), "--model", str(models_dir / "cvae"))
+    assert code == 2 and len(err) == 1 and "No space left" in err[0]
+    assert (tmp_path / "old.wav").read_bytes() == b"old" and listing(tmp_path) == ["old.wav"]
+    code, _, err = run("sample", "--per-digit", "2", "--out", str(tmp_path / "s"), "--model", str(models_dir / "mlp"))
+    assert code == 2 and len(err) == 1 and "No space left" in err[0]
     assert listing(tmp_path / "s") == []
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -14,12 +17,27 @@ import torch
 
 from training import data as tdata
 from training.__main__ import main as train_main
-from training.export import fit_latent_stats, untrained_bundle
+from training.bundling import DISPLAY_NAMES, untrained_bundle
+from training.config import MODEL_KINDS, RECIPES, ConfigError, Recipe, model_signature_params
+from training.evaluate import run_folder
 from vaesynth.bundle import BundleError, load_bundle
 from vaesynth.spectral import SpectralConfig, features_to_mag, mag_to_features, magnitude, wave_to_features
+from vaesynth.voice import fit_latent_stats
 
-SHARED_FSDD = Path(__file__).resolve().parents[2] / "shared" / "fsdd" / "recordings"
 CFG = SpectralConfig()
+
+
+def _discover_fsdd() -> tuple[Path | None, str]:
+    """The real FSDD recordings, found the way the training command finds them (``--data`` aside:
+    ``$VAESYNTH_FSDD``, then the user cache), at import time, before the fixtures hide them."""
+    try:
+        return tdata.find_data(), ""
+    except tdata.DataError as e:
+        return None, f"needs the FSDD recordings: {e}"
+
+
+REAL_FSDD, NO_FSDD_REASON = _discover_fsdd()
+requires_fsdd = pytest.mark.skipif(REAL_FSDD is None, reason=NO_FSDD_REASON)
 
 
 @pytest.fixture(autouse=True)
@@ -179,8 +197,8 @@ def test_download_verifies_and_keeps_nothing_on_mismatch(tmp_path):
 
 
 def test_short_fit_writes_a_loadable_bundle(tmp_path):
-    if SHARED_FSDD.is_dir():
-        data, limit = SHARED_FSDD, 6  # takes 0-5: 0-4 test, 5 train
+    if REAL_FSDD is not None:
+        data, limit = REAL_FSDD, 6  # takes 0-5: 0-4 test, 5 train
     else:
         data, limit = write_fake_fsdd(tmp_path / "rec", takes=6), None
     out = tmp_path / "bundle"
@@ -195,11 +213,18 @@ def test_short_fit_writes_a_loadable_bundle(tmp_path):
     assert b.meta["data_fingerprint"]["n_files"] > 0
     assert torch.isfinite(b.stats.digit_mean).all()
     assert (tmp_path / "cache" / "vaesynth" / "runs" / "cvae" / "checkpoints" / "last.ckpt").is_file()
+    # the whole recipe is recorded, and a shipped artifact carries no path of the machine that made it
+    assert b.meta["training"]["recipe"] == RECIPES["cvae"].with_overrides(epochs=1).to_dict()
+    assert b.meta["training"]["run"] == "cvae" and "log_dir" not in b.meta["training"]
+    text = (out / "config.json").read_text()
+    for local in {str(tmp_path), str(data), os.path.expanduser("~"), str(Path.cwd())}:
+        assert local not in text, local
+    assert run_folder(b) == tmp_path / "cache" / "vaesynth" / "runs" / "cvae"
 
 
 def test_interrupted_fit_resumes_from_its_checkpoint(tmp_path, monkeypatch, capsys):
     """A run interrupted (Ctrl+C) after epoch 1 of 2 says how to resume, and --resume continues it."""
-    from training.lit import VAEExperiment
+    from training.experiment import VAEExperiment
 
     data = write_fake_fsdd(tmp_path / "rec", takes=6)
     out = tmp_path / "b"
@@ -222,6 +247,8 @@ def test_interrupted_fit_resumes_from_its_checkpoint(tmp_path, monkeypatch, caps
     assert train_main(args + ["--resume"]) == 0
     state = torch.load(ckpt, weights_only=True, map_location="cpu")
     assert state["epoch"] == 1 and state["global_step"] == 2 * first["global_step"]
+    again = VAEExperiment.load_from_checkpoint(ckpt, map_location="cpu")  # hyperparameters = the recipe
+    assert again.recipe == RECIPES["mlp"].with_overrides(epochs=2)
     assert load_bundle(tmp_path / "b").meta["training"]["epochs"] == 2
 
 
@@ -267,7 +294,7 @@ def test_bundle_posteriors_round_trip_and_validation(tmp_path):
 
 
 def test_export_refreshes_latent_stats_from_data(tmp_path):
-    from training.export import refresh_latent_stats
+    from training.bundling import refresh_latent_stats
 
     data = write_fake_fsdd(tmp_path / "rec", takes=6)
     folder = untrained_bundle("mlp", tmp_path / "b", speakers=("ann", "bob"))
@@ -278,3 +305,100 @@ def test_export_refreshes_latent_stats_from_data(tmp_path):
         assert torch.equal(v, w), k  # weights untouched
     assert len(after.stats.post_mu) == 2 * 10 * 1  # the train takes (index 5) of 2 speakers x 10 digits
     assert not torch.allclose(before.stats.digit_mean, after.stats.digit_mean)
+
+
+# --- one place for a run's configuration (issue 8) ------------------------------------------
+
+
+def test_recipes_cover_every_model_kind_with_complete_params():
+    """Recipes spell out every constructor argument, so no run follows a model default (the CNN's
+    default channels=32 disagrees with its recipe's 16: the recipe wins, explicitly)."""
+    from vaesynth.models import MODEL_TYPES
+
+    assert tuple(RECIPES) == MODEL_KINDS == tuple(MODEL_TYPES)
+    assert set(DISPLAY_NAMES) == set(MODEL_KINDS)
+    for kind, recipe in RECIPES.items():
+        assert recipe.kind == kind
+        assert set(recipe.params) == set(model_signature_params(kind)), kind
+        model = MODEL_TYPES[kind](CFG, **recipe.params)
+        assert model.latent_dim == recipe.params["latent_dim"]
+    assert RECIPES["cnn"].params["channels"] == 16 != model_signature_params("cnn")["channels"]
+
+
+def test_recipe_is_validated_and_round_trips():
+    r = RECIPES["cvae"]
+    assert Recipe.from_dict(r.to_dict()) == r
+    json.dumps(r.to_dict())  # plain values: stored in bundles and checkpoints
+    assert r.with_overrides(epochs=3, seed=None).epochs == 3
+    assert r.with_overrides(epochs=3).effective_warmup_epochs == 1
+    assert r.effective_warmup_epochs == 10
+    for bad in ({"epochs": 0}, {"epochs": -1}, {"batch_size": 0}, {"lr": 0.0}, {"free_bits": -1.0}, {"kind": "rnn"}):
+        with pytest.raises(ConfigError):
+            r.with_overrides(**bad)
+    with pytest.raises(ConfigError, match="unknown recipe settings: bogus"):
+        r.with_overrides(bogus=1)
+
+
+def test_experiment_takes_every_setting_from_its_recipe():
+    from training.experiment import VAEExperiment
+
+    recipe = RECIPES["cvae"].with_overrides(f0_weight=3.0, teacher_f0=False, beta=0.5, epochs=9)
+    exp = VAEExperiment(recipe)
+    assert dict(exp.hparams) == recipe.to_dict()
+    assert exp.beta_now() == 0.0  # warm-up starts at 0
+    assert exp.model.latent_dim == 12 and exp.model.head == "harmonic"
+    again = VAEExperiment(recipe.to_dict())  # as Lightning rebuilds it from a checkpoint's hyperparameters
+    assert again.recipe == recipe
+
+
+def _training_imports(path: Path) -> set[str]:
+    """Modules of ``training`` that ``path`` imports anywhere (top level or inside functions)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                names.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+            elif node.module and node.module.startswith("training."):
+                names.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("training."))
+    return names
+
+
+def test_training_modules_import_each_other_without_cycles():
+    import training
+
+    folder = Path(inspect.getfile(training)).parent
+    graph = {p.stem: _training_imports(p) for p in folder.glob("*.py")}
+    graph = {m: deps & set(graph) for m, deps in graph.items()}
+    assert "fit" in graph["__main__"] and "latent_stats" in graph["fit"]  # the parser saw the imports
+    done: set[str] = set()
+
+    def visit(m: str, stack: tuple[str, ...]) -> None:
+        assert m not in stack, f"import cycle: {' -> '.join((*stack, m))}"
+        if m in done:
+            return
+        for dep in sorted(graph[m]):
+            visit(dep, (*stack, m))
+        done.add(m)
+
+    for m in sorted(graph):
+        visit(m, ())
+    assert all("export" not in deps for deps in graph.values())  # the old name is only a shim for outsiders
+
+
+def test_run_folder_of_old_and_new_bundles(tmp_path):
+    b = load_bundle(untrained_bundle("mlp", tmp_path / "b"))
+    b.meta["training"] = {"run": "cvae-gpu"}
+    assert run_folder(b) == tdata.runs_dir() / "cvae-gpu"
+    b.meta["training"] = {"log_dir": "/home/someone/.cache/vaesynth/runs/mlp"}  # shipped before: absent here
+    assert run_folder(b) == tdata.runs_dir() / "mlp"
+    b.meta["training"] = {"log_dir": str(tmp_path)}
+    assert run_folder(b) == tmp_path
+
+
+@requires_fsdd
+def test_real_fsdd_loads_with_a_clean_report():
+    ds = tdata.load_dataset(REAL_FSDD, CFG, limit_per_digit_speaker=1)
+    assert len(ds.speakers) == 6 and len(ds) == 60
+    assert ds.report.loaded == 60 and not ds.report.skipped

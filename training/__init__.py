@@ -1,5 +1,7 @@
-"""vaesynth's training module: FSDD data, fitting, evaluation and export of model bundles.
+"""vaesynth's training module: FSDD data, fitting, evaluation and writing of model bundles.
 
-Run it as ``vaesynth-train`` or ``python -m training``. It imports the runtime package
-(``vaesynth.models``, ``vaesynth.spectral``, ``vaesynth.bundle``); the runtime never imports it.
+Run it as ``vaesynth-train`` or ``python -m training``; docs/training.md describes the run
+configuration (:mod:`training.config`), the modules and multi-process / multi-node training.
+It imports the runtime package (``vaesynth.models``, ``vaesynth.spectral``, ``vaesynth.bundle``);
+the runtime never imports it.
 """

@@ -1,36 +1,92 @@
-"""``vaesynth-train`` / ``python -m training``: fit, evaluate, export, download."""
+"""``vaesynth-train`` / ``python -m training``: fit, evaluate, refit-stats, download.
+
+Bad input (arguments, data, bundles, checkpoints, devices) ends with one readable line on
+stderr and exit status 2; Ctrl+C with a hint how to resume and status 130.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import NoReturn
+
+from .config import ACCELERATORS, MODEL_KINDS, STRATEGIES
+
+PROG = "vaesynth-train"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def devices_arg(text: str) -> int | str | list[int]:
+    """``--devices``: a positive number of processes/GPUs, ``auto``, or GPU indices ``0,2``."""
+    text = text.strip()
+    if text == "auto":
+        return text
+    if "," in text:
+        try:
+            ids = [int(t) for t in text.split(",") if t.strip()]
+        except ValueError:
+            ids = []
+        if not ids or min(ids) < 0 or len(set(ids)) != len(ids):
+            raise argparse.ArgumentTypeError(f"GPU indices must be distinct non-negative integers, got {text!r}")
+        return ids
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer, a list of GPU indices like 0,1, or 'auto'; got {text!r}"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vaesynth-train", description="Train and evaluate vaesynth's VAE models on FSDD.")
+    p = OneLineParser(prog=PROG, description="Train and evaluate vaesynth's VAE models on FSDD.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    f = sub.add_parser("fit", help="train a model and export its bundle")
-    f.add_argument("--model", choices=["mlp", "cnn", "cvae", "all"], default="cvae")
+    f = sub.add_parser("fit", help="train a model and write its bundle")
+    f.add_argument("--model", choices=[*MODEL_KINDS, "all"], default="cvae")
     f.add_argument("--data", help="folder of FSDD recordings (else $VAESYNTH_FSDD, else the user cache)")
-    f.add_argument("--epochs", type=int, help="override the recipe's epoch count")
-    f.add_argument("--out", help="bundle folder (default resources/models/<model>)")
+    f.add_argument("--epochs", type=positive_int, help="override the recipe's epoch count")
+    f.add_argument("--out", help="bundle folder (default resources/models/<model>; only with one --model)")
+    f.add_argument("--runs-dir", help="folder for checkpoints and logs, one subfolder per model "
+                   "(default <user cache>/vaesynth/runs; on several nodes: a shared folder)")  # fmt: skip
     f.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--accelerator", default="cpu", help="Lightning accelerator: cpu, gpu, auto")
-    f.add_argument("--devices", default="1", help="number of devices (DDP when > 1)")
-    f.add_argument("--limit", type=int, help="use only takes with index < LIMIT (quick runs)")
+    f.add_argument("--seed", type=int, help="override the recipe's seed (0)")
+    f.add_argument("--accelerator", default="cpu", choices=ACCELERATORS, help="Lightning accelerator")
+    f.add_argument("--devices", type=devices_arg, default=1,
+                   help="processes per node: CPU processes or GPUs (DDP when > 1), 'auto', or GPU ids 0,1")  # fmt: skip
+    f.add_argument("--num-nodes", type=positive_int, default=1, help="machines in a multi-node run (docs/training.md)")
+    f.add_argument("--strategy", default="auto", choices=STRATEGIES, help="Lightning strategy (auto = ddp when > 1)")
+    f.add_argument("--limit", type=positive_int, help="use only takes with index < LIMIT (quick runs)")
     f.add_argument("--no-progress", action="store_true")
 
     e = sub.add_parser("evaluate", help="measure shipped (or given) bundles and write the results table")
     e.add_argument("--data", help="folder of FSDD recordings")
     e.add_argument("--models", nargs="*", help="bundle folders or names (default: all shipped)")
-    e.add_argument("--per-digit", type=int, default=50, help="prior samples per digit")
+    e.add_argument("--per-digit", type=positive_int, default=50, help="prior samples per digit")
     e.add_argument("--out", default="docs/results", help="folder for results.md, results.json and plots")
     e.add_argument("--no-plots", action="store_true")
     e.add_argument("--seed", type=int, default=0)
 
-    x = sub.add_parser("export", help="re-fit a bundle's latent statistics from the data (weights unchanged)")
+    x = sub.add_parser(
+        "refit-stats", aliases=["export"],
+        help="re-fit a bundle's latent statistics from the data (weights unchanged); 'export' is the old name",
+    )  # fmt: skip
     x.add_argument("--model", nargs="+", required=True, help="bundle names or folders")
     x.add_argument("--data", help="folder of FSDD recordings")
 
@@ -54,35 +110,49 @@ def offer_download() -> None:
         print(f"FSDD verified in {download()}")
 
 
+def run_fit(args: argparse.Namespace) -> None:
+    from .config import ConfigError, recipe_for
+    from .fit import fit
+
+    kinds = list(MODEL_KINDS) if args.model == "all" else [args.model]
+    if args.out is not None and len(kinds) > 1:
+        raise ConfigError("--out names one bundle folder; with --model all the bundles go to resources/models/<model>")
+    for kind in kinds:
+        out = fit(
+            recipe_for(kind), data=args.data, epochs=args.epochs, out=args.out, resume=args.resume, seed=args.seed,
+            accelerator=args.accelerator, devices=args.devices, num_nodes=args.num_nodes, strategy=args.strategy,
+            limit_per_digit_speaker=args.limit, run_dir=Path(args.runs_dir) / kind if args.runs_dir else None,
+            progress=not args.no_progress,
+        )  # fmt: skip
+        if out is not None:  # only the process of global rank 0 writes the bundle
+            print(f"wrote bundle {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse: --help (0) or one-line usage error (2)
+        return e.code if isinstance(e.code, int) else 2
     from vaesynth.bundle import BundleError
 
+    from .config import ConfigError, TrainingError
     from .data import DataError
 
     try:
         if args.cmd in ("fit", "evaluate") and args.data is None:
             offer_download()
         if args.cmd == "fit":
-            from .fit import RECIPES, fit
-
-            kinds = list(RECIPES) if args.model == "all" else [args.model]
-            devices = int(args.devices) if args.devices.isdigit() else args.devices
-            for kind in kinds:
-                out = fit(
-                    kind, data=args.data, epochs=args.epochs, out=args.out if len(kinds) == 1 else None,
-                    resume=args.resume, seed=args.seed, accelerator=args.accelerator, devices=devices,
-                    limit_per_digit_speaker=args.limit, progress=not args.no_progress,
-                )  # fmt: skip
-                print(f"wrote bundle {out}")
+            run_fit(args)
         elif args.cmd == "evaluate":
             from .evaluate import evaluate_cli
 
+            if Path(args.out).exists() and not Path(args.out).is_dir():
+                raise ConfigError(f"--out {args.out} is a file, not a folder")
             evaluate_cli(args)
-        elif args.cmd == "export":
+        elif args.cmd in ("refit-stats", "export"):
             from vaesynth.bundle import list_bundles
 
-            from .export import refresh_latent_stats
+            from .bundling import refresh_latent_stats
 
             shipped = list_bundles()
             for m in args.model:
@@ -92,12 +162,12 @@ def main(argv: list[str] | None = None) -> int:
             from .data import download
 
             print(f"FSDD verified in {download(args.dest)}")
-    except (DataError, BundleError) as e:
-        print(f"vaesynth-train: {e}", file=sys.stderr)
+    except (DataError, BundleError, TrainingError) as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
         msg = str(e) or "interrupted; resume with --resume"
-        print(f"vaesynth-train: {msg}", file=sys.stderr)
+        print(f"{PROG}: {msg}", file=sys.stderr)
         return 130
     return 0
 

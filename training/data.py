@@ -7,21 +7,26 @@ Where the recordings come from, in order:
    ``vaesynth-train download`` (a pinned FSDD release, every file checked against a SHA-256
    fingerprint).
 
-Broken input never stops a run silently: stereo files are mixed down, other sample rates are
-resampled, empty or unreadable files are skipped, and every such event is counted in a
-:class:`LoadReport` that the training command prints at the end.
+Broken input never stops a run, and is never used silently: stereo files are mixed down, other
+sample rates are resampled; empty, unreadable (no permission, not a file), corrupt, truncated
+(less audio than the header declares) or silent files are skipped; every such event is counted
+in a :class:`LoadReport` that the training command prints. The report is stored with the
+feature cache, so a run served from the cache prints the same report.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.request
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from vaesynth.spectral import SpectralConfig, normalize_peak, pitch_track, trim_silence, wave_to_features
+from vaesynth.pitch import pitch_track
+from vaesynth.spectral import SpectralConfig, normalize_peak, trim_silence, wave_to_features
 
 ENV_VAR = "VAESYNTH_FSDD"
 FSDD_RELEASE = "v1.0.10"
@@ -48,6 +54,11 @@ class DataError(Exception):
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "vaesynth"
+
+
+def runs_dir() -> Path:
+    """Where training runs keep their checkpoints and logs: ``<cache>/runs/<run name>/``."""
+    return cache_root() / "runs"
 
 
 def default_data_dir() -> Path:
@@ -141,10 +152,26 @@ class LoadReport:
     converted: Counter = field(default_factory=Counter)  # reason -> count (file still used)
     skipped: Counter = field(default_factory=Counter)  # reason -> count (file dropped)
     examples: dict = field(default_factory=dict)  # reason -> first file name
+    from_cache: bool = field(default=False, compare=False)  # features served from the cache
 
     def note(self, kind: str, reason: str, name: str) -> None:
         getattr(self, kind)[reason] += 1
         self.examples.setdefault(reason, name)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able values (stored with the feature cache)."""
+        return {
+            "loaded": self.loaded, "converted": dict(self.converted), "skipped": dict(self.skipped),
+            "examples": dict(self.examples),
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LoadReport:
+        return cls(int(d["loaded"]), Counter(d["converted"]), Counter(d["skipped"]), dict(d["examples"]))
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(self.skipped.values())
 
     def summary(self) -> str:
         parts = [f"{self.loaded} recordings loaded"]
@@ -155,13 +182,40 @@ class LoadReport:
         return "; ".join(parts)
 
 
+def wav_data_shortfall(blob: bytes) -> int:
+    """Bytes missing from the ``data`` chunk of a RIFF/WAVE file (its header's size minus what
+    the file holds); 0 when complete, when the size is the "unknown" marker of a streamed file,
+    or when ``blob`` is no RIFF/WAVE file or has no ``data`` chunk (then the decoder judges it)."""
+    if len(blob) < 12 or blob[:4] != b"RIFF" or blob[8:12] != b"WAVE":
+        return 0
+    pos = 12
+    while pos + 8 <= len(blob):
+        chunk, size = blob[pos : pos + 4], int.from_bytes(blob[pos + 4 : pos + 8], "little")
+        body = pos + 8
+        if chunk == b"data":
+            return 0 if size == 0xFFFFFFFF else max(0, size - (len(blob) - body))
+        pos = body + size + (size & 1)
+    return 0
+
+
 def read_wav(path: Path, cfg: SpectralConfig, report: LoadReport) -> np.ndarray | None:
     """Read one wav as float32 mono at ``cfg.sample_rate``; ``None`` (and a report entry) if unusable."""
     name = path.name
     try:
-        wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        blob = path.read_bytes()
+    except OSError as e:  # no permission, a folder named *.wav, I/O error
+        report.note("skipped", f"unreadable file ({e.strerror or type(e).__name__})", name)
+        return None
+    if not blob:
+        report.note("skipped", "empty wav", name)
+        return None
+    if wav_data_shortfall(blob) > 0:
+        report.note("skipped", "truncated wav (less audio than its header declares)", name)
+        return None
+    try:
+        wave, sr = sf.read(io.BytesIO(blob), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
-        report.note("skipped", "unreadable or truncated wav", name)
+        report.note("skipped", "not a readable wav", name)
         return None
     if wave.shape[0] == 0:
         report.note("skipped", "empty wav", name)
@@ -249,14 +303,16 @@ def load_dataset(
     cache_file = cache_root() / "features" / f"fsdd-{key}.npz"
     if cache and cache_file.is_file():
         try:
-            z = np.load(cache_file, allow_pickle=False)
-            return Dataset(
-                z["features"].astype(np.float32), z["n_valid"], z["digit"], z["speaker"], z["index"],
-                z["f0"], z["voicing"], [str(s) for s in z["speakers"]], [str(s) for s in z["names"]], fp,
-                LoadReport(loaded=len(z["digit"])),
-            )  # fmt: skip
-        except (OSError, ValueError, KeyError):
-            pass  # a corrupt cache is rebuilt
+            with np.load(cache_file, allow_pickle=False) as z:
+                report = LoadReport.from_dict(json.loads(str(z["report"])))
+                report.from_cache = True
+                return Dataset(
+                    z["features"].astype(np.float32), z["n_valid"], z["digit"], z["speaker"], z["index"],
+                    z["f0"], z["voicing"], [str(s) for s in z["speakers"]], [str(s) for s in z["names"]], fp,
+                    report,
+                )  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a corrupt or older cache (without the load report) is rebuilt
     report = LoadReport()
     rows = []
     for p in files:
@@ -283,17 +339,48 @@ def load_dataset(
         report=report,
     )
     if cache:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npz")
-        np.savez(
-            tmp, features=ds.features.astype(np.float16), n_valid=ds.n_valid, digit=ds.digit,
-            speaker=ds.speaker, index=ds.index, f0=ds.f0, voicing=ds.voicing,
-            speakers=np.array(speakers), names=np.array(ds.names),
-        )  # fmt: skip
-        tmp.replace(cache_file)
+        write_feature_cache(ds, cache_file)
     return ds
 
 
+def write_feature_cache(ds: Dataset, cache_file: Path) -> None:
+    """Store ``ds`` (features as float16) and its load report in ``cache_file``, atomically.
+
+    The temp name is unique, so processes of a distributed run may write the same entry at
+    once; temp files of killed writers (older than an hour) are removed. A cache that cannot be
+    written (read-only or full disk) only costs the next run the featurisation.
+    """
+    folder = cache_file.parent
+    tmp = cache_file.with_name(f"{cache_file.stem}.{uuid.uuid4().hex[:12]}.tmp.npz")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.tmp.npz"):
+            try:
+                if time.time() - stale.stat().st_mtime > 3600:
+                    stale.unlink()
+            except OSError:
+                pass
+        np.savez(
+            tmp, features=ds.features.astype(np.float16), n_valid=ds.n_valid, digit=ds.digit,
+            speaker=ds.speaker, index=ds.index, f0=ds.f0, voicing=ds.voicing,
+            speakers=np.array(ds.speakers), names=np.array(ds.names),
+            report=np.array(json.dumps(ds.report.to_dict() if ds.report else LoadReport().to_dict())),
+        )  # fmt: skip
+        tmp.replace(cache_file)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 def fingerprint_files(files: list[Path]) -> dict:
-    lines = [f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}" for p in sorted(files)]
+    """File count and a SHA-256 over the lines ``"name sha256(content)"`` of ``files``.
+
+    A file that cannot be read still counts, as ``"name unreadable: <error>"``, so the loader
+    can skip and report it, and the fingerprint changes once it becomes readable.
+    """
+    lines = []
+    for p in sorted(files):
+        try:
+            lines.append(f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}")
+        except OSError as e:
+            lines.append(f"{p.name} unreadable: {type(e).__name__}")
     return {"n_files": len(lines), "sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest()}

@@ -4,7 +4,7 @@ Every generated utterance goes the whole way a user's does: latent -> decoder ->
 Griffin-Lim -> waveform, and is then analysed again from the waveform. Metrics per model:
 
 - ``acc_prior``: own digit classifier's accuracy on N prior samples per digit, drawn as a keypad
-  press draws them (``Synth.random_knobs(digit=d)``: the exact aggregate posterior, a mixture of
+  press draws them (``Synth.knobs.fresh(d)``: the exact aggregate posterior, a mixture of
   the training utterances' posteriors); ``acc_prior_gauss`` / ``diversity_gauss``: the same with
   the moment-matched per-digit Gaussian (knobs ~ N(0, I)); ``acc_prior_std_normal``: with the
   naive prior z ~ N(0, I);
@@ -32,19 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaesynth.bundle import Bundle, BundleError, list_bundles, load_bundle
-from vaesynth.models import N_DIGITS
-from vaesynth.spectral import (
-    SpectralConfig,
-    features_to_mag,
-    griffin_lim,
-    normalize_peak,
-    periodicity,
-    trim_silence,
-    wave_to_features,
-)
+from vaesynth.bundle import Bundle, BundleError, list_bundles, load_bundle, update_config
+from vaesynth.digits import N_DIGITS
+from vaesynth.phase import griffin_lim
+from vaesynth.pitch import periodicity
+from vaesynth.spectral import SpectralConfig, features_to_mag, normalize_peak, trim_silence, wave_to_features
 
-from .data import Dataset, LoadReport, cache_root, find_data, load_dataset, read_wav
+from .data import Dataset, LoadReport, cache_root, find_data, load_dataset, read_wav, runs_dir
 
 
 class Classifier(nn.Module):
@@ -123,13 +117,6 @@ def embed(feats: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-def latents_to_knobs(bundle: Bundle, z: np.ndarray, digits: np.ndarray) -> np.ndarray:
-    """Knob coordinates ``(N, D)`` of latents ``z (N, D)``: solve ``digit_chol[d] u = z - digit_mean[d]``."""
-    mean = bundle.stats.digit_mean.double().numpy()[digits]
-    chol = bundle.stats.digit_chol.double().numpy()[digits]
-    return np.linalg.solve(chol, (np.asarray(z, dtype=np.float64) - mean)[..., None])[..., 0]
-
-
 def render_knobs(synth, knobs: np.ndarray, digits: np.ndarray) -> list[np.ndarray]:
     """Render knob vectors ``(N, D)`` for ``digits (N,)`` exactly as the app and CLI do
     (:meth:`vaesynth.synth.Synth.render_digit`: valid-head length, the default phase
@@ -199,11 +186,11 @@ def evaluate_bundle(bundle: Bundle, ref: Reference, per_digit: int = 50, seed: i
     model = bundle.model.eval()
     rng = np.random.default_rng(seed)
     digits = np.repeat(np.arange(N_DIGITS), per_digit)
-    # what a keypad press does: Synth.random_knobs for that digit (the aggregate posterior)
+    # what a keypad press does: KnobSpace.fresh for that digit (the aggregate posterior)
     from vaesynth.synth import Synth
 
     synth = Synth(bundle, torch_threads=None)
-    u_press = np.stack([synth.random_knobs(1.0, rng, digit=int(d)) for d in digits])
+    u_press = np.stack([synth.knobs.fresh(int(d), 1.0, rng) for d in digits])
     waves = render_knobs(synth, u_press, digits)
     feats, lens = analyse(waves, cfg)
     pred = predict(ref.digit_clf, feats)
@@ -223,7 +210,7 @@ def evaluate_bundle(bundle: Bundle, ref: Reference, per_digit: int = 50, seed: i
     res["acc_prior_gauss"] = float((predict(ref.digit_clf, feats_g) == digits).mean())
     res["diversity_gauss"] = within_digit_spread(embed(feats_g, lens_g), digits) / ref.real_spread
     # ... and the naive prior z ~ N(0, I)
-    waves0 = render_knobs(synth, latents_to_knobs(bundle, u, digits), digits)
+    waves0 = render_knobs(synth, synth.knobs.to_knobs(digits, u), digits)
     res["acc_prior_std_normal"] = float((predict(ref.digit_clf, analyse(waves0, cfg)[0]) == digits).mean())
     # reconstructions of held-out recordings
     x = torch.from_numpy(ref.test.features.astype(np.float32))
@@ -234,7 +221,7 @@ def evaluate_bundle(bundle: Bundle, ref: Reference, per_digit: int = 50, seed: i
     valid = t < ref.test.n_valid[:, None]
     err = ((out.features.numpy() - ref.test.features) ** 2).mean(-1)
     res["recon_db"] = float(np.sqrt((err * valid).sum() / valid.sum()) * (cfg.db_max - cfg.db_min))
-    rwaves = render_knobs(synth, latents_to_knobs(bundle, mu.numpy(), ref.test.digit), ref.test.digit)
+    rwaves = render_knobs(synth, synth.knobs.to_knobs(ref.test.digit, mu.numpy()), ref.test.digit)
     res["acc_recon"] = float((predict(ref.digit_clf, analyse(rwaves, cfg)[0]) == ref.test.digit).mean())
     # speaker identity held by the latent: linear probe, train means -> test means
     from sklearn.linear_model import LogisticRegression
@@ -272,13 +259,25 @@ def results_table(results: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
+def run_folder(bundle: Bundle) -> Path:
+    """This machine's run folder (checkpoints, CSV logs) of the run that trained ``bundle``.
+
+    Bundles record the run's name (``training.run``, a folder under :func:`training.data.runs_dir`);
+    older bundles recorded the builder's absolute ``training.log_dir``, used when it exists here.
+    """
+    info = bundle.meta.get("training", {})
+    old = info.get("log_dir")
+    if isinstance(old, str) and Path(old).is_dir():
+        return Path(old)
+    name = info.get("run")
+    return runs_dir() / (Path(name).name if isinstance(name, str) and name else bundle.kind)
+
+
 def plot_all(results: dict[str, dict], bundles: dict[str, Bundle], ref: Reference, out: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .fit import runs_dir
 
     files = []
     cfg = ref.cfg
@@ -329,7 +328,7 @@ def plot_all(results: dict[str, dict], bundles: dict[str, Bundle], ref: Referenc
     # loss curves from the Lightning CSV logs
     fig, ax = plt.subplots(1, 1, figsize=(8, 4))
     for name, b in bundles.items():
-        log_dir = Path(b.meta.get("training", {}).get("log_dir", runs_dir() / b.kind)) / "logs"
+        log_dir = run_folder(b) / "logs"
         csvs = sorted(log_dir.glob("version_*/metrics.csv"))
         if not csvs:
             continue
@@ -358,7 +357,7 @@ def evaluate_cli(args) -> None:
     for m in args.models or list(shipped):
         p = Path(m)
         if not p.is_dir() and m not in shipped:
-            known = ', '.join(shipped) or 'none'
+            known = ", ".join(shipped) or "none"
             raise BundleError(f"model {m!r} not found (shipped: {known}; or give a bundle folder)")
         paths[p.name if p.is_dir() else m] = p if p.is_dir() else shipped[m]
     if not paths:
@@ -403,9 +402,4 @@ def evaluate_cli(args) -> None:
     for name, b in bundles.items():
         if b.path is None:
             continue
-        cpath = b.path / "config.json"
-        config = json.loads(cpath.read_text())
-        config["metrics"] = {k: round(v, 4) for k, v in clean[name].items()}
-        tmp = cpath.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(config, indent=2) + "\n")
-        tmp.replace(cpath)
+        update_config(b.path, metrics={k: round(v, 4) for k, v in clean[name].items()})

@@ -1,10 +1,16 @@
-"""Fit a model on FSDD with Lightning and export it as a bundle."""
+"""Fit a model on FSDD with Lightning and write its bundle.
+
+What is trained comes from one :class:`training.config.Recipe`; this module only decides where
+and how: data, output folder, run folder (checkpoints, CSV logs), accelerator, devices, nodes.
+Every problem a user can cause (bad settings, no GPU, an output path that is a file, a corrupt
+checkpoint, too little data for the processes) is raised as a :class:`TrainingError` before
+training starts, so the command line shows one sentence instead of a traceback.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,32 +18,21 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from vaesynth.bundle import default_models_dir
-from vaesynth.spectral import SpectralConfig
+from vaesynth.voice import fit_latent_stats
 
-from .data import Dataset, cache_root, find_data, load_dataset
-from .export import export_bundle, fit_latent_stats
-
-
-@dataclass
-class Recipe:
-    """Everything that defines one model's training run, in one place."""
-
-    kind: str
-    params: dict
-    epochs: int
-    lr: float = 2e-3
-    batch_size: int = 32
-    beta: float = 1.0
-    warmup_epochs: int = 10
-    free_bits: float = 0.0
-    spectral: dict = field(default_factory=lambda: SpectralConfig().to_dict())
-
-
-RECIPES: dict[str, Recipe] = {
-    "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=100, lr=2e-3),
-    "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=40, lr=2e-3),
-    "cvae": Recipe("cvae", {"latent_dim": 12, "channels": 96, "head": "harmonic"}, epochs=40, lr=2e-3),
-}
+from .bundling import check_bundle_destination, write_bundle
+from .config import (
+    ACCELERATORS,
+    STRATEGIES,
+    ConfigError,
+    Recipe,
+    TrainingError,
+    model_signature_params,
+    recipe_for,
+)
+from .data import Dataset, find_data, load_dataset, runs_dir
+from .experiment import VAEExperiment
+from .latent_stats import encode_posteriors
 
 
 def tensors(ds: Dataset) -> TensorDataset:
@@ -50,87 +45,182 @@ def tensors(ds: Dataset) -> TensorDataset:
     )
 
 
-@torch.inference_mode()
-def encode_posteriors(model, ds: Dataset, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and variances, each ``(N, D)``, of every utterance in ``ds``."""
-    model.eval()
-    mus, variances = [], []
-    for i in range(0, len(ds), batch):
-        x = torch.from_numpy(ds.features[i : i + batch].astype(np.float32))
-        mu, logvar = model.encode(x, torch.from_numpy(ds.digit[i : i + batch]))
-        mus.append(mu.numpy())
-        variances.append(logvar.exp().numpy())
-    return np.concatenate(mus), np.concatenate(variances)
+def check_accelerator(accelerator: str, devices: int | str | list[int], num_nodes: int = 1) -> None:
+    """Raise :class:`ConfigError` unless this machine can run ``devices`` of ``accelerator``."""
+    if accelerator not in ACCELERATORS:
+        raise ConfigError(f"unknown accelerator {accelerator!r}; choose from {', '.join(ACCELERATORS)}")
+    if isinstance(num_nodes, bool) or not isinstance(num_nodes, int) or num_nodes < 1:
+        raise ConfigError(f"--num-nodes must be a positive integer, got {num_nodes!r}")
+    if isinstance(devices, bool) or (isinstance(devices, int) and devices < 1):
+        raise ConfigError(f"--devices must be a positive integer, a list of GPU indices or 'auto', got {devices!r}")
+    if isinstance(devices, str) and devices != "auto":
+        raise ConfigError(f"--devices must be a positive integer, a list of GPU indices or 'auto', got {devices!r}")
+    wanted = devices if isinstance(devices, int) else len(devices) if isinstance(devices, list) else 1
+    if accelerator in ("gpu", "cuda"):
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA support"
+            raise ConfigError(
+                f"--accelerator {accelerator}: no CUDA GPU is available on this machine (torch {torch.__version__}, "
+                f"{build}); use --accelerator cpu"
+            )
+        if isinstance(devices, list) and max(devices) >= n:
+            raise ConfigError(f"--devices {devices}: this machine has {n} GPU(s), indices 0-{n - 1}")
+        if wanted > n:
+            raise ConfigError(f"--devices {wanted}: this machine has only {n} GPU(s)")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("--accelerator mps: Apple's MPS is not available on this machine; use --accelerator cpu")
+    if isinstance(devices, list) and accelerator == "cpu":
+        raise ConfigError("--devices as a list of indices is for GPUs; on CPU give a number of processes")
 
 
-def runs_dir() -> Path:
-    return cache_root() / "runs"
+def _normalised_model(kind: str, params: dict) -> dict:
+    """``params`` with every model default filled in (to compare architectures, not spellings)."""
+    return {**model_signature_params(kind), **params}
+
+
+def resume_checkpoint(ckpt_dir: Path, recipe: Recipe) -> tuple[Path | None, list[str]]:
+    """The checkpoint to resume from, and notes about the ones that could not be used.
+
+    ``last.ckpt`` first, then the newest other checkpoint (Lightning keeps the newest epoch's
+    file too), so a damaged ``last.ckpt`` does not lose the run. Raises :class:`TrainingError`
+    when checkpoints exist but none is readable, or when they belong to a different recipe.
+    """
+    last = ckpt_dir / "last.ckpt"
+    others = sorted(
+        (p for p in ckpt_dir.glob("*.ckpt") if p.name != last.name and p.is_file()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    candidates = ([last] if last.is_file() else []) + others
+    if not candidates:
+        return None, []
+    notes = []
+    for path in candidates:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            hp = dict(state["hyper_parameters"])
+            int(state["epoch"])
+        except Exception as e:  # noqa: BLE001 - truncated zip, not a checkpoint, foreign pickle: all "unreadable"
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            notes.append(f"{path.name} is unreadable ({first[:120]})")
+            continue
+        kind, params = hp.get("kind"), hp.get("params")
+        if (
+            kind != recipe.kind
+            or not isinstance(params, dict)
+            or (_normalised_model(kind, params) != _normalised_model(recipe.kind, recipe.params))
+        ):
+            raise TrainingError(
+                f"checkpoint {path} was made for another model ({kind} {params}); "
+                "start fresh without --resume, or pick another --runs-dir"
+            )
+        if hp.get("epochs") != recipe.epochs:
+            raise TrainingError(
+                f"checkpoint {path} belongs to a {hp.get('epochs')}-epoch run (its learning-rate schedule is fixed "
+                f"to that length); resume with --epochs {hp.get('epochs')}, or start fresh without --resume"
+            )
+        return path, notes
+    raise TrainingError(
+        f"cannot resume: no readable checkpoint in {ckpt_dir} ({'; '.join(notes)}); "
+        "delete the folder to start fresh, or run without --resume"
+    )
 
 
 def fit(
-    kind: str,
-    data: str | None = None,
+    recipe: Recipe | str,
+    data: str | Path | None = None,
     epochs: int | None = None,
     out: str | Path | None = None,
     resume: bool = False,
-    seed: int = 0,
+    seed: int | None = None,
     accelerator: str = "cpu",
-    devices: int | str = 1,
+    devices: int | str | list[int] = 1,
+    num_nodes: int = 1,
+    strategy: str = "auto",
     limit_per_digit_speaker: int | None = None,
     run_dir: str | Path | None = None,
     progress: bool = True,
     overrides: dict | None = None,
-) -> Path:
-    """Train model ``kind`` and export its bundle to ``out`` (default ``resources/models/<kind>``)."""
+) -> Path | None:
+    """Train ``recipe`` (or the shipped recipe of a model kind) and write its bundle.
+
+    ``epochs``, ``seed`` and ``overrides`` (recipe fields) change the recipe for this run.
+    The bundle goes to ``out`` (default ``resources/models/<kind>``); checkpoints and CSV logs
+    to ``run_dir`` (default ``<user cache>/vaesynth/runs/<kind>``). With several processes
+    (``devices``, ``num_nodes``) every process runs this function; only global rank 0 writes
+    the bundle and returns its folder, the others return ``None``.
+    """
     import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
-    from .lit import VAEExperiment
+    recipe = recipe_for(recipe) if isinstance(recipe, str) else recipe
+    recipe = recipe.with_overrides(**(overrides or {}), epochs=epochs, seed=seed)
+    kind = recipe.kind
+    out = check_bundle_destination(Path(out) if out else default_models_dir() / kind)
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    check_accelerator(accelerator, devices, num_nodes)
+    run_dir = Path(run_dir) if run_dir else runs_dir() / kind
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run folder {run_dir} is a file")
+    ckpt_dir = run_dir / "checkpoints"
 
-    if kind not in RECIPES:
-        raise ValueError(f"unknown model {kind!r}; choose from {', '.join(RECIPES)}")
-    recipe = RECIPES[kind]
-    if overrides:
-        recipe = Recipe(**{**recipe.__dict__, **overrides})
-    epochs = epochs or recipe.epochs
-    cfg = SpectralConfig.from_dict(recipe.spectral)
+    L.seed_everything(recipe.seed, workers=True, verbose=False)
+    torch.set_flush_denormal(True)  # denormals in the harmonic comb's tails slow CPU training many-fold
+    # monitor=None + save_top_k=1 keeps the newest epoch; save_last adds last.ckpt for --resume
+    ckpt = ModelCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=1, every_n_epochs=1)
+    try:
+        trainer = L.Trainer(
+            max_epochs=recipe.epochs,
+            accelerator=accelerator,
+            devices=devices,
+            num_nodes=num_nodes,
+            strategy=strategy,
+            logger=CSVLogger(str(run_dir), name="logs"),
+            callbacks=[ckpt],
+            enable_progress_bar=progress,
+            enable_model_summary=False,
+            deterministic=False,
+            log_every_n_steps=10,
+        )
+    except (MisconfigurationException, ValueError, RuntimeError) as e:
+        raise ConfigError(f"cannot set up training: {str(e).strip().splitlines()[0]}") from None
+    say = print if trainer.global_rank == 0 else (lambda *a, **k: None)
+
+    ckpt_path = None
+    if resume:
+        found, notes = resume_checkpoint(ckpt_dir, recipe)
+        for note in notes:
+            say(f"{note}; skipping it")
+        if found is None:
+            say(f"no checkpoint to resume in {ckpt_dir}; starting fresh")
+        else:
+            ckpt_path = str(found)
+
     folder = find_data(data)
-    ds = load_dataset(folder, cfg, limit_per_digit_speaker=limit_per_digit_speaker)
+    ds = load_dataset(folder, recipe.spectral, limit_per_digit_speaker=limit_per_digit_speaker)
+    if ds.report is not None:
+        cached = " (features from the cache)" if ds.report.from_cache else ""
+        say(f"data {folder}: {ds.report.summary()}{cached}")
     train, test = ds.split()
     if len(test) == 0:  # tiny subsets: validate on train
         test = train
-    L.seed_everything(seed, workers=True, verbose=False)
-    torch.set_flush_denormal(True)  # denormals in the harmonic comb's tails slow CPU training many-fold
-    run_dir = Path(run_dir) if run_dir else runs_dir() / kind
-    run_dir.mkdir(parents=True, exist_ok=True)
-    module = VAEExperiment(
-        kind, recipe.params, cfg.to_dict(), lr=recipe.lr, beta=recipe.beta,
-        warmup_epochs=min(recipe.warmup_epochs, max(1, epochs // 3)), free_bits=recipe.free_bits, epochs=epochs,
-    )  # fmt: skip
-    # monitor=None + save_top_k=1 keeps the newest epoch; save_last adds last.ckpt for --resume
-    ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, save_top_k=1, every_n_epochs=1)
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        accelerator=accelerator,
-        devices=devices,
-        logger=CSVLogger(str(run_dir), name="logs"),
-        callbacks=[ckpt],
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        deterministic=False,
-        log_every_n_steps=10,
-    )
-    g = torch.Generator().manual_seed(seed)
-    batch_size = min(recipe.batch_size, len(train))  # tiny subsets still make one step per epoch
+    world = trainer.world_size
+    if len(train) < world:
+        raise TrainingError(
+            f"{len(train)} training recordings cannot feed {world} processes; use more data or fewer --devices"
+        )
+    # every process gets at least one full batch, so small data still trains (and schedules) on many processes
+    batch_size = min(recipe.batch_size, len(train) // world)
+    module = VAEExperiment(recipe)
+    g = torch.Generator().manual_seed(recipe.seed)
     train_dl = DataLoader(tensors(train), batch_size=batch_size, shuffle=True, generator=g, drop_last=True)
     val_dl = DataLoader(tensors(test), batch_size=256)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    ckpt_path = str(last) if resume and last.is_file() else None
-    if resume and ckpt_path is None:
-        print(f"no checkpoint to resume in {last.parent}; starting fresh")
     t0 = time.perf_counter()
-    resume_hint = f"resume with 'vaesynth-train fit --model {kind} --resume' (checkpoints in {last.parent})"
+    resume_hint = f"resume with 'vaesynth-train fit --model {kind} --resume' (checkpoints in {ckpt_dir})"
     try:
         trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
     except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown + exit(1)
@@ -139,19 +229,21 @@ def fit(
     if trainer.interrupted:
         raise KeyboardInterrupt(f"training interrupted; {resume_hint}")
     if trainer.global_rank != 0:
-        return Path(out) if out else default_models_dir() / kind
+        return None
     model = module.model.cpu().eval()
     mu, var = encode_posteriors(model, train)
     stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
-    out = Path(out) if out else default_models_dir() / kind
     training_info = {
-        "epochs": epochs, "seed": seed, "seconds": round(seconds, 1), "lr": recipe.lr,
+        "epochs": recipe.epochs, "seed": recipe.seed, "seconds": round(seconds, 1), "lr": recipe.lr,
         "batch_size": recipe.batch_size, "beta": recipe.beta, "free_bits": recipe.free_bits,
-        "n_train": len(train), "device": accelerator, "log_dir": str(run_dir),
+        "n_train": len(train), "device": accelerator, "processes": world,
+        # the run's folder name only (under <user cache>/vaesynth/runs/): a shipped bundle carries no local path
+        "run": run_dir.name,
         "load_report": ds.report.summary() if ds.report else "",
+        "recipe": recipe.to_dict(),
     }  # fmt: skip
-    export_bundle(
-        model, recipe.params, cfg, stats, ds.speakers, out, name=kind,
+    write_bundle(
+        model, recipe.params, recipe.spectral, stats, ds.speakers, out, name=kind,
         data_fingerprint=ds.fingerprint, training=training_info,
     )  # fmt: skip
     (run_dir / "last_fit.json").write_text(json.dumps(training_info, indent=2))

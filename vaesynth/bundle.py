@@ -21,6 +21,8 @@ Loading validates everything and raises :class:`BundleError` with one readable s
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,14 +30,28 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .models import N_DIGITS, VAE, build_model
+from .digits import N_DIGITS
+from .models import MODEL_KINDS, VAE, build_model
 from .spectral import SpectralConfig
+from .wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
 
 FORMAT = "vaesynth-bundle"
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 STAT_NAMES = ("digit_mean", "digit_chol", "speaker_mean", "speaker_digit_mean")
+# Bounds that keep a hostile bundle from driving allocations or arithmetic off the rails.
+MAX_CONFIG_BYTES = 1 << 20  # config.json
+MAX_WEIGHTS_BYTES = 256 << 20  # weights.safetensors
+MAX_JSON_DEPTH = 32
+MAX_SPEAKERS = 256
+MAX_POSTERIORS = 200_000
+STAT_LIMIT = 1e3  # |latent statistics| (latents live within a few units of 0)
+MIN_CHOL_DIAG = 1e-4  # a digit's knob axes must not collapse (the knob <-> latent map stays invertible)
+MODEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+# Temporary files of bundle writes: ours, and the fixed names older versions used (never other *.tmp
+# files: a bundle may be written into a folder that holds the user's own).
+STALE_PATTERNS = (f"{TMP_PREFIX}*{TMP_SUFFIX}", f"{WEIGHTS_FILE}.tmp", f"{CONFIG_FILE}.tmp", f"{CONFIG_FILE}.*.tmp")
 POSTERIOR_NAMES = ("post_mu", "post_var", "post_digit")
 
 
@@ -71,15 +87,22 @@ class LatentStats:
             t = getattr(self, name)
             if tuple(t.shape) != shape:
                 raise BundleError(f"latent statistic {name} has shape {tuple(t.shape)}, expected {shape}")
-            if not torch.isfinite(t).all():
-                raise BundleError(f"latent statistic {name} holds non-finite values")
+            if not torch.isfinite(t).all() or t.abs().max() > STAT_LIMIT:
+                raise BundleError(f"latent statistic {name} holds non-finite or absurdly large values")
+        chol = self.digit_chol
+        diag = torch.diagonal(chol, dim1=-2, dim2=-1)
+        if not torch.equal(chol, torch.tril(chol)) or not (diag >= MIN_CHOL_DIAG).all():
+            raise BundleError("latent statistic digit_chol is not a Cholesky factor (lower-triangular, diagonal > 0)")
         if self.has_posteriors:
             n = len(self.post_digit)
+            if n > MAX_POSTERIORS:
+                raise BundleError(f"the bundle stores {n} training posteriors, at most {MAX_POSTERIORS}")
             if (
                 tuple(self.post_mu.shape) != (n, d)
                 or tuple(self.post_var.shape) != (n, d)
                 or not torch.isfinite(self.post_mu).all()
-                or not (self.post_var > 0).all()
+                or self.post_mu.abs().max() > STAT_LIMIT
+                or not ((self.post_var > 0) & (self.post_var <= STAT_LIMIT)).all()
                 or not ((self.post_digit >= 0) & (self.post_digit < N_DIGITS)).all()
             ):
                 raise BundleError("the stored training posteriors are inconsistent")
@@ -118,7 +141,10 @@ class Bundle:
 
 
 def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -> Path:
-    """Write ``bundle`` to ``folder`` atomically (temp files, then rename). Returns the folder."""
+    """Write ``bundle`` to ``folder`` (each file atomically: temporary file, then rename). Returns the folder.
+
+    Temporary files that an earlier, killed write left behind are removed first.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model = bundle.model
@@ -140,17 +166,63 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         **{k: v for k, v in bundle.meta.items() if k not in ("params",)},
         **(extra or {}),
     }
-    tmp_w = folder / (WEIGHTS_FILE + ".tmp")
-    tmp_c = folder / (CONFIG_FILE + ".tmp")
-    save_file(tensors, str(tmp_w))
-    tmp_c.write_text(json.dumps(config, indent=2, sort_keys=False) + "\n")
-    tmp_w.replace(folder / WEIGHTS_FILE)
-    tmp_c.replace(folder / CONFIG_FILE)
+    for pattern in STALE_PATTERNS:  # what an earlier, killed write of a bundle may have left here
+        remove_stale_temporaries(folder, pattern)
+    tmp_w = _temporary(folder)
+    try:
+        save_file(tensors, str(tmp_w))
+        tmp_w.replace(folder / WEIGHTS_FILE)
+        write_config(folder, config)
+    finally:
+        tmp_w.unlink(missing_ok=True)
     return folder
 
 
+def _temporary(folder: Path) -> Path:
+    return folder / f"{TMP_PREFIX}{secrets.token_hex(4)}{TMP_SUFFIX}"
+
+
+def write_config(folder: str | Path, config: dict) -> Path:
+    """Write a bundle's ``config.json`` atomically (temporary file, then rename); the one writer of it."""
+    folder = Path(folder)
+    tmp = _temporary(folder)
+    try:
+        tmp.write_text(json.dumps(config, indent=2, sort_keys=False) + "\n")
+        tmp.replace(folder / CONFIG_FILE)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return folder / CONFIG_FILE
+
+
+def update_config(folder: str | Path, **entries: object) -> Path:
+    """Set top-level ``config.json`` entries of an existing bundle (e.g. ``metrics``), atomically."""
+    config = read_config(folder)
+    config.update(entries)
+    return write_config(folder, config)
+
+
+def _check_json(value: object, where: str, depth: int = 0) -> None:
+    """Reject deep nesting and text with control characters (they would reach terminals raw)."""
+    if depth > MAX_JSON_DEPTH:
+        raise BundleError(f"{where} is nested too deeply")
+    if isinstance(value, str):
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+            raise BundleError(f"{where} holds text with control characters")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_json(k, where, depth + 1)
+            _check_json(v, where, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _check_json(v, where, depth + 1)
+
+
 def read_config(folder: str | Path) -> dict:
-    """Read and check a bundle's ``config.json`` without loading weights (for listings)."""
+    """Read and check a bundle's ``config.json`` without loading weights (for listings).
+
+    Checks the size, the nesting, the text (no control characters) and the type of every entry
+    that is used; raises :class:`BundleError` with one readable sentence.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise BundleError(f"model bundle not found: {folder}")
@@ -158,58 +230,99 @@ def read_config(folder: str | Path) -> dict:
     if not path.is_file():
         raise BundleError(f"{folder} is not a model bundle: {CONFIG_FILE} is missing")
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise BundleError(f"{path} is too large for a bundle config ({path.stat().st_size} bytes)")
         config = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{path} is corrupt: {e}") from None
+        raise BundleError(f"{path} is corrupt: {' '.join(str(e).split())[:200]}") from None
+    except RecursionError:
+        raise BundleError(f"{path} is nested too deeply") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise BundleError(f"{path} is not a vaesynth bundle config")
+    _check_json(config, str(path))
     if config.get("format_version") != FORMAT_VERSION:
-        raise BundleError(
-            f"{path} has format version {config.get('format_version')}, this vaesynth reads {FORMAT_VERSION}"
-        )
+        shown = str(config.get("format_version"))[:20]
+        raise BundleError(f"{path} has format version {shown}, this vaesynth reads {FORMAT_VERSION}")
     for key in ("name", "model", "spectral", "speakers", "latent_dim"):
         if key not in config:
             raise BundleError(f"{path} lacks the {key!r} entry")
+    model, speakers, latent = config["model"], config["speakers"], config["latent_dim"]
+    problems = [
+        (not isinstance(config["name"], str) or not 0 < len(config["name"]) <= 200, "'name' must be short text"),
+        (not isinstance(config.get("display_name", ""), str), "'display_name' must be text"),
+        (not isinstance(model, dict) or not isinstance(model.get("type"), str), "'model' must name a model type"),
+        (isinstance(model, dict) and not isinstance(model.get("params", {}), dict), "model 'params' must be a mapping"),
+        (
+            not isinstance(speakers, list)
+            or not 0 < len(speakers) <= MAX_SPEAKERS
+            or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in speakers)
+            or len(set(speakers)) != len(speakers),
+            f"'speakers' must be a list of 1-{MAX_SPEAKERS} distinct short names",
+        ),
+        (isinstance(latent, bool) or not isinstance(latent, int) or not 0 < latent <= 256, "'latent_dim' is invalid"),
+        (not isinstance(config.get("metrics", {}), dict), "'metrics' must be a mapping"),
+    ]
+    for bad, what in problems:
+        if bad:
+            raise BundleError(f"{path}: {what}")
     return config
 
 
 def load_bundle(folder: str | Path) -> Bundle:
-    """Load and validate a bundle folder; raises :class:`BundleError` on any problem."""
+    """Load and validate a bundle folder; raises :class:`BundleError` on any problem.
+
+    A bundle is untrusted input: the config is checked (:func:`read_config`, then the spectral
+    config and the model parameters, type and range) and the model's size is known before any
+    weight is allocated; the weights file's size, tensor types and shapes, and the latent
+    statistics' values are checked before they are used.
+    """
     folder = Path(folder)
     config = read_config(folder)
     try:
         spectral = SpectralConfig.from_dict(config["spectral"])
         mconf = config["model"]
         model = build_model(mconf["type"], spectral, mconf.get("params", {}))
-    except (ValueError, TypeError, KeyError) as e:
+    except ValueError as e:
         raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
     wpath = folder / WEIGHTS_FILE
     if not wpath.is_file():
         raise BundleError(f"{folder} is not a complete bundle: {WEIGHTS_FILE} is missing")
+    if wpath.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise BundleError(f"{wpath} is too large ({wpath.stat().st_size >> 20} MB, at most {MAX_WEIGHTS_BYTES >> 20})")
     try:
         tensors = load_file(str(wpath))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise BundleError(f"{wpath} is corrupt: {e}") from None
+        raise BundleError(f"{wpath} is corrupt: {' '.join(str(e).split())[:200]}") from None
+    for k, v in tensors.items():
+        want = MODEL_DTYPES if k.startswith("model.") else (torch.float32,)
+        want = (torch.int64,) if k == "stats.post_digit" else want
+        if v.dtype not in want:
+            raise BundleError(f"{wpath}: tensor {k[:60]} has type {v.dtype}, expected {want[0]}")
     state = {k[len("model.") :]: v.float() for k, v in tensors.items() if k.startswith("model.")}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for k in sorted(set(expected) | set(state)):
+        if k not in state or k not in expected or tuple(state[k].shape) != expected[k]:
+            what = "is missing" if k not in state else "is unexpected" if k not in expected else "has another shape"
+            raise BundleError(f"{wpath} does not match its config: weight {k[:60]} {what}")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         first = str(e).splitlines()[0] if str(e) else "mismatch"
-        raise BundleError(f"{wpath} does not match its config ({first})") from None
+        raise BundleError(f"{wpath} does not match its config ({first[:200]})") from None
     for k, v in state.items():
         if not torch.isfinite(v).all():
             raise BundleError(f"{wpath} holds non-finite weights in {k}")
     missing = [n for n in STAT_NAMES if f"stats.{n}" not in tensors]
     if missing:
         raise BundleError(f"{wpath} lacks latent statistics: {', '.join(missing)}")
-    stats = LatentStats(**{n: tensors[f"stats.{n}"].float() for n in STAT_NAMES})
+    stats = LatentStats(**{n: tensors[f"stats.{n}"] for n in STAT_NAMES})
     present = [n for n in POSTERIOR_NAMES if f"stats.{n}" in tensors]
     if present and len(present) != len(POSTERIOR_NAMES):
         raise BundleError(f"{wpath} holds only part of the training posteriors ({', '.join(present)})")
     if present:
-        stats.post_mu = tensors["stats.post_mu"].float()
-        stats.post_var = tensors["stats.post_var"].float()
-        stats.post_digit = tensors["stats.post_digit"].long()
+        stats.post_mu = tensors["stats.post_mu"]
+        stats.post_var = tensors["stats.post_var"]
+        stats.post_digit = tensors["stats.post_digit"]
     speakers = list(config["speakers"])
     if model.latent_dim != config["latent_dim"]:
         raise BundleError(f"{folder}: latent_dim {config['latent_dim']} does not match the model's {model.latent_dim}")
@@ -220,18 +333,52 @@ def load_bundle(folder: str | Path) -> Bundle:
     return Bundle(config["name"], model, spectral, stats, speakers, meta, folder)
 
 
+MODELS_ENV = "VAESYNTH_MODELS"  # a folder of bundles that takes precedence over the shipped ones
+
+
 def resources_dir() -> Path:
-    """The shipped ``resources/`` folder (next to the ``vaesynth`` package)."""
-    return Path(__file__).resolve().parent.parent / "resources"
+    """The shipped ``resources/`` folder.
+
+    Installed from a wheel it is package data (``vaesynth/resources``); in a source checkout it
+    is the top-level ``resources/`` next to the ``vaesynth`` package.
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "resources"
+    return installed if (installed / "models").is_dir() else here.parent / "resources"
 
 
 def default_models_dir() -> Path:
-    return resources_dir() / "models"
+    """Where models are looked up: ``$VAESYNTH_MODELS`` if set, else the shipped ``resources/models``."""
+    env = os.environ.get(MODELS_ENV, "")
+    return Path(env).expanduser() if env else resources_dir() / "models"
 
 
 def list_bundles(root: str | Path | None = None) -> dict[str, Path]:
-    """Bundle folders under ``root`` (default: shipped models), by name, default model first."""
+    """Bundle folders under ``root`` (default: :func:`default_models_dir`), by name, shipped kinds first."""
     root = Path(root) if root is not None else default_models_dir()
     found = {p.parent.name: p.parent for p in sorted(root.glob(f"*/{CONFIG_FILE}"))}
-    order = ["cvae", "cnn", "mlp"]
+    order = list(MODEL_KINDS)
     return dict(sorted(found.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0])))
+
+
+def resolve_model(model: str | Path | None = None, root: str | Path | None = None) -> Path:
+    """A bundle folder from a model name (``"cvae"``), a folder path, or ``None`` (the default model).
+
+    Names are looked up in ``root`` (default: :func:`default_models_dir`); the default model is
+    the first of :func:`list_bundles`. Raises :class:`BundleError` with a readable message
+    (saying where it looked) when nothing matches. The one home of model-name resolution.
+    """
+    bundles = list_bundles(root)
+    where = Path(root) if root is not None else default_models_dir()
+    if model is None or str(model) == "":
+        if not bundles:
+            hint = "" if root is not None else f" (set {MODELS_ENV} to a folder of model bundles)"
+            raise BundleError(f"no models found in {where}{hint}")
+        return next(iter(bundles.values()))
+    if str(model) in bundles:
+        return bundles[str(model)]
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    known = ", ".join(bundles) or f"none installed in {where}"
+    raise BundleError(f"model {str(model)!r} not found (known models: {known}; or give a bundle folder)")

@@ -11,11 +11,9 @@ torch, the models and PortAudio load inside the commands that need them.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import runpy
-import secrets
 import sys
 import time
 from collections.abc import Sequence
@@ -39,14 +37,52 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _finite(text: str) -> float:
+def _temperature(text: str) -> float:
+    from vaesynth.voice import check_temperature
+
+    try:
+        return check_temperature(float(text))
+    except ValueError as e:
+        message = f"{text!r}: {e}" if "temperature" in str(e) else f"{text!r} is not a number"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"seed must be between 0 and 2**63 - 1, not {text}")
+    return v
+
+
+def _number(text: str) -> float:
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(v) or v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return v
+
+
+def _performance_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pitch", type=_number, default=0.0, metavar="SEMITONES", help="pitch shift, -12..+12")
+    p.add_argument("--speed", type=_number, default=1.0, help="speed 0.5..2 (duration changes, pitch does not)")
+    p.add_argument("--note", metavar="NOTE", help="sing on a note: A3, C#4, a MIDI number (57) or Hz (220hz)")
+    p.add_argument("--contour", type=_number, default=0.0, help="with --note: share of natural intonation kept, 0..1")
+
+
+def _performance(args: argparse.Namespace):
+    """The :class:`~vaesynth.performance.Performance` the arguments ask for; bad values are a UsageError."""
+    from vaesynth.performance import Performance, parse_note
+
+    try:
+        note = parse_note(args.note) if args.note is not None else None
+        return Performance(pitch=args.pitch, speed=args.speed, note_hz=note, contour=args.contour)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,14 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     say = sub.add_parser("say", help="speak a digit string (write a wav and/or play it)")
     say.add_argument("digits", help="digits to speak; spaces, dashes, parentheses and + are allowed (phone numbers)")
-    say.add_argument("-o", "--output", metavar="OUT.wav", help="write the sound to this wav file")
+    say.add_argument("-o", "--output", metavar="OUT.wav", help="write the sound to this wav file (- for stdout)")
     say.add_argument("--play", action="store_true", help="play it (the default when no -o is given)")
     say.add_argument("--model", dest="sub_model", metavar="NAME|PATH", help="model name or bundle folder")
     say.add_argument("--voice", default="random", help="a speaker name from the model, or 'random' (default)")
-    say.add_argument("--seed", type=int, default=None, help="random seed (same seed, same sound)")
-    say.add_argument("--temperature", type=_finite, default=1.0, help="spread of random voices (default 1.0)")
+    say.add_argument("--seed", type=_seed, default=None, help="random seed (same seed, same sound)")
+    say.add_argument("--temperature", type=_temperature, default=1.0, help="spread of random voices (default 1.0)")
     say.add_argument("--rate", type=int, default=None, metavar="HZ", help="wav sample rate (default: model rate)")
     say.add_argument("--steady", action="store_true", help="one steady voice instead of per-digit variation")
+    _performance_args(say)
 
     sample = sub.add_parser("sample", help="write prior samples DIR/{digit}_{k}.wav for every digit")
     sample.add_argument(
@@ -76,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--out", required=True, metavar="DIR", help="output folder (created if missing)")
     sample.add_argument("--model", dest="sub_model", metavar="NAME|PATH", help="model name or bundle folder")
-    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sample.add_argument("--temperature", type=_finite, default=1.0, help="prior temperature (default 1.0)")
+    sample.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    sample.add_argument("--temperature", type=_temperature, default=1.0, help="prior temperature (default 1.0)")
+    _performance_args(sample)
 
     models = sub.add_parser("models", help="list the available models and their headline metrics")
     models.add_argument("--dir", metavar="DIR", help="look in DIR instead of resources/models")
@@ -130,39 +168,37 @@ def _load_synth(model: str | None):
 
 
 def _check_writable_file(path: Path) -> None:
+    """Fail early, with one line, when ``path`` cannot be written (``-`` is standard output)."""
+    if str(path) == "-":
+        return
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder")
-    parent = path.parent if str(path.parent) else Path(".")
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if target.exists() and not target.is_file():  # a device, FIFO or socket: written to, never replaced
+        if not os.access(target, os.W_OK):
+            raise UsageError(f"cannot write {path}: permission denied")
+        return
+    parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"cannot write {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write {path}: folder {parent} is not writable")
-    if path.exists() and not os.access(path, os.W_OK):
+    if target.exists() and not os.access(target, os.W_OK):
         raise UsageError(f"cannot write {path}: the file is read-only")
 
 
-def write_wav(path: str | Path, wave, sample_rate: int) -> None:
-    """Write float ``wave`` ``(n,)`` as 16-bit PCM to ``path`` atomically (temp file + rename)."""
-    import numpy as np
-    import soundfile as sf
+def _write(path: Path, wave, sample_rate: int) -> None:
+    """:func:`vaesynth.wavfile.write_wav`, with any failure (disk full, ...) as a :class:`UsageError`."""
+    from vaesynth.wavfile import write_wav
 
-    path = Path(path)
-    data = np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0)
-    # O_EXCL with mode 0o666: a fresh, private name, and the user's umask decides the permissions
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
-            sf.write(f, data, int(sample_rate), subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        write_wav(path, wave, sample_rate)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from vaesynth.synth import parse_digits
+    from vaesynth.digits import parse_digits
 
     try:
         parse_digits(args.digits)  # before anything heavy: bounded work on bad input
@@ -170,17 +206,25 @@ def cmd_say(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.rate is not None and not RATE_RANGE[0] <= args.rate <= RATE_RANGE[1]:
         raise UsageError(f"--rate must be between {RATE_RANGE[0]} and {RATE_RANGE[1]} Hz, not {args.rate}")
-    out = Path(args.output) if args.output else None
+    if args.output == "":
+        raise UsageError("-o/--output needs a file name (or - for standard output)")
+    out = Path(args.output) if args.output is not None else None
     if out is not None:
         _check_writable_file(out)
     play = args.play or out is None
+    performance = _performance(args)
     synth = _load_synth(_model_arg(args))
     voice = None if args.voice in ("random", "", None) else args.voice
     try:
         if voice is not None:
-            synth.speaker_index(voice)
+            synth.knobs.speaker_index(voice)
         render = synth.render_string(
-            args.digits, vary=not args.steady, temperature=args.temperature, seed=args.seed, voice=voice
+            args.digits,
+            vary=not args.steady,
+            temperature=args.temperature,
+            seed=args.seed,
+            voice=voice,
+            performance=performance,
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -190,11 +234,9 @@ def cmd_say(args: argparse.Namespace) -> int:
             from vaesynth.audio import resample
 
             wave, rate = resample(wave, render.sample_rate, args.rate), args.rate
-        try:
-            write_wav(out, wave, rate)
-        except OSError as e:
-            raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
-        print(f"wrote {out} ({len(wave) / rate:.2f} s at {rate} Hz: {render.digits})")
+        _write(out, wave, rate)
+        if str(out) != "-":  # standard output carries the WAV itself
+            print(f"wrote {out} ({len(wave) / rate:.2f} s at {rate} Hz: {render.digits})")
     if play:
         return _play_blocking(render.wave, render.sample_rate)
     return EXIT_OK
@@ -226,7 +268,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"cannot write samples to {out}: it is a file")
+    performance = _performance(args)
     synth = _load_synth(_model_arg(args))
+    if performance.moves_pitch and not synth.has_f0:
+        raise UsageError(f"pitch and note need the default model (with an f0 head); {synth.bundle.kind!r} has none")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -235,16 +280,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write samples to {out}: the folder is not writable")
     import numpy as np
 
+    from vaesynth.digits import N_DIGITS
+
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
-    for d in range(10):
+    for d in range(N_DIGITS):
         for k in range(n):
-            render = synth.render_digit(d, synth.random_knobs(args.temperature, rng, digit=d))
-            try:
-                write_wav(out / f"{d}_{k}.wav", render.wave, render.sample_rate)
-            except OSError as e:
-                raise UsageError(f"cannot write {out / f'{d}_{k}.wav'}: {e.strerror or e}") from None
-    print(f"wrote {10 * n} samples to {out} in {time.perf_counter() - t0:.1f} s ({synth.bundle.display_name})")
+            render = synth.render_digit(d, synth.knobs.fresh(d, args.temperature, rng), performance)
+            _write(out / f"{d}_{k}.wav", render.wave, render.sample_rate)
+    print(f"wrote {N_DIGITS * n} samples to {out} in {time.perf_counter() - t0:.1f} s ({synth.bundle.display_name})")
     return EXIT_OK
 
 

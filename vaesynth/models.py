@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.overrides import TorchFunctionMode
 
+from .digits import N_DIGITS
 from .spectral import SpectralConfig
-
-N_DIGITS = 10
 
 
 @dataclass
@@ -35,11 +35,38 @@ class DecoderOutput:
     f0_hz: torch.Tensor | None = None  # (B, T), harmonic head only
 
 
+@dataclass(frozen=True)
+class Param:
+    """What one model constructor parameter may be: an int in ``lo..hi`` or one of ``choices``."""
+
+    lo: int = 1
+    hi: int = 1
+    choices: tuple[str, ...] = ()
+
+    def check(self, name: str, value: object) -> object:
+        if self.choices:
+            if not isinstance(value, str) or value not in self.choices:
+                raise ValueError(f"parameter {name} must be one of {', '.join(self.choices)}, not {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or not self.lo <= value <= self.hi:
+            shown = repr(value) if len(repr(value)) < 30 else repr(value)[:27] + "..."
+            raise ValueError(f"parameter {name} must be a whole number in {self.lo}..{self.hi}, not {shown}")
+        return value
+
+
+LATENT = Param(1, 256)
+
+
 class VAE(nn.Module):
-    """Shared VAE plumbing: reparameterisation and the forward pass."""
+    """Shared VAE plumbing: reparameterisation and the forward pass.
+
+    ``PARAMS``: each constructor parameter (besides ``cfg``) and what it may be; bundles are
+    untrusted input, so :func:`check_params` validates them before anything is allocated.
+    """
 
     kind: str = "base"
     conditional: bool = False
+    PARAMS: dict[str, Param] = {"latent_dim": LATENT}
 
     def __init__(self, cfg: SpectralConfig, latent_dim: int) -> None:
         super().__init__()
@@ -54,9 +81,14 @@ class VAE(nn.Module):
     def decode(self, z: torch.Tensor, digit: torch.Tensor) -> DecoderOutput:
         raise NotImplementedError
 
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """A posterior sample ``z = mu + eps * exp(logvar / 2)``, ``eps ~ N(0, I)`` (shapes ``(B, D)``)."""
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
     def forward(self, x: torch.Tensor, digit: torch.Tensor) -> tuple[DecoderOutput, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(x, digit)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        z = self.reparameterize(mu, logvar) if self.training else mu
         return self.decode(z, digit), mu, logvar
 
 
@@ -64,6 +96,7 @@ class MLPVAE(VAE):
     """Baseline 1: fully connected VAE over the flattened spectrogram (unconditional)."""
 
     kind = "mlp"
+    PARAMS = {"latent_dim": LATENT, "hidden": Param(1, 4096)}
 
     def __init__(self, cfg: SpectralConfig, latent_dim: int = 16, hidden: int = 64) -> None:
         super().__init__(cfg, latent_dim)
@@ -88,6 +121,7 @@ class CNNVAE(VAE):
     """Baseline 2: 2-D convolutional VAE over the spectrogram image (unconditional)."""
 
     kind = "cnn"
+    PARAMS = {"latent_dim": LATENT, "channels": Param(4, 512)}
 
     def __init__(self, cfg: SpectralConfig, latent_dim: int = 32, channels: int = 32) -> None:
         super().__init__(cfg, latent_dim)
@@ -144,8 +178,9 @@ class FiLMBlock(nn.Module):
 
 def dct_basis(n_coeffs: int, n_bins: int) -> torch.Tensor:
     """Cosine basis ``(n_coeffs, n_bins)``: a smooth spectral envelope from a few coefficients."""
-    k = torch.arange(n_coeffs, dtype=torch.float32)[:, None]
-    f = torch.arange(n_bins, dtype=torch.float32)[None, :]
+    # on the CPU explicitly, also while a shape-only model is built on the meta device
+    k = torch.arange(n_coeffs, dtype=torch.float32, device="cpu")[:, None]
+    f = torch.arange(n_bins, dtype=torch.float32, device="cpu")[None, :]
     return torch.cos(math.pi * k * (f + 0.5) / n_bins)
 
 
@@ -166,6 +201,14 @@ class ConditionalVAE(VAE):
 
     kind = "cvae"
     conditional = True
+    PARAMS = {
+        "latent_dim": LATENT,
+        "channels": Param(1, 1024),
+        "digit_dim": Param(1, 512),
+        "n_blocks": Param(1, 8),
+        "head": Param(choices=("harmonic", "magnitude")),
+        "n_ceps": Param(1, 4097),
+    }
 
     def __init__(
         self,
@@ -205,7 +248,7 @@ class ConditionalVAE(VAE):
             # 2 envelopes + f0
             self.out = nn.Conv1d(c, 2 * n_ceps + 1, 1)
             self.register_buffer("basis", dct_basis(n_ceps, self.n_bins), persistent=False)
-            freqs = torch.arange(self.n_bins, dtype=torch.float32) * cfg.sample_rate / cfg.n_fft
+            freqs = torch.arange(self.n_bins, dtype=torch.float32, device="cpu") * cfg.sample_rate / cfg.n_fft
             self.register_buffer("bin_hz", freqs, persistent=False)
 
     def encode(self, x, digit):
@@ -263,14 +306,64 @@ def harmonic_comb(
     return comb * (ratio > 0.5).float()
 
 
-MODEL_TYPES: dict[str, type[VAE]] = {"mlp": MLPVAE, "cnn": CNNVAE, "cvae": ConditionalVAE}
+# The model kinds, the default first: the one list of them (bundle listings, the training CLI, tests).
+MODEL_TYPES: dict[str, type[VAE]] = {"cvae": ConditionalVAE, "cnn": CNNVAE, "mlp": MLPVAE}
+MODEL_KINDS: tuple[str, ...] = tuple(MODEL_TYPES)
 
 
-def build_model(kind: str, cfg: SpectralConfig, params: dict | None = None) -> VAE:
-    """Instantiate a model from its type name and its ``params`` dict (as stored in a bundle)."""
-    if kind not in MODEL_TYPES:
-        raise ValueError(f"unknown model type {kind!r}; known: {', '.join(MODEL_TYPES)}")
+class _SkipInit(TorchFunctionMode):
+    """Skip weight initialisers: pointless on the meta device, and slow there (they pull in torch's
+    reference implementations, ~2.5 s on first use)."""
+
+    OPS = frozenset({"normal_", "uniform_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_", "fill_", "zero_"})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") in self.OPS:
+            return args[0] if args else kwargs.get("tensor")
+        return func(*args, **kwargs)
+
+
+MAX_PARAMETERS = 50_000_000  # a model bundle may describe at most this many weights (200 MB as float32)
+
+
+def check_params(kind: object, params: object) -> dict:
+    """Validate a model type name and its ``params`` (types and ranges); returns a clean copy.
+
+    Raises :class:`ValueError` with one readable sentence. Cheap: nothing is allocated.
+    """
+    if not isinstance(kind, str) or kind not in MODEL_TYPES:
+        shown = repr(kind) if len(repr(kind)) < 30 else repr(kind)[:27] + "..."
+        raise ValueError(f"unknown model type {shown}; known: {', '.join(MODEL_TYPES)}")
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise ValueError(f"model parameters must be a mapping, not {type(params).__name__}")
+    allowed = MODEL_TYPES[kind].PARAMS
+    unknown = sorted(str(k)[:30] for k in params if k not in allowed)
+    if unknown:
+        raise ValueError(f"unknown parameters for model type {kind!r}: {', '.join(unknown)}")
+    return {name: allowed[name].check(name, value) for name, value in params.items()}
+
+
+def build_model(kind: str, cfg: SpectralConfig, params: dict | None = None, device: str | None = None) -> VAE:
+    """Instantiate a model from its type name and its ``params`` dict (as stored in a bundle).
+
+    Parameters are validated first (:func:`check_params`), then the model is built on PyTorch's
+    ``meta`` device (no memory) to count its weights against :data:`MAX_PARAMETERS`, and only
+    then for real (on ``device``; ``"meta"`` returns the shape-only model). Raises
+    :class:`ValueError` with one readable sentence.
+    """
+    params = check_params(kind, params)
+    cls = MODEL_TYPES[kind]
     try:
-        return MODEL_TYPES[kind](cfg, **(params or {}))
-    except TypeError as e:
-        raise ValueError(f"bad parameters for model type {kind!r}: {e}") from None
+        with torch.device("meta"), _SkipInit():
+            shape_only = cls(cfg, **params)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"bad parameters for model type {kind!r}: {str(e).splitlines()[0][:200]}") from None
+    n = sum(p.numel() for p in shape_only.state_dict().values())
+    if n > MAX_PARAMETERS:
+        raise ValueError(f"model type {kind!r} with these parameters has {n:,} weights, at most {MAX_PARAMETERS:,}")
+    if device == "meta":
+        return shape_only
+    return cls(cfg, **params)

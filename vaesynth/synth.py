@@ -14,7 +14,7 @@ Rendering
 decode ``z`` (one batched forward pass under :func:`torch.inference_mode`) -> features
 ``(n_frames, n_bins)`` in [0, 1] and per-frame ``valid`` logits -> cut at the first frame
 where ``valid < 0`` (keeping at least :data:`MIN_FRAMES`) -> linear magnitude -> fast
-Griffin-Lim (:func:`vaesynth.spectral.griffin_lim`) -> waveform of ``n_frames * hop``
+Griffin-Lim (:func:`vaesynth.phase.griffin_lim`) -> waveform of ``n_frames * hop``
 samples at the model rate, peak-normalised to ``spectral.peak`` (the training data's level)
 with short raised-cosine fades at both ends, so that joins never click.
 
@@ -36,69 +36,31 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import spectral
+from . import phase, spectral
+from .digits import as_digit, parse_digit_groups
+from .performance import NATURAL, Performance
+from .voice import KnobSpace, check_temperature, make_rng
 
 if TYPE_CHECKING:  # torch and the bundle loader are imported when a Synth is made, so that
-    from .bundle import Bundle  # parse_digits & co. stay cheap to import (the CLI checks input first)
+    from .bundle import Bundle  # importing the engine stays cheap (the CLI checks input first)
 
-N_DIGITS = 10
-
-MAX_DIGITS = 64  # longest string render_string accepts (bounded work)
 MIN_FRAMES = 8  # a decoded utterance keeps at least this many frames (64 ms at 8 kHz / hop 64)
-SEPARATORS = " \t\n\r-()+.,/"  # allowed in phone-number style input; they are dropped
 
 # Defaults chosen by measurement (docs/engine.md, bench/bench_synth.py --phase).
 DEFAULT_GL_ITERS = 48
 DEFAULT_GL_INIT = "pghi"
 DEFAULT_GL_MOMENTUM = 0.99
 
-GAP_S = (0.080, 0.144)  # silence between digits (uniform)
-GROUP_GAP_S = (0.220, 0.300)  # silence at a separator between digit groups
+# Pacing of digit strings, the way people read numbers aloud: digits in a string are spoken faster
+# than alone (a single keypad digit lasts ~0.45 s, a digit in a phone number ~0.3 s), with short
+# breaths inside a group and a clear pause between groups ("415 / 555 / 0123"). Measured: with these,
+# "+1 (415) 555-0123" lasts about as long as espeak-ng takes with the same grouping (README Benchmarks).
+STRING_TEMPO = 1.5  # speed-up of each digit of a string of two or more digits
+GAP_S = (0.020, 0.060)  # silence between digits of a group (uniform)
+GROUP_GAP_S = (0.160, 0.240)  # silence at a separator between digit groups
 FADE_IN_S = 0.004
 FADE_OUT_S = 0.012
 VARY_SCALE = 0.35  # per-digit variation of the knobs (standard units, times temperature)
-
-
-def parse_digit_groups(text: str, max_digits: int = MAX_DIGITS) -> list[str]:
-    """Split phone-number style text into groups of digits: ``"(415) 555-0123"`` -> ``["415", "555", "0123"]``.
-
-    Spaces, tabs, dashes, dots, commas, slashes, parentheses and ``+`` separate groups and are
-    dropped. Raises :class:`ValueError` (one readable sentence) for non-text, no digits, any
-    other character, or more than ``max_digits`` digits; the check is linear in the input and
-    happens before any rendering.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"digits must be text, not {type(text).__name__}")
-    groups: list[str] = []
-    current: list[str] = []
-    n = 0
-    for i, ch in enumerate(text):
-        if "0" <= ch <= "9":
-            current.append(ch)
-            n += 1
-        elif ch in SEPARATORS:
-            if current:
-                groups.append("".join(current))
-                current = []
-        else:
-            shown = text if len(text) <= 24 else text[:20] + "..."
-            raise ValueError(f"{shown!r} contains {ch!r} at position {i + 1}; only digits 0-9 can be spoken")
-    if current:
-        groups.append("".join(current))
-    if n == 0:
-        raise ValueError("no digits given" if not text.strip() else f"{text[:24]!r} contains no digits")
-    if n > max_digits:
-        raise ValueError(f"too many digits: {n} given, at most {max_digits} can be spoken at once")
-    return groups
-
-
-def parse_digits(text: str, max_digits: int = MAX_DIGITS) -> str:
-    """Validate phone-number style text and return its digits only: ``"+1 (415) 555-0123"`` -> ``"14155550123"``.
-
-    Raises :class:`ValueError` with a readable message for empty input, characters other than
-    digits and separators (``"12a"``), or more than ``max_digits`` digits.
-    """
-    return "".join(parse_digit_groups(text, max_digits))
 
 
 @dataclass
@@ -126,44 +88,6 @@ class Render:
         return len(self.wave) / self.sample_rate
 
 
-def resolve_model(model: str | Path | None = None, root: str | Path | None = None) -> Path:
-    """A bundle folder from a shipped model name (``"cvae"``), a folder path, or ``None`` (the default model).
-
-    Raises :class:`~vaesynth.bundle.BundleError` with a readable message when nothing matches.
-    """
-    from .bundle import BundleError, list_bundles
-
-    bundles = list_bundles(root)
-    if model is None or str(model) == "":
-        if not bundles:
-            where = Path(root) if root is not None else "resources/models"
-            raise BundleError(f"no models found in {where}")
-        return next(iter(bundles.values()))
-    if str(model) in bundles:
-        return bundles[str(model)]
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    known = ", ".join(bundles) or "none installed"
-    raise BundleError(f"model {str(model)!r} not found (known models: {known}; or give a bundle folder)")
-
-
-def _as_digit(digit: int | str) -> int:
-    if isinstance(digit, str):
-        if len(digit) != 1 or not "0" <= digit <= "9":
-            raise ValueError(f"{digit!r} is not a single digit 0-9")
-        return int(digit)
-    if isinstance(digit, bool) or not isinstance(digit, int | np.integer):
-        raise ValueError(f"digit must be an integer 0-9, not {digit!r}")
-    if not 0 <= int(digit) < N_DIGITS:
-        raise ValueError(f"digit must be 0-9, not {digit}")
-    return int(digit)
-
-
-def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 def _ramp(n: int) -> np.ndarray:
     """Raised-cosine ramp 0 -> 1 over ``n`` samples (float32)."""
     return (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
@@ -173,11 +97,13 @@ class Synth:
     """Renders digits and digit strings from a loaded :class:`~vaesynth.bundle.Bundle`.
 
     ``gl_iters``, ``gl_init``, ``gl_momentum``: phase reconstruction settings (see
-    :func:`vaesynth.spectral.griffin_lim`; defaults chosen by measurement, docs/engine.md).
+    :func:`vaesynth.phase.griffin_lim`; defaults chosen by measurement, docs/engine.md).
     ``torch_threads``: calls ``torch.set_num_threads`` (process-wide) unless ``None``. One
     thread is the default: these models are small, a second thread buys little, and on a busy
-    2-core machine multi-threaded kernels stall each other (and the GUI). It also lets
-    :mod:`vaesynth.spectral` use torch's faster single-threaded FFT.
+    2-core machine multi-threaded kernels stall each other (and the GUI).
+    ``fft``: the FFT backend of phase reconstruction (see :func:`vaesynth.phase.griffin_lim`);
+    default ``"torch"`` when ``torch_threads == 1`` (torch's single-threaded FFT is 2-3x faster
+    on these frames), else ``"numpy"``.
 
     Rendering methods are thread-safe (one render at a time).
     """
@@ -189,30 +115,25 @@ class Synth:
         gl_init: str = DEFAULT_GL_INIT,
         gl_momentum: float = DEFAULT_GL_MOMENTUM,
         torch_threads: int | None = 1,
+        fft: str | None = None,
     ) -> None:
         import torch
 
         if gl_iters < 0:
             raise ValueError("gl_iters must be >= 0")
-        if gl_init not in spectral.GL_INITS:
-            raise ValueError(f"unknown Griffin-Lim init {gl_init!r}; known: {', '.join(spectral.GL_INITS)}")
+        if gl_init not in phase.GL_INITS:
+            raise ValueError(f"unknown Griffin-Lim init {gl_init!r}; known: {', '.join(phase.GL_INITS)}")
         if torch_threads is not None and torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)
         self._bundle = bundle
         self.gl_iters = int(gl_iters)
         self.gl_init = gl_init
         self.gl_momentum = float(gl_momentum)
+        self.fft = fft if fft is not None else ("torch" if torch_threads == 1 else "numpy")
+        if self.fft not in phase.FFT_BACKENDS:
+            raise ValueError(f"unknown FFT backend {self.fft!r}; known: {', '.join(phase.FFT_BACKENDS)}")
         self._lock = threading.Lock()
-        s = bundle.stats
-        self._digit_mean = s.digit_mean.double().numpy()  # (10, D)
-        self._digit_chol = s.digit_chol.double().numpy()  # (10, D, D)
-        self._speaker_digit_mean = s.speaker_digit_mean.double().numpy()  # (S, 10, D)
-        self._post_mu = self._post_var = None
-        if s.has_posteriors:  # the exact aggregate posterior (see random_knobs)
-            self._post_mu = s.post_mu.double().numpy()  # (N, D)
-            self._post_var = s.post_var.double().numpy()  # (N, D)
-            post_digit = s.post_digit.numpy()
-            self._post_rows = [np.flatnonzero(post_digit == d) for d in range(10)]
+        self._knobs = KnobSpace.from_stats(bundle.stats, bundle.speakers)
         bundle.model.eval()
 
     @classmethod
@@ -221,7 +142,7 @@ class Synth:
 
         Raises :class:`~vaesynth.bundle.BundleError` when it is missing or invalid.
         """
-        from .bundle import load_bundle
+        from .bundle import load_bundle, resolve_model
 
         return cls(load_bundle(resolve_model(path)), **kwargs)
 
@@ -249,84 +170,46 @@ class Synth:
     def spectral(self) -> spectral.SpectralConfig:
         return self._bundle.spectral
 
-    # --- knob space ------------------------------------------------------------------------
-
-    def random_knobs(
-        self,
-        temperature: float = 1.0,
-        rng: np.random.Generator | int | None = None,
-        digit: int | str | None = None,
-    ) -> np.ndarray:
-        """A random voice as a knob vector, float32 ``(latent_dim,)``.
-
-        Without ``digit`` (or for bundles without stored posteriors): ``u ~ N(0, temperature^2 I)``,
-        the per-digit Gaussian. With ``digit``: a draw from that digit's exact aggregate posterior,
-        the mixture of the training utterances' posteriors ``N(mu_i, var_i)`` (pick one utterance
-        of the digit, then sample around it), scaled by ``temperature`` about the digit mean and
-        expressed in knob coordinates. This lands on voices the decoder has really seen, not in
-        the gaps between speakers that a single Gaussian also covers.
-        """
-        if not np.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0, not {temperature}")
-        gen = _rng(rng)
-        if digit is None or self._post_mu is None:
-            return (gen.standard_normal(self.latent_dim) * temperature).astype(np.float32)
-        d = _as_digit(digit)
-        rows = self._post_rows[d]
-        i = rows[gen.integers(len(rows))]
-        z = self._post_mu[i] + np.sqrt(self._post_var[i]) * gen.standard_normal(self.latent_dim)
-        u = np.linalg.solve(self._digit_chol[d], z - self._digit_mean[d])
-        return (u * temperature).astype(np.float32)
-
-    def speaker_index(self, speaker: str | int) -> int:
-        """Index of a speaker given by name or index; :class:`ValueError` if unknown."""
-        names = self._bundle.speakers
-        if isinstance(speaker, str):
-            if speaker in names:
-                return names.index(speaker)
-            if speaker.isdigit() and int(speaker) < len(names):
-                return int(speaker)
-            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-            raise ValueError(f"unknown voice {speaker!r} (voices: {shown or 'none'})")
-        if isinstance(speaker, int | np.integer) and 0 <= int(speaker) < len(names):
-            return int(speaker)
-        raise ValueError(f"voice index {speaker!r} out of range (0..{len(names) - 1})")
-
-    def voice_knobs(self, speaker: str | int, digit: int | str) -> np.ndarray:
-        """Knobs ``u`` (float32 ``(latent_dim,)``) of a speaker's mean latent for ``digit``.
-
-        Solves ``digit_chol[d] @ u = speaker_digit_mean[s, d] - digit_mean[d]``.
-        """
-        s, d = self.speaker_index(speaker), _as_digit(digit)
-        delta = self._speaker_digit_mean[s, d] - self._digit_mean[d]
-        return np.linalg.solve(self._digit_chol[d], delta).astype(np.float32)
-
-    def knobs_to_latent(self, digit: int | str, knobs: np.ndarray) -> np.ndarray:
-        """``z = digit_mean[d] + digit_chol[d] @ u``, float32 ``(latent_dim,)``."""
-        d = _as_digit(digit)
-        u = self._check_knobs(knobs)
-        return (self._digit_mean[d] + self._digit_chol[d] @ u).astype(np.float32)
-
-    def _check_knobs(self, knobs: np.ndarray) -> np.ndarray:
-        u = np.asarray(knobs, dtype=np.float64).reshape(-1)
-        if u.shape != (self.latent_dim,):
-            raise ValueError(f"{u.size} knob values given, the model has {self.latent_dim} latent dimensions")
-        if not np.isfinite(u).all():
-            raise ValueError("knob values must be finite numbers")
-        return u
+    @property
+    def knobs(self) -> KnobSpace:
+        """The model's knob space: knob <-> latent, fresh voices, presets (:mod:`vaesynth.voice`)."""
+        return self._knobs
 
     # --- rendering -------------------------------------------------------------------------
 
-    def decode(self, digits: list[int], knobs: list[np.ndarray]) -> list[np.ndarray]:
-        """Decode one batch: features ``(n_valid_i, n_bins)`` in [0, 1] per digit, trimmed by the valid head."""
+    @property
+    def has_f0(self) -> bool:
+        """Whether the model decodes an f0 track (needed for pitch and note; the default model does)."""
+        return bool(getattr(self._bundle.model, "head", None) == "harmonic")
+
+    def decode(
+        self, digits: list[int], knobs: list[np.ndarray], performance: Performance = NATURAL, tempo: float = 1.0
+    ) -> list[np.ndarray]:
+        """Decode one batch: features ``(n_i, n_bins)`` in [0, 1] per digit, trimmed by the valid head.
+
+        ``performance``: a pitch shift or held note re-decodes with the mapped f0 track in the
+        harmonic comb (envelopes unchanged); its speed, times ``tempo``, resamples the trimmed
+        frames in time.
+        """
         import torch
 
-        z = np.stack([self.knobs_to_latent(d, u) for d, u in zip(digits, knobs, strict=True)])
+        if performance.moves_pitch and not self.has_f0:
+            raise ValueError(f"pitch and note need the default model (with an f0 head); {self._bundle.kind!r} has none")
+        z = torch.from_numpy(self._knobs.to_latents(digits, np.asarray(knobs)))
+        d = torch.tensor(digits, dtype=torch.long)
+        model = self._bundle.model
         with torch.inference_mode():
-            out = self._bundle.model.decode(torch.from_numpy(z), torch.tensor(digits, dtype=torch.long))
-            feats = out.features.float().numpy()
+            out = model.decode(z, d)
             valid = out.valid_logits.float().numpy()
-        return [np.ascontiguousarray(f[: self.valid_length(v)]) for f, v in zip(feats, valid, strict=True)]
+            lengths = [self.valid_length(v) for v in valid]
+            if performance.moves_pitch:
+                f0 = out.f0_hz.float().numpy()
+                mapped = np.stack(
+                    [performance.map_f0(f, np.arange(len(f)) < n) for f, n in zip(f0, lengths, strict=True)]
+                )
+                out = model.decode(z, d, teacher_f0=torch.from_numpy(mapped))
+            feats = out.features.float().numpy()
+        return [performance.stretch(np.ascontiguousarray(f[:n]), tempo) for f, n in zip(feats, lengths, strict=True)]
 
     @staticmethod
     def valid_length(valid_logits: np.ndarray) -> int:
@@ -337,11 +220,14 @@ class Synth:
         ends = np.flatnonzero(valid_logits[MIN_FRAMES:] < 0)
         return MIN_FRAMES + int(ends[0]) if ends.size else n
 
-    def render_digit(self, digit: int | str, knobs: np.ndarray) -> Render:
-        """Render one digit (0-9, or ``"0"``-``"9"``) from knob vector ``u`` ``(latent_dim,)``."""
-        d = _as_digit(digit)
-        u = self._check_knobs(knobs).astype(np.float32)
-        return self._render([d], [u], [])
+    def render_digit(self, digit: int | str, knobs: np.ndarray, performance: Performance = NATURAL) -> Render:
+        """Render one digit (0-9, or ``"0"``-``"9"``) from knob vector ``u`` ``(latent_dim,)``.
+
+        ``performance``: pitch shift, held note and speed (:mod:`vaesynth.performance`).
+        """
+        d = as_digit(digit)
+        u = self._knobs.check(knobs).astype(np.float32)
+        return self._render([d], [u], [], performance)
 
     def render_string(
         self,
@@ -351,26 +237,28 @@ class Synth:
         temperature: float = 1.0,
         seed: int | None = None,
         voice: str | int | None = None,
+        performance: Performance = NATURAL,
     ) -> Render:
         """Render a digit string (phone-number separators allowed; see :func:`parse_digit_groups`).
 
         The base voice is ``knobs`` if given, else the preset ``voice`` (that speaker's knobs for
         each digit), else one random draw at ``temperature``. ``vary=True`` adds per-digit
         variation ``N(0, (0.35 * temperature)^2)`` around it (natural, slightly different
-        tokens); ``vary=False`` speaks every digit with the same knobs. Gaps between digits are
-        drawn from 80-144 ms (220-300 ms at separators). Same arguments and ``seed`` -> the
-        same waveform. Raises :class:`ValueError` on bad input before any rendering.
+        tokens); ``vary=False`` speaks every digit with the same knobs. Strings of two or more
+        digits are paced like numbers read aloud: each digit :data:`STRING_TEMPO` times faster,
+        20-60 ms between digits, 160-240 ms at separators (all divided by ``performance.speed``).
+        Same arguments and ``seed`` -> the same waveform. Raises :class:`ValueError` on bad input
+        before any rendering.
         """
         groups = parse_digit_groups(digits)
-        if not np.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0, not {temperature}")
-        rng = np.random.default_rng(seed)
+        temperature = check_temperature(temperature)
+        rng = make_rng(seed)
         base = None
         if knobs is not None:
-            base = self._check_knobs(knobs).astype(np.float32)
+            base = self._knobs.check(knobs).astype(np.float32)
         elif voice is None:
-            base = self.random_knobs(temperature, rng)
-        sidx = None if voice is None or knobs is not None else self.speaker_index(voice)
+            base = self._knobs.fresh(None, temperature, rng)
+        sidx = None if voice is None or knobs is not None else self._knobs.speaker_index(voice)
         digits_flat: list[int] = []
         knobs_flat: list[np.ndarray] = []
         gaps: list[int] = []  # silent frames after each digit but the last
@@ -378,23 +266,31 @@ class Synth:
         for gi, g in enumerate(groups):
             for ci, ch in enumerate(g):
                 d = int(ch)
-                u = base if sidx is None else self.voice_knobs(sidx, d)
+                u = base if sidx is None else self._knobs.preset(sidx, d)
                 if vary:
                     u = u + VARY_SCALE * temperature * rng.standard_normal(self.latent_dim)
                 digits_flat.append(d)
                 knobs_flat.append(np.asarray(u, dtype=np.float32))
                 last = ci == len(g) - 1
                 if not (last and gi == len(groups) - 1):
-                    gap_s = rng.uniform(*(GROUP_GAP_S if last else GAP_S))
+                    gap_s = rng.uniform(*(GROUP_GAP_S if last else GAP_S)) / performance.speed
                     gaps.append(max(1, round(gap_s / frame_s)))
-        return self._render(digits_flat, knobs_flat, gaps)
+        tempo = STRING_TEMPO if len(digits_flat) > 1 else 1.0
+        return self._render(digits_flat, knobs_flat, gaps, performance, tempo)
 
-    def _render(self, digits: list[int], knobs: list[np.ndarray], gaps: list[int]) -> Render:
+    def _render(
+        self,
+        digits: list[int],
+        knobs: list[np.ndarray],
+        gaps: list[int],
+        performance: Performance = NATURAL,
+        tempo: float = 1.0,
+    ) -> Render:
         """Decode ``digits`` with ``knobs``, lay them out with ``gaps`` silent frames, reconstruct the phase."""
         cfg = self.spectral
         hop = cfg.hop
         with self._lock:
-            feats = self.decode(digits, knobs)
+            feats = self.decode(digits, knobs, performance, tempo)
             n_frames = sum(len(f) for f in feats) + sum(gaps)
             timeline = np.zeros((n_frames, cfg.n_bins), dtype=np.float32)
             spans: list[tuple[int, int]] = []
@@ -404,8 +300,8 @@ class Synth:
                 spans.append((pos, pos + len(f)))
                 pos += len(f) + (gaps[i] if i < len(gaps) else 0)
             mag = spectral.features_to_mag(timeline, cfg)
-            raw = spectral.griffin_lim(
-                mag, cfg, self.gl_iters, self.gl_momentum, self.gl_init, seed=0, n_samples=n_frames * hop
+            raw = phase.griffin_lim(
+                mag, cfg, self.gl_iters, self.gl_momentum, self.gl_init, 0, n_frames * hop, self.fft
             )
         wave = np.zeros(n_frames * hop, dtype=np.float32)
         n_in, n_out = round(FADE_IN_S * cfg.sample_rate), round(FADE_OUT_S * cfg.sample_rate)
@@ -416,10 +312,7 @@ class Synth:
                 seg[:k_in] *= _ramp(k_in)
             if k_out:
                 seg[-k_out:] *= _ramp(k_out)[::-1]
-            peak = float(np.max(np.abs(seg))) if len(seg) else 0.0
-            if peak > 1e-6:
-                seg *= cfg.peak / peak
-            wave[a * hop : b * hop] = seg
+            wave[a * hop : b * hop] = spectral.normalize_peak(seg, cfg)
         sr = cfg.sample_rate
         segments = [(a * hop / sr, b * hop / sr) for a, b in spans]
         return Render(wave, sr, timeline, "".join(map(str, digits)), segments, [np.array(u) for u in knobs])

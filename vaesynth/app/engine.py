@@ -27,28 +27,30 @@ def message(e: BaseException) -> str:
 
 
 class VoiceKnobs:
-    """Every piece of knob math the app asks of the synth, in one place.
-
-    Validation of given knobs (length, finite values) happens once, in the synth's render call.
-    """
+    """Every piece of knob math the app asks for, in one place: the synth's
+    :class:`~vaesynth.voice.KnobSpace` (``Synth.knobs``) does the work."""
 
     def __init__(self, synth: Any) -> None:
-        self.synth = synth
+        self.space = synth.knobs
+
+    def given(self, req: RenderRequest) -> np.ndarray:
+        """The request's own knobs, checked (count, finite values): the app's one knob check."""
+        return self.space.check(req.knobs).astype(np.float32)
 
     def for_digit(self, req: RenderRequest, digit: str) -> np.ndarray:
         """The knob vector ``(latent_dim,)`` to say ``digit`` with, in ``req``'s mode."""
         if req.knob_mode is KnobMode.PRESET:
-            return self.synth.voice_knobs(req.voice, digit)
+            return self.space.preset(req.voice, digit)
         if req.knob_mode is KnobMode.GIVEN:
-            return np.asarray(req.knobs, dtype=np.float32)
-        return self.synth.random_knobs(temperature=req.temperature, digit=digit)
+            return self.given(req)
+        return self.space.fresh(digit, req.temperature)
 
     def string_arguments(self, req: RenderRequest) -> dict[str, Any]:
         """Keyword arguments of ``Synth.render_string`` for ``req``'s mode."""
         if req.knob_mode is KnobMode.PRESET:
             return {"vary": False, "voice": req.voice}
         if req.knob_mode is KnobMode.GIVEN:
-            return {"vary": False, "knobs": np.asarray(req.knobs, dtype=np.float32)}
+            return {"vary": False, "knobs": self.given(req)}
         return {"vary": True, "temperature": req.temperature}
 
 
@@ -165,8 +167,8 @@ class Engine(QObject):
         synth, knobs = self._synth, self._knobs
         if synth is None or knobs is None or req.generation != self._generation:
             raise RuntimeError("no model is loaded")
+        from vaesynth.digits import parse_digits
         from vaesynth.spectral import features_to_db
-        from vaesynth.synth import parse_digits
 
         t0 = time.perf_counter()
         if req.text is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from .messages import RenderResult
@@ -24,16 +23,11 @@ def ask_wav_path(parent: QWidget, result: RenderResult) -> str:
 
 def export_wav(result: RenderResult, path: str | Path) -> Path:
     """Write ``result`` to ``path`` (``.wav`` added if missing) as 16-bit PCM WAV at the model's
-    rate; returns the path written. Raises ``OSError`` / ``RuntimeError`` when it cannot."""
+    rate, atomically (:func:`vaesynth.wavfile.write_wav`); returns the file written. Raises
+    ``OSError`` when it cannot (nothing half-written is left)."""
     path = Path(path)
     if path.suffix.lower() != ".wav":
         path = path.with_suffix(".wav")
-    _write_wav(path, result.wave, result.sample_rate)
-    return path
+    from vaesynth.wavfile import write_wav
 
-
-def _write_wav(path: Path, wave: np.ndarray, sample_rate: int) -> None:
-    """The app's one WAV writer, until ``vaesynth.wavfile.write_wav`` (atomic) replaces it."""
-    import soundfile as sf
-
-    sf.write(str(path), wave, sample_rate, subtype="PCM_16")
+    return write_wav(path, result.wave, result.sample_rate) or path

@@ -1,11 +1,12 @@
-"""Phase reconstruction and the STFT pair: the fast paths agree with the textbook ones."""
+"""Phase reconstruction (vaesynth.phase) and the STFT pair: the fast paths agree with the textbook ones."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
+from training.metrics import log_spectral_distance
+from vaesynth import phase as ph
 from vaesynth import spectral as sp
 
 CFG = sp.SpectralConfig()
@@ -16,12 +17,12 @@ def reference_griffin_lim(mag: np.ndarray, cfg: sp.SpectralConfig, n_iter: int, 
     n_samples = (mag.shape[-2] - 1) * cfg.hop
     prev = np.zeros_like(angles)
     for _ in range(n_iter):
-        wave = sp.istft(mag * angles, cfg, n_samples)
+        wave = ph.istft(mag * angles, cfg, n_samples)
         rebuilt = np.stack([sp.stft(w, cfg) for w in wave.reshape(-1, n_samples)]).reshape(mag.shape)
         angles = rebuilt - (momentum / (1 + momentum)) * prev
         prev = rebuilt
         angles = angles / np.maximum(np.abs(angles), 1e-16)
-    return sp.istft(mag * angles, cfg, n_samples)
+    return ph.istft(mag * angles, cfg, n_samples)
 
 
 def vowel(seconds: float = 0.5, f0: float = 140.0, seed: int = 0) -> np.ndarray:
@@ -38,13 +39,10 @@ def vowel(seconds: float = 0.5, f0: float = 140.0, seed: int = 0) -> np.ndarray:
     return (0.9 * x / np.abs(x).max()).astype(np.float32)
 
 
-@pytest.fixture(params=[1, 2], ids=["torch-fft", "numpy-fft"])
-def fft_backend(request):
-    """Run with torch single-threaded (torch FFT path) and multi-threaded (numpy FFT path)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(saved)
+@pytest.fixture(params=ph.FFT_BACKENDS)
+def fft_backend(request) -> str:
+    """Every FFT backend, chosen explicitly (no global state decides it)."""
+    return request.param
 
 
 @pytest.mark.parametrize("shape", [(60, 129), (2, 37, 129), (3, 129)])
@@ -52,9 +50,9 @@ def fft_backend(request):
 def test_fast_griffin_lim_matches_the_textbook_loop(fft_backend, shape, momentum) -> None:
     rng = np.random.default_rng(0)
     mag = np.abs(rng.standard_normal(shape)).astype(np.float32)
-    angles = sp.initial_phase(mag, CFG, "random", seed=3)
+    angles = ph.initial_phase(mag, CFG, "random", seed=3)
     want = reference_griffin_lim(mag, CFG, 12, momentum, angles)
-    got = sp.griffin_lim(mag, CFG, 12, momentum, "random", seed=3)
+    got = ph.griffin_lim(mag, CFG, 12, momentum, "random", seed=3, fft=fft_backend)
     assert got.shape == want.shape == shape[:-2] + ((shape[-2] - 1) * CFG.hop,)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, atol=2e-4 * np.abs(want).max())
@@ -62,9 +60,9 @@ def test_fast_griffin_lim_matches_the_textbook_loop(fft_backend, shape, momentum
 
 def test_istft_inverts_stft(fft_backend) -> None:
     x = vowel()
-    y = sp.istft(sp.stft(x, CFG), CFG, len(x))
+    y = ph.istft(sp.stft(x, CFG), CFG, len(x), fft=fft_backend)
     np.testing.assert_allclose(y, x, atol=1e-4)
-    batch = sp.istft(np.stack([sp.stft(x, CFG)] * 2), CFG, len(x))
+    batch = ph.istft(np.stack([sp.stft(x, CFG)] * 2), CFG, len(x), fft=fft_backend)
     assert batch.shape == (2, len(x))
     np.testing.assert_allclose(batch[1], x, atol=1e-4)
 
@@ -72,15 +70,15 @@ def test_istft_inverts_stft(fft_backend) -> None:
 def test_griffin_lim_output_length_and_inits() -> None:
     mag = sp.magnitude(vowel(), CFG)
     n = len(mag)
-    assert sp.griffin_lim(mag, CFG, 4).shape == ((n - 1) * CFG.hop,)
-    assert sp.griffin_lim(mag, CFG, 4, n_samples=n * CFG.hop).shape == (n * CFG.hop,)
-    for init in sp.GL_INITS:
-        w = sp.griffin_lim(mag, CFG, 2, init=init)
+    assert ph.griffin_lim(mag, CFG, 4).shape == ((n - 1) * CFG.hop,)
+    assert ph.griffin_lim(mag, CFG, 4, n_samples=n * CFG.hop).shape == (n * CFG.hop,)
+    for init in ph.GL_INITS:
+        w = ph.griffin_lim(mag, CFG, 2, init=init)
         assert np.isfinite(w).all()
-    a = sp.griffin_lim(mag, CFG, 8, seed=5)
-    np.testing.assert_array_equal(a, sp.griffin_lim(mag, CFG, 8, seed=5))  # reproducible
+    a = ph.griffin_lim(mag, CFG, 8, seed=5)
+    np.testing.assert_array_equal(a, ph.griffin_lim(mag, CFG, 8, seed=5))  # reproducible
     with pytest.raises(ValueError, match="unknown Griffin-Lim init"):
-        sp.griffin_lim(mag, CFG, 2, init="nope")
+        ph.griffin_lim(mag, CFG, 2, init="nope")
 
 
 def test_quality_improves_with_iterations_and_pghi_beats_random_start() -> None:
@@ -88,8 +86,8 @@ def test_quality_improves_with_iterations_and_pghi_beats_random_start() -> None:
     mag = sp.magnitude(x, CFG)
 
     def lsd(init: str, n_iter: int) -> float:
-        w = sp.griffin_lim(mag, CFG, n_iter, init=init)
-        return sp.log_spectral_distance(mag, sp.magnitude(w, CFG))
+        w = ph.griffin_lim(mag, CFG, n_iter, init=init)
+        return log_spectral_distance(mag, sp.magnitude(w, CFG))
 
     assert lsd("pghi", 0) < lsd("random", 0) - 1.0  # the phase-gradient start is already much closer
     assert lsd("random", 32) < lsd("random", 8) < lsd("random", 0)
@@ -101,8 +99,25 @@ def test_pghi_phase_of_a_steady_sinusoid_advances_at_its_frequency() -> None:
     t = np.arange(4000) / CFG.sample_rate
     mag = sp.magnitude(np.sin(2 * np.pi * f * t).astype(np.float32), CFG)
     k = int(round(f * CFG.n_fft / CFG.sample_rate))
-    phase = sp.pghi_phase(mag, CFG)
+    phase = ph.pghi_phase(mag, CFG)
     step = np.diff(phase[10:-10, k])
     expected = 2 * np.pi * f * CFG.hop / CFG.sample_rate
     err = np.angle(np.exp(1j * (step - expected)))
     assert np.max(np.abs(err)) < 0.15
+
+
+def test_fft_backends_agree_and_unknown_ones_are_refused() -> None:
+    mag = sp.magnitude(vowel(), CFG)
+    a = ph.griffin_lim(mag, CFG, 8, fft="numpy")
+    b = ph.griffin_lim(mag, CFG, 8, fft="torch")
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    with pytest.raises(ValueError, match="unknown FFT backend"):
+        ph.griffin_lim(mag, CFG, 2, fft="fftw")
+
+
+def test_stft_of_a_batch_matches_one_by_one() -> None:
+    x = np.stack([vowel(seed=0), vowel(seed=1)])
+    batch = sp.stft(x, CFG)
+    np.testing.assert_allclose(batch[1], sp.stft(x[1], CFG), atol=1e-5)
+    assert batch.shape == (2, sp.n_frames_for(x.shape[1], CFG), CFG.n_bins)
+    assert sp.frame(x[0], CFG, centered=False).shape[-1] == CFG.n_fft

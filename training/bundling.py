@@ -1,0 +1,122 @@
+"""Writing model bundles from training: metadata and destination checks.
+
+The bundle format itself (and its atomic per-file write) belongs to :mod:`vaesynth.bundle`;
+this module prepares the folder and the metadata around :func:`vaesynth.bundle.save_bundle`
+(which also removes temporary files that an earlier, killed write left behind).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaesynth.bundle import Bundle, LatentStats, load_bundle, save_bundle
+from vaesynth.digits import N_DIGITS
+from vaesynth.models import VAE, build_model
+from vaesynth.spectral import SpectralConfig
+from vaesynth.voice import fit_latent_stats
+
+from .config import ConfigError
+from .data import DataError, find_data, load_dataset
+from .latent_stats import encode_posteriors
+
+DISPLAY_NAMES = {
+    "cvae": "Conditional VAE (default)",
+    "cnn": "CNN-VAE (baseline)",
+    "mlp": "MLP-VAE (baseline)",
+}
+CREDITS = "Trained on the Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0"
+
+
+def check_bundle_destination(folder: str | Path) -> Path:
+    """Fail early (before any training) if a bundle cannot be written to ``folder``.
+
+    Creates nothing. Raises :class:`ConfigError` when ``folder`` (or a folder above it) is a
+    file, or when the nearest existing folder is not writable.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--out {folder} is a file, not a folder; choose a folder for the bundle")
+    parent = folder
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"cannot create bundle folder {folder}: {parent} is a file")
+    if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write a bundle to {folder}: {parent} is not writable")
+    return folder
+
+
+def prepare_bundle_folder(folder: str | Path) -> Path:
+    """Check ``folder`` and create it."""
+    folder = check_bundle_destination(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_bundle(
+    model: VAE,
+    params: dict,
+    spectral: SpectralConfig,
+    stats: LatentStats,
+    speakers: list[str],
+    folder: str | Path,
+    name: str | None = None,
+    metrics: dict | None = None,
+    data_fingerprint: dict | None = None,
+    training: dict | None = None,
+) -> Path:
+    """Write a bundle for ``model`` to ``folder`` (atomic per file; stale temporaries removed first)."""
+    name = name or model.kind
+    meta = {
+        "display_name": DISPLAY_NAMES.get(model.kind, name),
+        "params": params,
+        "metrics": metrics or {},
+        "data_fingerprint": data_fingerprint or {},
+        "training": training or {},
+        "credits": CREDITS,
+    }
+    folder = prepare_bundle_folder(folder)
+    return save_bundle(Bundle(name, model, spectral, stats, list(speakers), meta), folder)
+
+
+def untrained_bundle(
+    kind: str,
+    folder: str | Path,
+    params: dict | None = None,
+    spectral: SpectralConfig | None = None,
+    speakers: tuple[str, ...] = ("alice", "bob"),
+    seed: int = 0,
+) -> Path:
+    """A loadable bundle with random weights and unit latent statistics (for tests and demos)."""
+    torch.manual_seed(seed)
+    spectral = spectral or SpectralConfig()
+    model = build_model(kind, spectral, params)
+    d = model.latent_dim
+    rng = np.random.default_rng(seed)
+    mu = rng.standard_normal((40 * len(speakers), d))
+    digits = np.arange(len(mu)) % N_DIGITS
+    spk = (np.arange(len(mu)) // N_DIGITS) % len(speakers)
+    stats = fit_latent_stats(mu, digits, spk, len(speakers))
+    return write_bundle(model, params or {}, spectral, stats, list(speakers), folder, name=Path(folder).name)
+
+
+def refresh_latent_stats(folder: str | Path, data: str | Path | None = None) -> Path:
+    """Re-fit a bundle's latent statistics (and stored posteriors) from FSDD's train split.
+
+    Uses the bundle's own weights, so the statistics describe exactly the shipped model; the
+    weights, metrics and training record are kept. Writes atomically.
+    """
+    b = load_bundle(folder)
+    ds = load_dataset(find_data(data), b.spectral)
+    train, _ = ds.split()
+    if list(ds.speakers) != list(b.speakers):
+        raise DataError(f"the data's speakers {ds.speakers} differ from the bundle's {b.speakers}")
+    mu, var = encode_posteriors(b.model, train)
+    b.stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
+    return save_bundle(b, prepare_bundle_folder(folder))

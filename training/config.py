@@ -1,0 +1,147 @@
+"""The whole configuration of a training run, in one place.
+
+A :class:`Recipe` says *what* is trained: the model kind and every constructor argument of its
+architecture, the feature definition, the optimiser, the loss weights, the schedule and the seed.
+Two runs with the same recipe on the same data train the same model. *Where* and *how* it runs
+(data folder, output folder, accelerator, devices, nodes) are arguments of
+:func:`training.fit.fit`, not part of the recipe.
+
+Every bundle records the recipe it was trained with (``config.json`` → ``training.recipe``),
+and every checkpoint carries it as its hyperparameters, so ``--resume`` can refuse a checkpoint
+made with a different one.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, dataclass, field, fields, replace
+
+# MODEL_KINDS: the model kinds training knows, in the runtime's own order (one source: vaesynth.models)
+from vaesynth.models import MODEL_KINDS, MODEL_TYPES
+from vaesynth.spectral import SpectralConfig
+
+#: Lightning accelerators and strategies the command line offers (where and how, not part of a recipe).
+ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "cuda", "mps", "auto")
+STRATEGIES: tuple[str, ...] = ("auto", "ddp")  # ddp_spawn: see docs/training.md
+
+
+class TrainingError(Exception):
+    """A training run cannot start or go on (one readable sentence, shown without a traceback)."""
+
+
+class ConfigError(TrainingError, ValueError):
+    """A run configuration is invalid."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that defines one model's training run.
+
+    Model:
+        ``kind``: one of :data:`vaesynth.models.MODEL_KINDS`; ``params``: *every* constructor argument of that
+        model class (``vaesynth.models.MODEL_TYPES[kind]``), written out so that no run depends
+        on a model default; ``spectral``: the feature definition saved into the bundle.
+    Schedule and optimiser:
+        ``epochs``; ``batch_size`` (per process); ``lr``: AdamW peak learning rate of a one-cycle
+        schedule whose warm-up is ``lr_warmup_pct`` of all steps; ``weight_decay``; ``seed``.
+    Loss (see :class:`training.experiment.VAEExperiment`):
+        ``beta``: weight of the KL term, warmed up linearly from 0 over ``warmup_epochs``
+        (at most a third of the run, at least one epoch); ``free_bits``: nats per latent
+        dimension below which KL is not penalised (0 = off); ``f0_weight``: weight of the f0
+        loss of the harmonic head; ``teacher_f0``: feed the measured f0 to the harmonic comb in
+        voiced frames while training.
+    """
+
+    kind: str
+    params: dict
+    epochs: int
+    lr: float = 2e-3
+    lr_warmup_pct: float = 0.1
+    weight_decay: float = 1e-4
+    batch_size: int = 32
+    beta: float = 1.0
+    warmup_epochs: int = 10
+    free_bits: float = 0.0
+    f0_weight: float = 20.0
+    teacher_f0: bool = True
+    seed: int = 0
+    spectral: SpectralConfig = field(default_factory=SpectralConfig)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` with one sentence if any setting is out of range."""
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"unknown model {self.kind!r}; choose from {', '.join(MODEL_KINDS)}")
+        if not isinstance(self.params, dict):
+            raise ConfigError(f"model params must be a dict, got {type(self.params).__name__}")
+        if isinstance(self.spectral, dict):  # accept the serialised form
+            object.__setattr__(self, "spectral", SpectralConfig.from_dict(self.spectral))
+        positive_ints = {"epochs": self.epochs, "batch_size": self.batch_size}
+        for name, value in positive_ints.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr!r}")
+        if not 0 < self.lr_warmup_pct < 1:
+            raise ConfigError(f"lr_warmup_pct must be between 0 and 1, got {self.lr_warmup_pct!r}")
+        for name in ("weight_decay", "beta", "free_bits", "f0_weight", "warmup_epochs"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)!r}")
+
+    @property
+    def effective_warmup_epochs(self) -> int:
+        """Epochs of KL warm-up actually used: ``warmup_epochs``, but at most a third of the run."""
+        return min(self.warmup_epochs, max(1, self.epochs // 3))
+
+    def with_overrides(self, **changes: object) -> Recipe:
+        """A copy with ``changes`` applied (``None`` values are ignored) and validated."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ConfigError(f"unknown recipe settings: {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able values (what bundles and checkpoints store)."""
+        d = asdict(self)
+        d["spectral"] = self.spectral.to_dict()
+        d["params"] = dict(self.params)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Recipe:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown recipe settings: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+def model_signature_params(kind: str) -> dict[str, object]:
+    """The constructor arguments of model ``kind`` with their defaults (``inspect.Parameter.empty``
+    when there is none), excluding the spectral config."""
+    sig = inspect.signature(MODEL_TYPES[kind].__init__)
+    return {n: p.default for n, p in list(sig.parameters.items())[2:]}  # skip self, cfg
+
+
+#: The shipped models' recipes. Model params are complete (every constructor argument), so the
+#: architecture never silently follows a changed default in ``vaesynth.models``.
+RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first)
+    "cvae": Recipe(
+        "cvae",
+        {"latent_dim": 12, "channels": 96, "digit_dim": 32, "n_blocks": 2, "head": "harmonic", "n_ceps": 32},
+        epochs=40,
+    ),
+    "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=40),
+    "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=100),
+}
+
+
+def recipe_for(kind: str) -> Recipe:
+    """The shipped recipe of model ``kind`` (:class:`ConfigError` if unknown)."""
+    if kind not in RECIPES:
+        raise ConfigError(f"unknown model {kind!r}; choose from {', '.join(RECIPES)}")
+    return RECIPES[kind]

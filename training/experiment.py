@@ -1,0 +1,95 @@
+"""The training experiment: a LightningModule around any :mod:`vaesynth.models` VAE."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.nn import functional as F
+
+from vaesynth.models import build_model
+
+from .config import Recipe
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class VAEExperiment(L.LightningModule):
+    """Loss = summed squared error on features + beta * KL + length (valid) BCE [+ f0 loss].
+
+    Every setting comes from one :class:`training.config.Recipe`: ``beta`` warms up linearly
+    from 0 over ``recipe.effective_warmup_epochs``; ``free_bits`` (nats per latent dimension, on
+    the batch mean) keeps dimensions from collapsing; ``f0_weight`` and ``teacher_f0`` steer the
+    harmonic head. The recipe is saved as the checkpoint's hyperparameters (plain values).
+    """
+
+    def __init__(self, recipe: Recipe | dict | None = None, **settings: object) -> None:
+        """``recipe`` (or its dict form); ``settings`` are the recipe's fields as keywords, which is
+        how ``VAEExperiment.load_from_checkpoint`` passes a checkpoint's hyperparameters back."""
+        super().__init__()
+        if recipe is None:
+            recipe = settings
+        elif settings:
+            raise TypeError("give a recipe or its settings as keywords, not both")
+        self.recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(dict(recipe))
+        self.save_hyperparameters(self.recipe.to_dict())
+        self.model = build_model(self.recipe.kind, self.recipe.spectral, self.recipe.params)
+
+    def beta_now(self) -> float:
+        r = self.recipe
+        warmup = r.effective_warmup_epochs
+        if warmup <= 0:
+            return r.beta
+        steps = max(1, self.trainer.num_training_batches) if self._trainer is not None else 1
+        progress = (self.current_epoch + (self.global_step % steps) / steps) / warmup
+        return r.beta * min(1.0, progress)
+
+    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Loss terms of one batch (``x (B, T, F)``, digit ``(B,)``, n_valid ``(B,)``, f0 Hz ``(B, T)``,
+        voicing ``(B, T)``); ``"loss"`` is the weighted total that is minimised."""
+        r = self.recipe
+        x, digit, n_valid, f0, voicing = batch
+        t = torch.arange(x.shape[1], device=x.device)[None, :]
+        valid = (t < n_valid[:, None]).float()
+        voiced = valid * (voicing > 0.6).float() * (x.mean(-1) > 0.25).float()
+        mu, logvar = self.model.encode(x, digit)
+        z = self.model.reparameterize(mu, logvar) if self.training else mu
+        if getattr(self.model, "head", None) == "harmonic" and r.teacher_f0:
+            # teacher forcing: the comb uses the measured f0 in voiced frames (see ConditionalVAE.decode)
+            out = self.model.decode(z, digit, teacher_f0=torch.where(voiced > 0, f0, torch.nan))
+        else:
+            out = self.model.decode(z, digit)
+        rec = ((out.features - x) ** 2).sum(dim=(1, 2)).mean()
+        kl_dim = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)  # (D,) batch mean
+        kl = kl_dim.sum()
+        kl_term = torch.clamp(kl_dim, min=r.free_bits).sum() if r.free_bits > 0 else kl
+        length = F.binary_cross_entropy_with_logits(out.valid_logits, valid, reduction="none").sum(1).mean()
+        losses = {"rec": rec, "kl": kl, "length": length}
+        total = rec + self.beta_now() * kl_term + length
+        if out.f0_hz is not None:
+            f0_err = (torch.log(out.f0_hz) - torch.log(f0)).abs() * voiced
+            losses["f0"] = f0_err.sum() / voiced.sum().clamp(min=1)
+            total = total + r.f0_weight * f0_err.sum(1).mean()
+        losses["loss"] = total
+        return losses
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        losses = self.losses(batch)
+        epoch_logs = {f"train/{k}": v for k, v in losses.items()}
+        self.log_dict(epoch_logs, prog_bar=False, on_epoch=True, on_step=False, sync_dist=True)
+        self.log("beta", self.beta_now(), on_epoch=True, on_step=False, sync_dist=True)
+        self.log("loss", losses["loss"], prog_bar=True, on_epoch=False, on_step=True)
+        return losses["loss"]
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        losses = self.losses(batch)
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, prog_bar=False, on_epoch=True, sync_dist=True)
+        self.log("val_rec", losses["rec"], prog_bar=True, on_epoch=True, sync_dist=True)
+
+    def configure_optimizers(self) -> dict:
+        r = self.recipe
+        opt = torch.optim.AdamW(self.model.parameters(), lr=r.lr, weight_decay=r.weight_decay)
+        total = int(self.trainer.estimated_stepping_batches)
+        if total < 1:  # fit() sizes batches so that every process gets at least one; this is a guard
+            raise RuntimeError(f"no training steps in this run (estimated {total}); too little data per process")
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=r.lr, total_steps=total, pct_start=r.lr_warmup_pct)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
