@@ -98,11 +98,6 @@ class PlaybackController(QObject):
         """The result sent to the output last (it may have ended)."""
         return self._playing
 
-    @property
-    def token(self) -> int:
-        """Counts plays; :attr:`started` carries the token of the play it reports."""
-        return self._token
-
     def play(self, result: RenderResult, crossfade_s: float = 0.0) -> int:
         """Play ``result`` now (cutting or cross-fading into what plays). Returns its token."""
         self.pacer.cancel()
