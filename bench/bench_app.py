@@ -217,7 +217,7 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
             time.sleep(0.002)
 
     def idle() -> bool:
-        return w._inflight is None and w._pending is None
+        return w.scheduler.idle
 
     def settle(seconds: float) -> None:
         spin_until(idle)
@@ -246,8 +246,8 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
             v = sweep[i % len(sweep)]
             acts.append(lambda dial=dial, v=v: dial.setValue(v))
         for j in range(0, len(acts), 100):  # a Randomize and a phone number every 100 actions
-            acts.insert(j + 50, w.randomize)
-            acts.insert(j + 99, lambda: (w.text_edit.setText("(555) 010-2025"), w.play_text()))
+            acts.insert(j + 50, w.knob_panel.randomize.click)
+            acts.insert(j + 99, lambda: (w.say_box.set_text("(555) 010-2025"), w.play_text()))
         return acts
 
     lateness: list[float] = []

@@ -21,7 +21,9 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
-from vaesynth.app.main_window import OPEN_BUNDLE, MainWindow  # noqa: E402
+from vaesynth.app.main_window import MainWindow  # noqa: E402
+from vaesynth.app.messages import Origin  # noqa: E402
+from vaesynth.app.pickers import OPEN_BUNDLE  # noqa: E402
 from vaesynth.app.settings import file_settings  # noqa: E402
 from vaesynth.app.theme import apply_theme  # noqa: E402
 
@@ -103,7 +105,7 @@ def test_keypad_click_renders_and_plays(pulse, qtbot, make_window) -> None:  # n
 
     w = make_window()
     qtbot.waitUntil(lambda: w.audio_known, timeout=WAIT_MS)
-    assert w._audio_available, w.audio_label.text()
+    assert w.audio_available, w.audio_label.text()
     rec = pulse.start_recording()
     try:
         with qtbot.waitSignal(w.playback_started, timeout=WAIT_MS):
@@ -115,7 +117,7 @@ def test_keypad_click_renders_and_plays(pulse, qtbot, make_window) -> None:  # n
         recorded = rec.stop()
     assert rms_db(recorded) > -60.0, "nothing reached the null sink"
     assert active_duration(recorded, 48000, threshold_db=-50.0) > 0.5 * result.duration_s
-    assert w.keypad.display.text() == "3"
+    assert w.keypad.spoken() == w.keypad.display.text() == "3"
 
 
 def test_playhead_follows_playback(pulse, qtbot, make_window) -> None:  # noqa: ANN001
@@ -124,7 +126,7 @@ def test_playhead_follows_playback(pulse, qtbot, make_window) -> None:  # noqa: 
     heads: list[float] = []
     move = w.spectrogram.set_playhead
     w.spectrogram.set_playhead = lambda t: (heads.append(t) if t is not None else None, move(t))
-    w.text_edit.setText("1234 5678")  # a string: long enough (> 0.5 s) to watch, whatever the weights
+    w.say_box.text_edit.setText("1234 5678")  # a string: long enough (> 0.5 s) to watch, whatever the weights
     with qtbot.waitSignal(w.playback_started, timeout=WAIT_MS):
         with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
             w.play_text()
@@ -143,11 +145,11 @@ def test_keyboard_number_row_and_numpad(qtbot, make_window) -> None:  # noqa: AN
     assert press(qtbot, w, "4", how="key").digits == "4"
     assert press(qtbot, w, "8", how="numpad").digits == "8"
     # digits typed into the text field are text, not key presses
-    w.text_edit.clear()
-    w.text_edit.setFocus()
+    w.say_box.text_edit.clear()
+    w.say_box.text_edit.setFocus()
     with qtbot.assertNotEmitted(w.render_shown, wait=300):
-        QTest.keyClicks(w.text_edit, "555")
-    assert w.text_edit.text() == "555"
+        QTest.keyClicks(w.say_box.text_edit, "555")
+    assert w.say_box.text() == "555"
 
 
 def test_fresh_variation_and_hold_voice(qtbot, make_window) -> None:  # noqa: ANN001
@@ -155,10 +157,10 @@ def test_fresh_variation_and_hold_voice(qtbot, make_window) -> None:  # noqa: AN
     w.hold_voice.setChecked(False)
     a, b = press(qtbot, w, "2").knobs, press(qtbot, w, "2").knobs
     assert a != b, "each press should be a fresh variation"
-    assert w.knob_panel.values() == pytest.approx(np.clip(b, -3, 3), abs=0.006)  # knobs show the voice used
+    assert w.knob_panel.values() == list(b)  # knobs show exactly the voice used
     w.hold_voice.setChecked(True)
     c, d = press(qtbot, w, "2").knobs, press(qtbot, w, "5").knobs
-    assert c == d == pytest.approx(w.knob_panel.values())
+    assert list(c) == list(d) == w.knob_panel.values()
 
 
 def test_knob_change_changes_spectrogram(qtbot, make_window) -> None:  # noqa: ANN001
@@ -169,7 +171,7 @@ def test_knob_change_changes_spectrogram(qtbot, make_window) -> None:  # noqa: A
     with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
         w.knob_panel.knobs[0].dial.setValue(250)  # as a user turning the dial
     result = blocker.args[0]
-    assert result.request.origin == "knob"
+    assert result.request.origin is Origin.KNOB
     assert result.knobs[0] == pytest.approx(2.5)
     assert w.hold_voice.isChecked(), "a turned knob holds the voice"
     after = w.spectrogram.image.image
@@ -184,7 +186,7 @@ def test_rapid_knob_changes_are_coalesced(qtbot, make_window) -> None:  # noqa: 
     w.render_shown.connect(shown.append)
     for v in range(-300, 301, 10):  # 61 changes in one go
         w.knob_panel.knobs[1].dial.setValue(v)
-    qtbot.waitUntil(lambda: w._inflight is None and w._pending is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.scheduler.idle, timeout=WAIT_MS)
     assert 1 <= len(shown) < 61
     assert shown[-1].knobs[1] == pytest.approx(3.0), "the last change always wins"
 
@@ -199,23 +201,24 @@ def test_randomize_reset_and_voice_preset(qtbot, make_window) -> None:  # noqa: 
         w.knob_panel.reset.click()
     assert w.knob_panel.values() == [0.0] * LATENT["cvae"]
     speakers = [w.knob_panel.voice.itemText(i) for i in range(1, w.knob_panel.voice.count())]
-    assert speakers == w.model_info.speakers and speakers
+    assert tuple(speakers) == w.model_info.speakers and speakers
     with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
         w.knob_panel.voice.setCurrentIndex(1)
         w.knob_panel.voice.activated.emit(1)
     assert blocker.args[0].request.voice == speakers[0]
-    assert w.knob_panel.values() == pytest.approx(np.clip(blocker.args[0].knobs, -3, 3), abs=0.006)
+    assert w.knob_panel.values() == list(blocker.args[0].knobs)
 
 
 def test_model_switch_rebuilds_knobs(qtbot, make_window) -> None:  # noqa: ANN001
     w = make_window()
     assert w.model_info.kind == "cvae" and w.knob_panel.latent_dim == LATENT["cvae"]
-    assert w.model_combo.findText(OPEN_BUNDLE) == w.model_combo.count() - 1
+    assert w.model_picker.findText(OPEN_BUNDLE) == w.model_picker.count() - 1
     for kind in ("cnn", "mlp", "cvae"):
-        index = w.model_combo.findData(str(w.entries[[e.name for e in w.entries].index(kind)].path))
+        path = next(e.path for e in w.model_picker.entries if e.name == kind)
+        index = w.model_picker.findData(path)
         with qtbot.waitSignal(w.model_ready, timeout=WAIT_MS) as blocker:
-            w.model_combo.setCurrentIndex(index)
-            w.model_combo.activated.emit(index)
+            w.model_picker.setCurrentIndex(index)
+            w.model_picker.activated.emit(index)
         assert blocker.args[0].kind == kind
         assert w.knob_panel.latent_dim == LATENT[kind] == len(w.knob_panel.knobs)
         result = press(qtbot, w, "9")
@@ -240,29 +243,29 @@ def test_export_writes_valid_wav(qtbot, make_window, tmp_path: Path) -> None:  #
 
 def test_digit_string_and_invalid_input(qtbot, make_window) -> None:  # noqa: ANN001
     w = make_window()
-    w.text_edit.setText("12a4")
+    w.say_box.text_edit.setText("12a4")
     with qtbot.waitSignal(w.render_error, timeout=WAIT_MS):
-        qtbot.mouseClick(w.play_button, Qt.MouseButton.LeftButton)
-    assert w.text_error.isVisible() and w.text_error.text()
-    w.text_edit.setText("")
+        qtbot.mouseClick(w.say_box.play_button, Qt.MouseButton.LeftButton)
+    assert w.say_box.error.isVisible() and w.say_box.error.text()
+    w.say_box.text_edit.setText("")
     with qtbot.waitSignal(w.render_error, timeout=WAIT_MS):
         w.play_text()
-    assert w.text_error.isVisible()
-    w.text_edit.setText("(555) 010-2025")
+    assert w.say_box.error.isVisible()
+    w.say_box.text_edit.setText("(555) 010-2025")
     with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
-        QTest.keyClick(w.text_edit, Qt.Key.Key_Return)
+        QTest.keyClick(w.say_box.text_edit, Qt.Key.Key_Return)
     result = blocker.args[0]
     assert result.digits == "5550102025"
     assert len(result.segments) == 10
-    assert not w.text_error.isVisible()
-    assert w.keypad.display.text() == "5550102025"
+    assert not w.say_box.error.isVisible()
+    assert w.keypad.spoken() == "(555) 010-2025", "the number as typed"
 
 
 def test_no_device_mode(no_audio_env, qtbot, make_window) -> None:  # noqa: ANN001
     w = make_window()
     qtbot.waitUntil(lambda: w.audio_known, timeout=WAIT_MS)
-    assert not w._audio_available
-    assert not w.device_combo.isEnabled()
+    assert not w.audio_available
+    assert not w.device_picker.isEnabled()
     assert "no audio output device" in w.audio_label.text().lower()  # says why, in words
     result = press(qtbot, w, "7")  # everything else keeps working
     assert result.digits == "7"
@@ -293,15 +296,15 @@ def test_corrupt_default_model_opens_anyway(qtbot, make_window, corrupt_bundle: 
     assert not w.keypad.buttons["5"].isEnabled()
     assert "corrupt" in w.knob_panel.placeholder.text().lower()
     w.press_digit("5")  # does nothing harmful
-    assert "unreadable" in w.model_combo.itemText(w.model_combo.findData(str(tmp_path / "root" / "cnn")))
+    assert "unreadable" in w.model_picker.itemText(w.model_picker.findData(str(tmp_path / "root" / "cnn")))
 
 
 def test_settings_persist(qtbot, make_window, models_root: Path, settings_file: Path) -> None:  # noqa: ANN001
     w = make_window()
     w.auto_play.setChecked(False)
-    index = w.model_combo.findData(str(models_root / "mlp"))
+    index = w.model_picker.findData(str(models_root / "mlp"))
     with qtbot.waitSignal(w.model_ready, timeout=WAIT_MS):
-        w.model_combo.activated.emit(index)
+        w.model_picker.activated.emit(index)
     with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS):
         w.knob_panel.knobs[3].dial.setValue(-120)
     w.knob_panel.temperature.setValue(0.5)

@@ -16,12 +16,13 @@ SCREENSHOT_DIGIT = "7"
 SCREENSHOT_TIMEOUT_S = 120
 
 
-def run_app(model: str | None = None, screenshot: str | None = None) -> int:
+def run_app(model: str | None = None, screenshot: str | None = None, size: tuple[int, int] | None = None) -> int:
     """Open the vaesynth window and run the Qt event loop; returns the exit status.
 
     ``model``: a shipped bundle name (``"cvae"``, ``"cnn"``, ``"mlp"``) or a bundle folder, instead
     of the remembered one. ``screenshot``: load the model, render one digit, save the window as a
     PNG at this path and exit (no sound, no settings read or written; works without a display).
+    ``size``: the window size in pixels (default: the remembered one, or 1280 x 800).
     """
     if screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -51,6 +52,8 @@ def run_app(model: str | None = None, screenshot: str | None = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="vaesynth-shot-")
         window = MainWindow(file_settings(os.path.join(tmp.name, "settings.ini")), model=model, restore=False)
         outcome = _arm_screenshot(app, window, screenshot)
+        if size:
+            window.resize(*size)
         window.show()
         app.exec()
         window.shutdown()
@@ -58,6 +61,8 @@ def run_app(model: str | None = None, screenshot: str | None = None) -> int:
         return outcome["status"]
 
     window = MainWindow(default_settings(), model=model)
+    if size:
+        window.resize(*size)
     window.show()
     status = app.exec()
     window.shutdown()
@@ -68,8 +73,6 @@ def _arm_screenshot(app, window, path: str) -> dict:  # noqa: ANN001 - Qt object
     """Wire ``window`` to render one digit once its model is ready, save itself to ``path``, quit."""
     from PySide6.QtCore import QTimer
 
-    from .worker import RenderRequest
-
     outcome = {"status": 1}
 
     def fail(message: str) -> None:
@@ -79,18 +82,12 @@ def _arm_screenshot(app, window, path: str) -> dict:  # noqa: ANN001 - Qt object
 
     def on_ready(info) -> None:  # noqa: ANN001
         voice = info.speakers[0] if info.speakers else None
-        window.knob_panel.set_voice(voice)
-        window._digit = SCREENSHOT_DIGIT
-        mode = "voice" if voice else "given"
-        req = RenderRequest(
-            digit=SCREENSHOT_DIGIT, knob_mode=mode, voice=voice, knobs=[0.0] * info.latent_dim, play=False
-        )
-        req.origin = "screenshot"
-        window._submit(req)
+        window.knob_panel.set_voice(voice)  # a preset if the model has one, else the typical voice
+        window.hold_voice.setChecked(True)
+        window.press_digit(SCREENSHOT_DIGIT, play=False)
 
-    def on_shown(result) -> None:  # noqa: ANN001
-        if result.request.origin == "screenshot":
-            QTimer.singleShot(400, save)
+    def on_shown(_result) -> None:  # noqa: ANN001
+        QTimer.singleShot(400, save)
 
     def save() -> None:
         window.repaint()

@@ -27,6 +27,7 @@ class SpectrogramView(QWidget):
         self.glw.setBackground(PLOT_BACKGROUND)
         self.glw.ci.layout.setSpacing(4)
         self.glw.setToolTip("")
+        self.glw.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # mouse-only view: no empty Tab stop
 
         self.spec_plot: pg.PlotItem = self.glw.addPlot(row=0, col=0)
         self.spec_plot.setLabel("left", "Frequency", units="Hz")

@@ -41,7 +41,7 @@ QPushButton#key {{
     background: qlineargradient(x1:0, y1:0, x2:0, y2:1, stop:0 #3b3e47, stop:1 #2e3038);
 }}
 QPushButton#key:hover {{ border-color: {ACCENT}; }}
-QPushButton#key:pressed, QPushButton#key:checked {{
+QPushButton#key:pressed {{
     background: {ACCENT};
     color: #1a1a1a;
 }}
@@ -58,12 +58,6 @@ QLabel#display {{
 QLabel#error {{ color: {ERROR}; }}
 QLabel#muted, QLabel#knobName {{ color: {MUTED}; }}
 QLabel#knobValue {{ font-family: "DejaVu Sans Mono", monospace; font-size: 11px; }}
-QLabel#banner {{
-    color: #1a1a1a;
-    background: {ERROR};
-    border-radius: 4px;
-    padding: 4px 8px;
-}}
 QStatusBar {{ color: {MUTED}; }}
 """
 
@@ -116,6 +110,45 @@ def app_icon() -> QIcon:
         p.setPen(QPen(QColor(ACCENT), max(1.0, size / 18), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawPath(path)
+        p.end()
+        icon.addPixmap(pm)
+    return icon
+
+
+def tool_icon(kind: str, colour: str = TEXT) -> QIcon:
+    """A toolbar icon drawn in the text colour, so it shows on the dark toolbar: ``"play"`` (a
+    triangle), ``"stop"`` (a square) or ``"save"`` (an arrow into a tray)."""
+    icon = QIcon()
+    for size in (16, 24, 32, 48):
+        pm = QPixmap(size, size)
+        pm.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pm)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        s = float(size)
+        if kind == "play":
+            path = QPainterPath(QPointF(0.25 * s, 0.16 * s))
+            path.lineTo(0.84 * s, 0.5 * s)
+            path.lineTo(0.25 * s, 0.84 * s)
+            path.closeSubpath()
+            p.fillPath(path, QColor(colour))
+        elif kind == "stop":
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(colour))
+            p.drawRoundedRect(QRectF(0.22 * s, 0.22 * s, 0.56 * s, 0.56 * s), 0.06 * s, 0.06 * s)
+        else:  # save
+            pen = QPen(QColor(colour), max(1.5, s / 10), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            p.setPen(pen)
+            p.drawLine(QPointF(0.5 * s, 0.14 * s), QPointF(0.5 * s, 0.6 * s))
+            p.drawPolyline([QPointF(0.3 * s, 0.42 * s), QPointF(0.5 * s, 0.62 * s), QPointF(0.7 * s, 0.42 * s)])
+            p.drawPolyline(
+                [
+                    QPointF(0.16 * s, 0.62 * s),
+                    QPointF(0.16 * s, 0.84 * s),
+                    QPointF(0.84 * s, 0.84 * s),
+                    QPointF(0.84 * s, 0.62 * s),
+                ]
+            )
         p.end()
         icon.addPixmap(pm)
     return icon

@@ -1,0 +1,245 @@
+"""The app's widget-free parts: render scheduling, knob auto-play pacing, voice-mode decision,
+request messages, model and device lists. Fast; no model, no window."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from vaesynth.app.audio_bridge import accepts_crossfade  # noqa: E402
+from vaesynth.app.messages import KnobMode, ModelEntry, Origin, RenderRequest, RenderResult  # noqa: E402
+from vaesynth.app.pickers import SYSTEM_DEFAULT, device_choices, initial_model, with_opened  # noqa: E402
+from vaesynth.app.playback import KnobPacer  # noqa: E402
+from vaesynth.app.scheduler import RenderScheduler  # noqa: E402
+from vaesynth.app.voice_mode import VoiceControls  # noqa: E402
+
+
+def req(digit: str = "1", **kw) -> RenderRequest:  # noqa: ANN003
+    return RenderRequest(digit=digit, knob_mode=KnobMode.FRESH, **kw)
+
+
+# --- RenderScheduler ------------------------------------------------------------------------
+
+
+def test_scheduler_keeps_one_in_flight_and_only_the_newest_waiting() -> None:
+    started: list[RenderRequest] = []
+    s = RenderScheduler(started.append)
+    assert s.idle
+    s.submit(req("1"))
+    assert [r.digit for r in started] == ["1"] and s.inflight.digit == "1" and s.pending is None
+    for d in "2345":  # arrive while "1" renders: each replaces the one waiting
+        s.submit(req(d))
+    assert [r.digit for r in started] == ["1"], "nothing else may start while one is in flight"
+    assert s.pending.digit == "5" and s.dropped == 3 and s.submitted == 5
+    assert s.finish() is True  # "1" was superseded by a newer request
+    assert [r.digit for r in started] == ["1", "5"] and s.inflight.digit == "5" and s.pending is None
+    assert s.finish() is False
+    assert s.idle and len(started) == 2
+
+
+def test_scheduler_generations_and_close() -> None:
+    started: list[RenderRequest] = []
+    s = RenderScheduler(started.append)
+    first = s.submit(req("1"))
+    s.submit(req("2"))
+    assert first.generation == 0
+    assert s.new_generation() == 1
+    assert s.pending is None, "a new model drops the waiting request"
+    assert not s.is_current(first)
+    s.finish()
+    assert s.idle  # nothing was waiting any more
+    newer = s.submit(req("3"))
+    assert newer.generation == 1 and s.is_current(newer) and started[-1] is newer
+    s.adopt_generation(0)  # the load failed: back to the model in use
+    assert s.is_current(first) and not s.is_current(newer)
+    s.close()
+    s.submit(req("4"))
+    s.finish()
+    assert [r.digit for r in started] == ["1", "3"], "nothing starts after close"
+
+
+# --- KnobPacer ------------------------------------------------------------------------------
+
+
+def simulate_pacer(every_s: float, render_times: list[float]) -> list[tuple[float, int]]:
+    """Drive a pacer as PlaybackController does: renders arrive at ``render_times``; a timer
+    fires at the due time. Returns (time played, render number)."""
+    pacer: KnobPacer[int] = KnobPacer(every_s)
+    played: list[tuple[float, int]] = []
+    due: float | None = None
+    events = sorted((t, i) for i, t in enumerate(render_times))
+    for t, i in events:
+        if due is not None and due <= t:
+            played.append((due, pacer.take(due)))
+            due = None
+        delay = pacer.offer(i, t)
+        if delay <= 0:
+            played.append((t, pacer.take(t)))
+        elif due is None:
+            due = t + delay
+    if due is not None:
+        played.append((due, pacer.take(due)))
+    return played
+
+
+def test_knob_pacer_plays_at_least_every_interval_and_always_the_last() -> None:
+    times = [0.004 + 0.031 * k for k in range(40)]  # a render every 31 ms for 1.2 s
+    played = simulate_pacer(0.1, times)
+    starts = [t for t, _ in played]
+    assert played[0] == (times[0], 0), "the first render plays at once"
+    assert played[-1][1] == len(times) - 1, "the last value always plays"
+    gaps = np.diff(starts)
+    assert gaps.max() <= 0.1 + 1e-9, gaps
+    assert gaps.min() >= 0.1 - 1e-9, "never more often than the interval"
+    # each play is the newest render available at that moment
+    for t, i in played:
+        assert i == max(j for j, tj in enumerate(times) if tj <= t + 1e-12)
+
+
+def test_knob_pacer_offer_and_take() -> None:
+    p: KnobPacer[str] = KnobPacer(0.1)
+    assert p.offer("a", 10.0) == 0.0 and p.take(10.0) == "a"
+    assert p.offer("b", 10.03) == pytest.approx(0.07)
+    assert p.offer("c", 10.05) == pytest.approx(0.05) and p.waiting == "c"
+    p.cancel()
+    assert p.take(10.2) is None
+    assert p.offer("d", 10.12) == pytest.approx(0.0), "a cancelled play does not count as played"
+
+
+# --- VoiceControls and messages -------------------------------------------------------------
+
+
+def test_voice_mode_decision() -> None:
+    knobs = [0.5, -3.7, 1.25]
+    fresh = VoiceControls(None, False, knobs, 0.8).request(digit="4")
+    assert fresh.knob_mode is KnobMode.FRESH and fresh.knobs is None and fresh.temperature == 0.8
+    held = VoiceControls(None, True, knobs, 0.8).request(text="12 34", origin=Origin.STRING)
+    assert held.knob_mode is KnobMode.GIVEN and held.knobs == (0.5, -3.7, 1.25) and held.text == "12 34"
+    preset = VoiceControls("george", True, knobs, 0.8).request(digit="4", play=False)
+    assert preset.knob_mode is KnobMode.PRESET and preset.voice == "george" and preset.knobs is None
+    assert not preset.play and preset.origin is Origin.KEY
+
+
+def test_render_request_is_immutable_and_validated() -> None:
+    r = RenderRequest(digit="3", knobs=[1, 2.5])
+    assert r.knobs == (1.0, 2.5) and isinstance(r.knobs, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.play = False  # type: ignore[misc]
+    assert dataclasses.replace(r, generation=4).generation == 4 and r.generation == 0
+    with pytest.raises(ValueError, match="exactly one"):
+        RenderRequest(digit="1", text="12", knobs=[0.0])
+    with pytest.raises(ValueError, match="exactly one"):
+        RenderRequest(knobs=[0.0])
+    with pytest.raises(ValueError, match="needs knobs"):
+        RenderRequest(digit="1", knob_mode=KnobMode.GIVEN)
+    with pytest.raises(ValueError, match="needs a voice"):
+        RenderRequest(digit="1", knob_mode=KnobMode.PRESET)
+
+
+def test_render_result_label_keeps_the_typed_format() -> None:
+    wave = np.zeros(8, np.float32)
+    text = RenderRequest(text="+1 (415)  555-0123", knob_mode=KnobMode.FRESH)
+    r = RenderResult(text, wave, 8000, np.zeros((1, 1), np.float32), 0.001, "14155550123", (), (0.0,), 0.01)
+    assert r.label == "+1 (415) 555-0123"
+    digit = dataclasses.replace(r, request=req("7"), digits="7")
+    assert digit.label == "7"
+
+
+# --- model and device lists -----------------------------------------------------------------
+
+
+def test_initial_model_choice(tmp_path) -> None:  # noqa: ANN001
+    entries = [
+        ModelEntry("broken", "Broken", "/m/broken", None, "corrupt"),
+        ModelEntry("cvae", "CVAE", "/m/cvae", 12),
+        ModelEntry("cnn", "CNN", "/m/cnn", 32),
+    ]
+    assert initial_model(entries, None, None) == "/m/cvae", "the first readable one"
+    assert initial_model(entries, None, "/m/cnn") == "/m/cnn"
+    assert initial_model(entries, None, "/m/broken") == "/m/cvae", "never an unreadable remembered one"
+    assert initial_model(entries, None, "/gone") == "/m/cvae"
+    assert initial_model(entries, "cnn", "/m/cvae") == "/m/cnn", "a requested name wins"
+    assert initial_model(entries, "/elsewhere/x", None) == "/elsewhere/x"
+    assert initial_model(entries[:1], None, None) is None
+    (tmp_path / "mine").mkdir()
+    opened = with_opened(entries, [str(tmp_path / "mine"), "/m/cnn", str(tmp_path / "gone")])
+    assert [e.path for e in opened] == [e.path for e in entries] + [str(tmp_path / "mine")]
+
+
+def test_device_choices_show_one_entry_per_route() -> None:
+    devices = [
+        {"index": 0, "name": "HDA Intel PCH: ALC257 Analog (hw:0,0)", "default_samplerate": 48000.0, "default": False},
+        {"index": 4, "name": "pulse", "default_samplerate": 44100.0, "default": False},
+        {"index": 5, "name": "default", "default_samplerate": 44100.0, "default": True},
+    ]
+    choices = device_choices(devices)
+    assert [c.label for c in choices] == [SYSTEM_DEFAULT, "HDA Intel PCH: ALC257 Analog (hw:0,0)"]
+    assert [c.index for c in choices] == [None, 0]
+    assert "pulse" in choices[0].tooltip and "default" in choices[0].tooltip
+    assert device_choices([])[0].label == SYSTEM_DEFAULT
+
+
+def test_accepts_crossfade() -> None:
+    def old(wave, sample_rate):  # noqa: ANN001, ANN202
+        return True
+
+    def new(wave, sample_rate, crossfade_s=0.0):  # noqa: ANN001, ANN202
+        return True
+
+    assert not accepts_crossfade(old) and accepts_crossfade(new)
+
+
+# --- PlaybackController (Qt timers, a fake output bridge) -----------------------------------
+
+
+def test_playback_controller_paces_knob_plays_with_crossfade(qtbot) -> None:  # noqa: ANN001
+    import time
+
+    from PySide6.QtCore import QObject, Signal
+
+    from vaesynth.app.playback import PlaybackController
+
+    class FakeBridge(QObject):
+        played = Signal(int, bool, str)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[float, float, float]] = []  # (first sample, crossfade_s, when)
+
+        def play(self, wave, sample_rate, token, crossfade_s=0.0) -> None:  # noqa: ANN001
+            self.calls.append((float(wave[0]), crossfade_s, time.monotonic()))
+            self.played.emit(token, True, "ok")
+
+        def stop(self) -> None:
+            self.calls.append((-1.0, 0.0, time.monotonic()))
+
+        def position(self) -> None:
+            return None
+
+    def result(marker: float) -> RenderResult:
+        wave = np.full(80, marker, np.float32)
+        return RenderResult(req(), wave, 8000, np.zeros((1, 1), np.float32), 0.01, "1", (), (0.0,), 0.0)
+
+    bridge = FakeBridge()
+    pc = PlaybackController(bridge, knob_every_s=0.1, knob_crossfade_s=0.02)  # type: ignore[arg-type]
+    started: list[int] = []
+    pc.started.connect(started.append)
+    pc.play_knob(result(1.0))
+    assert bridge.calls[0][:2] == (1.0, 0.02), "the first knob render plays at once, cross-faded"
+    pc.play_knob(result(2.0))
+    pc.play_knob(result(3.0))
+    assert len(bridge.calls) == 1, "paced: not yet"
+    qtbot.waitUntil(lambda: len(bridge.calls) == 2, timeout=2000)
+    assert bridge.calls[1][:2] == (3.0, 0.02), "the newest waiting render, not the one it replaced"
+    assert 0.08 <= bridge.calls[1][2] - bridge.calls[0][2] <= 0.5
+    pc.play(result(4.0))
+    assert bridge.calls[2][:2] == (4.0, 0.0), "a key press cuts in without a cross-fade"
+    pc.play_knob(result(5.0))  # within 100 ms of the last knob play: waits ...
+    pc.stop()  # ... and Stop drops it
+    qtbot.wait(250)
+    assert [c[0] for c in bridge.calls] == [1.0, 3.0, 4.0, -1.0]
+    assert started == [1, 2, 3] and pc.playing.wave[0] == 4.0

@@ -1,0 +1,173 @@
+"""Sound output off the GUI thread: :class:`AudioBridge` owns the :class:`vaesynth.audio.AudioOutput`.
+
+Opening a PortAudio stream can take tens of milliseconds, so play/stop/device changes run in
+the bridge's own ``QThread`` rather than on the GUI thread. :meth:`AudioBridge.position` and
+:meth:`AudioBridge.latency_s` are read directly (the output guards them with a lock).
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from .engine import message
+
+
+def accepts_crossfade(play: Callable[..., Any]) -> bool:
+    """Whether an output's ``play`` takes ``crossfade_s`` (newer :class:`vaesynth.audio.AudioOutput`)."""
+    try:
+        params = inspect.signature(play).parameters
+    except (TypeError, ValueError):
+        return False
+    return "crossfade_s" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+class AudioBridge(QObject):
+    """Plays, stops and switches devices in its own thread; reports state as signals."""
+
+    state_changed = Signal(bool, str, list)  # available, status in plain words, devices
+    played = Signal(int, bool, str)  # token, started, status
+
+    _do_start = Signal()
+    _do_play = Signal(object, int, int, float)
+    _do_stop = Signal()
+    _do_device = Signal(object)
+
+    def __init__(self, factory: Callable[[], Any] | None = None) -> None:
+        super().__init__()
+        self._factory = factory
+        self._output: Any = None
+        self._crossfade = False
+        self._thread = QThread()
+        self._thread.setObjectName("vaesynth-audio")
+        self.moveToThread(self._thread)
+        self._do_start.connect(self._start)
+        self._do_play.connect(self._play)
+        self._do_stop.connect(self._stop)
+        self._do_device.connect(self._set_device)
+
+    # --- GUI thread ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+        self._do_start.emit()
+
+    def shutdown(self, timeout_ms: int = 3000) -> None:
+        self._do_stop.emit()
+        self._thread.quit()
+        self._thread.wait(timeout_ms)
+
+    def play(self, wave: np.ndarray, sample_rate: int, token: int, crossfade_s: float = 0.0) -> None:
+        """Play ``wave`` (float32 ``(n,)`` at ``sample_rate`` Hz); ``crossfade_s`` > 0 fades from
+        the sound playing into it where the output supports that (else it cuts with a short fade)."""
+        self._do_play.emit(wave, sample_rate, token, float(crossfade_s))
+
+    def stop(self) -> None:
+        self._do_stop.emit()
+
+    def set_device(self, index: int | None) -> None:
+        self._do_device.emit(index)
+
+    @property
+    def device(self) -> int | None:
+        """The PortAudio index of the device in use (``None``: system default or unknown)."""
+        dev = getattr(self._output, "device", None)
+        return dev if isinstance(dev, int) else None
+
+    def position(self) -> float | None:
+        """Seconds into the sound playing, as heard; ``None`` when idle."""
+        out = self._output
+        if out is None:
+            return None
+        try:
+            return out.position()
+        except Exception:  # noqa: BLE001
+            return None
+
+    def latency_s(self) -> float | None:
+        """The output's expected latency in seconds, if it says (``AudioOutput.latency_s``)."""
+        try:
+            value = getattr(self._output, "latency_s", None)
+            return float(value) if value is not None else None
+        except Exception:  # noqa: BLE001 - an output without a stream may raise
+            return None
+
+    # --- audio thread ----------------------------------------------------------------------
+
+    def _report(self) -> None:
+        out = self._output
+        if out is None:
+            return
+        try:
+            devices = list(out.devices()) if out.available else []
+        except Exception:  # noqa: BLE001
+            devices = []
+        status = str(out.status)
+        if out.available:
+            dev = getattr(out, "device", None)
+            name = next((d.get("name") for d in devices if d.get("index") == dev), None)
+            if name is None:
+                name = next((d.get("name") for d in devices if d.get("default")), None)
+            rate = getattr(out, "sample_rate", None)
+            if name:
+                status = f"Sound output: {name}" + (f" ({rate} Hz)" if rate else "")
+        self.state_changed.emit(bool(out.available), status, devices)
+
+    @Slot()
+    def _start(self) -> None:
+        try:
+            if self._factory is not None:
+                self._output = self._factory()
+            else:
+                from vaesynth.audio import AudioOutput
+
+                self._output = AudioOutput()
+        except Exception as e:  # noqa: BLE001 - e.g. the audio module itself cannot load
+            self._output = None
+            self.state_changed.emit(False, f"No audio output: {message(e)}", [])
+            return
+        self._crossfade = accepts_crossfade(self._output.play)
+        self._report()
+
+    @Slot(object, int, int, float)
+    def _play(self, wave: np.ndarray, sample_rate: int, token: int, crossfade_s: float) -> None:
+        out = self._output
+        if out is None:
+            self.played.emit(token, False, "no audio output")
+            return
+        was = bool(out.available)
+        try:
+            if crossfade_s > 0 and self._crossfade:
+                ok = bool(out.play(wave, sample_rate, crossfade_s=crossfade_s))
+            else:
+                ok = bool(out.play(wave, sample_rate))
+            ok = ok and bool(out.available)
+        except Exception as e:  # noqa: BLE001
+            self.played.emit(token, False, message(e))
+            return
+        if bool(out.available) != was:
+            self._report()  # the device came back or went away
+        self.played.emit(token, ok, str(out.status))
+
+    @Slot()
+    def _stop(self) -> None:
+        if self._output is not None:
+            try:
+                self._output.stop()
+            except Exception:  # noqa: BLE001
+                pass
+
+    @Slot(object)
+    def _set_device(self, index: int | None) -> None:
+        if self._output is None:
+            return
+        try:
+            self._output.set_device(index)
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+        self._report()

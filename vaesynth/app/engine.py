@@ -1,0 +1,197 @@
+"""Model listing, loading and rendering off the GUI thread (:class:`Engine`).
+
+``Engine`` is a ``QObject`` that lives in its own ``QThread``; the window talks to it with queued
+signals and gets plain, immutable results back (:mod:`vaesynth.app.messages`). It imports
+``vaesynth.synth`` (and so torch) lazily, inside its thread, so that importing
+:mod:`vaesynth.app` stays light and the window shows before any of that loads. Every failure
+comes back as a plain-words message; nothing here raises into Qt.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResult
+
+
+def message(e: BaseException) -> str:
+    """An exception as one plain sentence start (capitalised, never empty)."""
+    text = str(e).strip() or type(e).__name__
+    return text[0].upper() + text[1:]
+
+
+class VoiceKnobs:
+    """Every piece of knob math the app asks for, in one place: the synth's
+    :class:`~vaesynth.voice.KnobSpace` (``Synth.knobs``) does the work."""
+
+    def __init__(self, synth: Any) -> None:
+        self.space = synth.knobs
+
+    def given(self, req: RenderRequest) -> np.ndarray:
+        """The request's own knobs, checked (count, finite values): the app's one knob check."""
+        return self.space.check(req.knobs).astype(np.float32)
+
+    def for_digit(self, req: RenderRequest, digit: str) -> np.ndarray:
+        """The knob vector ``(latent_dim,)`` to say ``digit`` with, in ``req``'s mode."""
+        if req.knob_mode is KnobMode.PRESET:
+            return self.space.preset(req.voice, digit)
+        if req.knob_mode is KnobMode.GIVEN:
+            return self.given(req)
+        return self.space.fresh(digit, req.temperature)
+
+    def string_arguments(self, req: RenderRequest) -> dict[str, Any]:
+        """Keyword arguments of ``Synth.render_string`` for ``req``'s mode."""
+        if req.knob_mode is KnobMode.PRESET:
+            return {"vary": False, "voice": req.voice}
+        if req.knob_mode is KnobMode.GIVEN:
+            return {"vary": False, "knobs": self.given(req)}
+        return {"vary": True, "temperature": req.temperature}
+
+
+class Engine(QObject):
+    """Loads models and renders digits in a worker thread. Create it, then :meth:`start`."""
+
+    models_listed = Signal(list)  # list[ModelEntry]
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(str, str, int, object)  # path, message, generation, ModelInfo still loaded (or None)
+    rendered = Signal(object)  # RenderResult
+    render_failed = Signal(object, str)  # RenderRequest, message
+
+    _do_list = Signal(object)
+    _do_load = Signal(str, int)
+    _do_render = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._synth: Any = None
+        self._knobs: VoiceKnobs | None = None
+        self._info: ModelInfo | None = None
+        self._generation = -1
+        self._thread = QThread()
+        self._thread.setObjectName("vaesynth-engine")
+        self.moveToThread(self._thread)
+        self._do_list.connect(self._list_models)
+        self._do_load.connect(self._load_model)
+        self._do_render.connect(self._render)
+
+    # --- called from the GUI thread --------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_ms: int = 5000) -> None:
+        self._thread.quit()
+        self._thread.wait(timeout_ms)
+
+    def list_models(self, root: str | None = None) -> None:
+        self._do_list.emit(root)
+
+    def load_model(self, path: str, generation: int) -> None:
+        self._do_load.emit(path, generation)
+
+    def render(self, request: RenderRequest) -> None:
+        self._do_render.emit(request)
+
+    # --- worker thread ---------------------------------------------------------------------
+
+    @Slot(object)
+    def _list_models(self, root: str | None) -> None:
+        entries: list[ModelEntry] = []
+        try:
+            from vaesynth.bundle import BundleError, list_bundles, read_config
+
+            for name, path in list_bundles(root).items():
+                try:
+                    cfg = read_config(path)
+                    entries.append(ModelEntry(name, cfg.get("display_name", name), str(path), int(cfg["latent_dim"])))
+                except (BundleError, ValueError, TypeError) as e:
+                    entries.append(ModelEntry(name, name, str(path), None, message(e)))
+        except Exception as e:  # noqa: BLE001 - report, never crash the app
+            traceback.print_exc()
+            entries.append(ModelEntry("", "", "", None, f"Could not list models: {message(e)}"))
+        self.models_listed.emit(entries)
+
+    @Slot(str, int)
+    def _load_model(self, path: str, generation: int) -> None:
+        try:
+            from vaesynth.bundle import resources_dir
+            from vaesynth.synth import Synth
+
+            synth = Synth.from_path(path)
+            b = synth.bundle
+            cfg = b.spectral
+            folder = Path(b.path or path).resolve()
+            try:
+                where = "shipped: " + str(folder.relative_to(resources_dir().parent))
+            except ValueError:
+                where = str(folder)
+            info = ModelInfo(
+                name=b.name,
+                display_name=b.display_name,
+                path=str(b.path or path),
+                kind=b.kind,
+                latent_dim=int(synth.latent_dim),
+                speakers=tuple(str(s) for s in synth.speakers),
+                sample_rate=int(synth.sample_rate),
+                db_min=float(cfg.db_min),
+                db_max=float(cfg.db_max),
+                nyquist_hz=cfg.sample_rate / 2.0,
+                generation=generation,
+                credits=str(b.meta.get("credits", "")),
+                where=where,
+            )
+        except Exception as e:  # noqa: BLE001 - BundleError and anything a broken file may raise
+            self.model_failed.emit(path, message(e), generation, self._info)
+            return
+        self._synth, self._knobs, self._info, self._generation = synth, VoiceKnobs(synth), info, generation
+        self.model_loaded.emit(info)
+
+    @Slot(object)
+    def _render(self, req: RenderRequest) -> None:
+        try:
+            result = self._render_now(req)
+        except Exception as e:  # noqa: BLE001 - a failed render is a message, not a crash
+            if not isinstance(e, ValueError):
+                traceback.print_exc()
+            self.render_failed.emit(req, message(e))
+            return
+        self.rendered.emit(result)
+
+    def _render_now(self, req: RenderRequest) -> RenderResult:
+        synth, knobs = self._synth, self._knobs
+        if synth is None or knobs is None or req.generation != self._generation:
+            raise RuntimeError("no model is loaded")
+        from vaesynth.digits import parse_digits
+        from vaesynth.spectral import features_to_db
+
+        t0 = time.perf_counter()
+        if req.text is not None:
+            render = synth.render_string(req.text, **knobs.string_arguments(req))
+        else:
+            digit = parse_digits(req.digit or "")
+            if len(digit) != 1:
+                raise ValueError("a single digit is needed")
+            render = synth.render_digit(digit, knobs.for_digit(req, digit))
+        wave = np.ascontiguousarray(render.wave, dtype=np.float32)
+        image_db = features_to_db(np.asarray(render.features, np.float32), synth.bundle.spectral)
+        sr = int(render.sample_rate)
+        used = np.asarray(render.latents[0], dtype=np.float32).reshape(-1)  # exactly what was decoded
+        for a in (wave, image_db):
+            a.flags.writeable = False  # shared with the GUI thread: read-only from here on
+        return RenderResult(
+            request=req,
+            wave=wave,
+            sample_rate=sr,
+            image_db=image_db,
+            duration_s=len(wave) / sr if sr else 0.0,
+            digits=str(render.digits),
+            segments=tuple((float(a), float(b)) for a, b in (render.segments or [])),
+            knobs=tuple(float(v) for v in used),
+            elapsed_s=time.perf_counter() - t0,
+        )

@@ -1,0 +1,33 @@
+"""Export of a render as a WAV file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from .messages import RenderResult
+
+
+def default_name(result: RenderResult) -> str:
+    """A file name for ``result``: ``vaesynth-<digits>.wav`` (long strings shortened)."""
+    digits = result.digits if len(result.digits) <= 24 else result.digits[:23] + "…"
+    return f"vaesynth-{digits}.wav"
+
+
+def ask_wav_path(parent: QWidget, result: RenderResult) -> str:
+    """Ask where to save ``result`` (a save dialog); "" if cancelled."""
+    path, _ = QFileDialog.getSaveFileName(parent, "Export WAV", default_name(result), "WAV audio (*.wav)")
+    return path
+
+
+def export_wav(result: RenderResult, path: str | Path) -> Path:
+    """Write ``result`` to ``path`` (``.wav`` added if missing) as 16-bit PCM WAV at the model's
+    rate, atomically (:func:`vaesynth.wavfile.write_wav`); returns the file written. Raises
+    ``OSError`` when it cannot (nothing half-written is left)."""
+    path = Path(path)
+    if path.suffix.lower() != ".wav":
+        path = path.with_suffix(".wav")
+    from vaesynth.wavfile import write_wav
+
+    return write_wav(path, result.wave, result.sample_rate) or path

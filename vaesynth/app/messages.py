@@ -1,0 +1,114 @@
+"""Plain data passed between the window and its worker threads: enums and frozen dataclasses.
+
+No Qt and no torch here. Every message is immutable (``frozen=True``): a request is built once
+on the GUI thread and never changed after it is handed to the engine; a changed copy is made
+with :func:`dataclasses.replace`. Arrays inside a :class:`RenderResult` belong to it and are
+never written to after the engine emits it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class KnobMode(enum.Enum):
+    """Where the knobs of a render come from."""
+
+    GIVEN = "given"  # the request's ``knobs`` (a held or edited voice)
+    FRESH = "fresh"  # a fresh natural variation at the request's ``temperature``
+    PRESET = "preset"  # the speaker preset ``voice`` (that speaker's knobs for each digit)
+
+
+class Origin(enum.Enum):
+    """What asked for a render; decides how the window treats the result."""
+
+    KEY = "key"  # keypad click or key press
+    STRING = "string"  # "Say a number"
+    KNOB = "knob"  # a turned knob or Reset
+    RANDOMIZE = "randomize"
+    PRESET = "preset"  # a voice preset was chosen
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One thing to say: a single ``digit`` or a digit string ``text`` (exactly one is set).
+
+    ``knob_mode``: :attr:`KnobMode.GIVEN` uses ``knobs`` (for strings: for every digit);
+    :attr:`KnobMode.FRESH` draws fresh knobs at ``temperature`` (a string varies per digit);
+    :attr:`KnobMode.PRESET` speaks as speaker ``voice``. ``play``: play it once rendered.
+    ``generation``: the model generation it was made for (results of an older one are dropped).
+    """
+
+    digit: str | None = None
+    text: str | None = None
+    knob_mode: KnobMode = KnobMode.GIVEN
+    knobs: tuple[float, ...] | None = None
+    voice: str | None = None
+    temperature: float = 1.0
+    play: bool = True
+    origin: Origin = Origin.KEY
+    generation: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.digit is None) == (self.text is None):
+            raise ValueError("a render request needs exactly one of digit and text")
+        if self.knob_mode is KnobMode.GIVEN and self.knobs is None:
+            raise ValueError("KnobMode.GIVEN needs knobs")
+        if self.knob_mode is KnobMode.PRESET and not self.voice:
+            raise ValueError("KnobMode.PRESET needs a voice")
+        if self.knobs is not None and not isinstance(self.knobs, tuple):
+            object.__setattr__(self, "knobs", tuple(float(v) for v in self.knobs))
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """A finished render, ready to show and play. Arrays are numpy, no tensors."""
+
+    request: RenderRequest
+    wave: np.ndarray  # float32 (n_samples,) at sample_rate
+    sample_rate: int
+    image_db: np.ndarray  # float32 (n_frames, n_bins), dB
+    duration_s: float
+    digits: str
+    segments: tuple[tuple[float, float], ...]
+    knobs: tuple[float, ...]  # the knobs used, exactly (for a string: those of its first digit)
+    elapsed_s: float
+
+    @property
+    def label(self) -> str:
+        """What was said as the user wrote it: the typed text for a string, else the digits."""
+        text = self.request.text
+        return " ".join(text.split()) if text else self.digits
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A bundle found on disk (from its config only; weights not loaded)."""
+
+    name: str
+    display_name: str
+    path: str
+    latent_dim: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the window needs to know about the loaded model."""
+
+    name: str
+    display_name: str
+    path: str
+    kind: str
+    latent_dim: int
+    speakers: tuple[str, ...]
+    sample_rate: int
+    db_min: float
+    db_max: float
+    nyquist_hz: float
+    generation: int = 0
+    credits: str = ""
+    where: str = ""  # the folder as shown to the user (relative for shipped models)

@@ -1,0 +1,164 @@
+"""Playback without widgets: what plays, the playhead, and knob auto-play pacing.
+
+:class:`PlaybackController` sends renders to the :class:`~vaesynth.app.audio_bridge.AudioBridge`,
+follows the playing sound's position for the playhead, and paces knob auto-play with a
+:class:`KnobPacer` (a pure, clock-driven rule that is unit-tested on its own).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from .audio_bridge import AudioBridge
+from .messages import RenderResult
+
+PLAYHEAD_MS = 30
+KNOB_PLAY_EVERY_S = 0.1  # while a knob moves, a new sound starts at least this often
+KNOB_CROSSFADE_S = 0.025  # and fades in over the one playing (where the output can)
+NO_START_GRACE_S = 0.25  # how long the playhead waits for a sound to report a position
+
+T = TypeVar("T")
+
+
+class KnobPacer(Generic[T]):
+    """Paces knob auto-play: the newest render plays at once if the last knob play started at
+    least ``every_s`` ago, else as soon as that much time has passed (a newer render arriving
+    in between replaces the waiting one without pushing the time back). So while a knob keeps
+    moving, a new sound starts every ``every_s`` (renders permitting), and the last value
+    always plays.
+    """
+
+    def __init__(self, every_s: float = KNOB_PLAY_EVERY_S) -> None:
+        self.every_s = float(every_s)
+        self._waiting: T | None = None
+        self._last = float("-inf")
+
+    @property
+    def waiting(self) -> T | None:
+        return self._waiting
+
+    def offer(self, item: T, now: float) -> float:
+        """Keep ``item`` as the one to play next; returns the seconds until it is due (0: now)."""
+        self._waiting = item
+        return max(0.0, self._last + self.every_s - now)
+
+    def take(self, now: float) -> T | None:
+        """The waiting item (``None`` if none), marked as played at ``now``."""
+        item, self._waiting = self._waiting, None
+        if item is not None:
+            self._last = now
+        return item
+
+    def cancel(self) -> None:
+        self._waiting = None
+
+
+class PlaybackController(QObject):
+    """Plays renders through ``audio`` and reports what is heard.
+
+    Signals: :attr:`started` (token) once the output took a sound, :attr:`failed` (status in
+    words) when it could not, :attr:`playhead_moved` (the result playing, seconds into it or
+    ``None`` when it ended or stopped).
+    """
+
+    started = Signal(int)
+    failed = Signal(str)
+    playhead_moved = Signal(object, object)  # RenderResult, float | None
+
+    def __init__(
+        self,
+        audio: AudioBridge,
+        parent: QObject | None = None,
+        knob_every_s: float = KNOB_PLAY_EVERY_S,
+        knob_crossfade_s: float = KNOB_CROSSFADE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(parent)
+        self._audio = audio
+        self._clock = clock
+        self._token = 0
+        self._started_at = 0.0
+        self._playing: RenderResult | None = None
+        self.knob_crossfade_s = knob_crossfade_s
+        self.pacer: KnobPacer[RenderResult] = KnobPacer(knob_every_s)
+        audio.played.connect(self._on_played)
+        self._playhead = QTimer(self)
+        self._playhead.setInterval(PLAYHEAD_MS)
+        self._playhead.timeout.connect(self._tick)
+        self._knob_timer = QTimer(self)
+        self._knob_timer.setSingleShot(True)
+        self._knob_timer.timeout.connect(self._play_waiting_knob)
+
+    @property
+    def playing(self) -> RenderResult | None:
+        """The result sent to the output last (it may have ended)."""
+        return self._playing
+
+    def play(self, result: RenderResult, crossfade_s: float = 0.0) -> int:
+        """Play ``result`` now (cutting or cross-fading into what plays). Returns its token."""
+        self.pacer.cancel()
+        self._knob_timer.stop()
+        return self._send(result, crossfade_s)
+
+    def play_knob(self, result: RenderResult) -> None:
+        """Play a knob render, paced by :attr:`pacer` and cross-faded into the sound playing."""
+        delay = self.pacer.offer(result, self._clock())
+        if delay <= 0.0:
+            self._play_waiting_knob()
+        elif not self._knob_timer.isActive():
+            self._knob_timer.start(max(1, round(1000 * delay)))
+
+    def stop(self) -> None:
+        """Stop the sound and the playhead; a knob render still waiting is dropped."""
+        self.pacer.cancel()
+        self._knob_timer.stop()
+        self._audio.stop()
+        self._token += 1  # a play still on its way no longer moves the playhead
+        self._end_playhead()
+
+    def cancel_knob(self) -> None:
+        self.pacer.cancel()
+        self._knob_timer.stop()
+
+    def shutdown(self) -> None:
+        self.cancel_knob()
+        self._playhead.stop()
+
+    def _play_waiting_knob(self) -> None:
+        result = self.pacer.take(self._clock())
+        if result is not None:
+            self._send(result, self.knob_crossfade_s)
+
+    def _send(self, result: RenderResult, crossfade_s: float) -> int:
+        self._token += 1
+        self._playing = result
+        self._audio.play(result.wave, result.sample_rate, self._token, crossfade_s)
+        return self._token
+
+    def _on_played(self, token: int, started: bool, status: str) -> None:
+        if token != self._token:
+            return
+        if not started:
+            self.failed.emit(status)
+            return
+        self._started_at = self._clock()
+        self._playhead.start()
+        self.started.emit(token)
+
+    def _tick(self) -> None:
+        result = self._playing
+        pos = self._audio.position()
+        duration = result.duration_s if result is not None else 0.0
+        if result is None or pos is None or pos > duration + 0.05:
+            if pos is not None or self._clock() - self._started_at > NO_START_GRACE_S:
+                self._end_playhead()
+            return
+        self.playhead_moved.emit(result, min(pos, duration))
+
+    def _end_playhead(self) -> None:
+        self._playhead.stop()
+        self.playhead_moved.emit(self._playing, None)
