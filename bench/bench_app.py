@@ -195,7 +195,7 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
     apply_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-"))
     models_root = None
-    from vaesynth.bundle import list_bundles
+    from vaesynth.catalog import list_bundles
 
     if not list_bundles():
         from training.bundling import untrained_bundle

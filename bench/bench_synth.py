@@ -43,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 from training.metrics import log_spectral_distance  # noqa: E402
 from vaesynth import phase as ph  # noqa: E402
 from vaesynth import spectral as sp  # noqa: E402
-from vaesynth.bundle import list_bundles, load_bundle  # noqa: E402
+from vaesynth.bundle import load_bundle  # noqa: E402
+from vaesynth.catalog import list_bundles  # noqa: E402
 from vaesynth.synth import Synth  # noqa: E402
 
 

@@ -8,16 +8,8 @@ from pathlib import Path
 import pytest
 
 from training.bundling import untrained_bundle
-from vaesynth.bundle import (
-    MODELS_ENV,
-    BundleError,
-    list_bundles,
-    load_bundle,
-    read_config,
-    resolve_model,
-    save_bundle,
-    update_config,
-)
+from vaesynth.bundle import BundleError, load_bundle, read_config, save_bundle, update_config
+from vaesynth.catalog import MODELS_ENV, list_bundles, resolve_model
 from vaesynth.models import MODEL_KINDS
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from training.bundling import untrained_bundle
 from vaesynth import spectral as sp
-from vaesynth.bundle import list_bundles
+from vaesynth.catalog import list_bundles
 from vaesynth.performance import Performance, midi_to_hz, parse_note
 from vaesynth.synth import Synth
 

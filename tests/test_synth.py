@@ -183,7 +183,7 @@ def test_synth_settings_are_checked(synth: Synth) -> None:
 
 
 def _shipped() -> list[str]:
-    from vaesynth.bundle import list_bundles
+    from vaesynth.catalog import list_bundles
 
     return list(list_bundles())
 

@@ -15,7 +15,8 @@ import pytest
 
 from training.annotate import SWEEP, annotate_bundle, knob_effects, voice_map
 from training.bundling import untrained_bundle
-from vaesynth.bundle import list_bundles, load_bundle
+from vaesynth.bundle import load_bundle
+from vaesynth.catalog import list_bundles
 from vaesynth.synth import Synth
 
 

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"--out {args.out} is a file, not a folder")
             evaluate_cli(args)
         elif args.cmd in ("refit-stats", "export"):
-            from vaesynth.bundle import resolve_model
+            from vaesynth.catalog import resolve_model
 
             from .bundling import refresh_latent_stats
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vaesynth.bundle import Bundle, BundleError, load_bundle, resolve_model, save_bundle
+from vaesynth.bundle import Bundle, BundleError, load_bundle, save_bundle
+from vaesynth.catalog import resolve_model
 from vaesynth.digits import N_DIGITS
 from vaesynth.spectral import features_to_mag
 from vaesynth.synth import Synth

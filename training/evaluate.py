@@ -32,7 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaesynth.bundle import Bundle, BundleError, list_bundles, load_bundle, update_config
+from vaesynth.bundle import Bundle, BundleError, load_bundle, update_config
+from vaesynth.catalog import list_bundles
 from vaesynth.digits import N_DIGITS
 from vaesynth.phase import griffin_lim
 from vaesynth.pitch import periodicity

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from vaesynth.bundle import default_models_dir
+from vaesynth.catalog import default_models_dir
 from vaesynth.voice import fit_latent_stats
 
 from .annotate import annotate_bundle

@@ -217,7 +217,7 @@ def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # no
 
 def model_id(synth) -> str:  # noqa: ANN001
     """How a recipe or saved voice names the model: its shipped name, else its folder's absolute path."""
-    from vaesynth.bundle import list_bundles
+    from vaesynth.catalog import list_bundles
 
     path = synth.bundle.path.resolve()
     for name, folder in list_bundles().items():
@@ -294,7 +294,8 @@ def _format_metrics(metrics: object, limit: int = 6) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from vaesynth.bundle import BundleError, default_models_dir, list_bundles, read_config
+    from vaesynth.bundle import BundleError, read_config
+    from vaesynth.catalog import default_models_dir, list_bundles
 
     root = Path(args.dir) if args.dir else default_models_dir()
     if args.dir and not root.is_dir():

@@ -142,7 +142,8 @@ class Synth:
 
         Raises :class:`~vaesynth.bundle.BundleError` when it is missing or invalid.
         """
-        from .bundle import load_bundle, resolve_model
+        from .bundle import load_bundle
+        from .catalog import resolve_model
 
         return cls(load_bundle(resolve_model(path)), **kwargs)
 

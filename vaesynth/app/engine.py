@@ -104,7 +104,8 @@ class Engine(QObject):
     def _list_models(self, root: str | None) -> None:
         entries: list[ModelEntry] = []
         try:
-            from vaesynth.bundle import BundleError, list_bundles, read_config
+            from vaesynth.bundle import BundleError, read_config
+            from vaesynth.catalog import list_bundles
 
             for name, path in list_bundles(root).items():
                 try:
@@ -120,7 +121,7 @@ class Engine(QObject):
     @Slot(str, int)
     def _load_model(self, path: str, generation: int) -> None:
         try:
-            from vaesynth.bundle import resources_dir
+            from vaesynth.catalog import resources_dir
             from vaesynth.synth import Synth
 
             synth = Synth.from_path(path)
