@@ -285,6 +285,25 @@ def test_corrupt_bundle_is_reported(qtbot, make_window, corrupt_bundle: Path) ->
     assert press(qtbot, w, "1").digits == "1"  # the previous model keeps working
 
 
+def test_a_remembered_hostile_bundle_falls_back_to_a_good_model(  # noqa: ANN001
+    qtbot, make_window, models_root: Path, settings_file: Path, tmp_path: Path
+) -> None:
+    """Issue 10: a hostile bundle opened once (channels: 1,000,000) must not keep the app from starting."""
+    hostile = tmp_path / "hostile"
+    shutil.copytree(models_root / "cvae", hostile)
+    config = json.loads((hostile / "config.json").read_text())
+    config["model"]["params"]["channels"] = 1_000_000
+    (hostile / "config.json").write_text(json.dumps(config))
+    s = file_settings(settings_file)
+    s.setValue("model/path", str(hostile))
+    s.setValue("model/opened", json.dumps([str(hostile)]))
+    s.sync()
+    w = make_window(wait_ready=False)
+    qtbot.waitUntil(lambda: w.model_info is not None, timeout=WAIT_MS)
+    assert w.model_info.path != str(hostile) and w.model_info.kind == "cvae"
+    assert press(qtbot, w, "4").digits == "4"
+
+
 def test_corrupt_default_model_opens_anyway(qtbot, make_window, corrupt_bundle: Path, tmp_path: Path) -> None:  # noqa: ANN001
     (tmp_path / "root").mkdir()
     shutil.copytree(corrupt_bundle, tmp_path / "root" / "cvae")

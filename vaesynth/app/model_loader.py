@@ -46,6 +46,7 @@ class ModelLoader(QObject):
         self._engine, self._scheduler, self._picker = engine, scheduler, picker
         self._settings = settings
         self._requested = requested
+        self._tried: set[str] = set()  # bundles that failed to load while no model was in use
         self.info: ModelInfo | None = None
         self.loading_path: str | None = None
         engine.models_listed.connect(self._on_listed)
@@ -104,6 +105,12 @@ class ModelLoader(QObject):
             return  # a newer load is on its way
         self.loading_path = None
         if current is None:
+            self._tried.add(path)
+            fallback = next((e.path for e in self._picker.entries if not e.error and e.path not in self._tried), None)
+            if fallback is not None:  # e.g. a remembered bundle that is broken now: start with a good one
+                self.failed.emit(f"Could not load the model at {path}: {message} Opening {fallback} instead.", True)
+                self.load(fallback)
+                return
             self.failed.emit(f"Could not load the model at {path}: {message}", False)
             return
         self._scheduler.adopt_generation(current.generation)  # the engine still holds it: keep using it
