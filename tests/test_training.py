@@ -41,7 +41,7 @@ requires_fsdd = pytest.mark.skipif(REAL_FSDD is None, reason=NO_FSDD_REASON)
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
+def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv(tdata.ENV_VAR, raising=False)
 

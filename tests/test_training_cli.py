@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_training import _private_cache, write_fake_fsdd  # noqa: F401 - fixture reused
+from test_training import isolated_cache, write_fake_fsdd  # noqa: F401 - fixture reused
 from test_training_data import make_unreadable
 
 from training.__main__ import main as train_main

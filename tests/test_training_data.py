@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from test_training import _private_cache, tone, write_fake_fsdd  # noqa: F401 - fixture reused
+from test_training import isolated_cache, tone, write_fake_fsdd  # noqa: F401 - fixture reused
 
 from training import data as tdata
 from vaesynth.spectral import SpectralConfig
