@@ -30,6 +30,8 @@ APT_PACKAGES=(
     libportaudio2 libsndfile1 libasound2-plugins
     # tests: a PulseAudio server with a null sink, and pactl/parec to drive and record it
     pulseaudio pulseaudio-utils
+    # tests: a JACK server (dummy driver, user space) whose virtual MIDI ports stand in for a keyboard (tests/test_midi.py)
+    jackd2
     # Qt (PySide6 wheels bundle Qt but not these system libraries); enough for offscreen, xcb and wayland
     libegl1 libgl1 libopengl0 libglib2.0-0 libdbus-1-3 libfontconfig1 libfreetype6 libxkbcommon0
     libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
