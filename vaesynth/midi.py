@@ -332,7 +332,7 @@ def open_client(api: MidiApi | str | None = None, client_name: str = CLIENT_NAME
             return candidate, _open_client(candidate, client_name)
         except MidiUnavailable as e:
             reasons.append(str(e))
-    alsa = "no ALSA sequencer (/dev/snd/seq is missing)" if not os.path.exists(ALSA_SEQ_DEVICE) else reasons[0]
+    alsa = f"no ALSA sequencer ({ALSA_SEQ_DEVICE} is missing)" if not os.path.exists(ALSA_SEQ_DEVICE) else reasons[0]
     raise MidiUnavailable(f"No MIDI on this system: {alsa} and no JACK server is running")
 
 
