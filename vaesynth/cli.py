@@ -399,7 +399,8 @@ class MidiPlayer:
     ``one_shot``; ``AllNotesOff`` silences at once. ``KnobMove`` sets one knob (standard units) of
     the voice every later note uses (all knobs start at 0, each digit's typical voice; moves of
     knobs the model does not have are ignored). Renders are cached (``cache_size`` entries): the
-    engine is deterministic, so a repeated key with unchanged knobs plays without rendering.
+    engine is deterministic, so a repeated key with unchanged knobs plays without rendering
+    (they are kept resampled to the audio output's rate, so a cached note is only scaled and handed over).
 
     ``synth``: a :class:`~vaesynth.synth.Synth`; ``audio``: an :class:`~vaesynth.audio.AudioOutput`
     (anything with the same ``render_digit`` / ``play`` / ``stop`` works, e.g. in tests).
@@ -470,14 +471,20 @@ class MidiPlayer:
         from vaesynth.performance import NATURAL, Performance
 
         hz = sing_hz(command.hz) if self.sing else None
-        key = (command.digit, self.knobs.tobytes(), hz)
+        out_rate = getattr(self.audio, "sample_rate", None)  # cache at the stream rate: no resampling per note
+        key = (command.digit, self.knobs.tobytes(), hz, out_rate)
         hit = self._cache.get(key)
         cached = hit is not None
         if hit is None:
             perf = Performance(note_hz=hz, contour=self.contour) if hz is not None else NATURAL
             render = self.synth.render_digit(command.digit, self.knobs, perf)
             hit = (render.wave, render.sample_rate)
-            self._cache[key] = hit
+            if isinstance(out_rate, int) and out_rate != render.sample_rate:
+                from vaesynth.audio import resample
+
+                hit = (resample(render.wave, render.sample_rate, out_rate), out_rate)
+            if self._cache_size > 0:
+                self._cache[key] = hit
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         else:
