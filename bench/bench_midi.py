@@ -53,9 +53,15 @@ class TimedRecorder:
         self.chunks: list[tuple[float, bytes]] = []
         self._proc = subprocess.Popen(
             [
-                "parec", "--raw", "--format=float32le", "--channels=1", f"--rate={RATE}", "--latency-msec=10",
-                "--client-name=vaesynth-bench", "-d", source,
-            ],  # fmt: skip
+                "parec",
+                "--raw",
+                "--format=float32le",
+                "--channels=1",
+                f"--rate={RATE}",
+                "--latency-msec=10",
+                "-d",
+                source,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything vaesynth needs on Debian/Ubuntu, idempotently (a second run takes about a second):
-#   1. system packages that are missing (PortAudio, ALSA->PulseAudio plugin, PulseAudio for the tests,
+#   1. system packages that are missing (PortAudio, ALSA->PulseAudio plugin, PulseAudio and JACK for the tests,
 #      the libraries Qt needs offscreen and on X11/Wayland, Python >= 3.11 with venv if there is none);
 #   2. .venv (created if missing or broken);
 #   3. torch (CPU build first, see below), then the project in editable mode with the train and dev extras.

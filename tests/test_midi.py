@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -374,7 +375,12 @@ def jack(jack_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 class Keyboard:
-    """A virtual MIDI output port on JACK (``client:port``), standing in for a keyboard plugged in."""
+    """A virtual MIDI output port on JACK (``client:port``), standing in for a keyboard plugged in.
+
+    A client that reuses the name of one just closed may be renamed ``client-01`` by JACK while the
+    old one is still being torn down (as a replugged device's ALSA address changes): tests compare
+    such names with :func:`match_port`.
+    """
 
     def __init__(self, client: str = "vkeys", port: str = "keys") -> None:
         import rtmidi
@@ -404,6 +410,18 @@ def keyboard(jack: str) -> Iterator[Keyboard]:
     kb.unplug()
 
 
+def connected(m: MidiInput, kb: Keyboard) -> None:
+    """Wait until messages from ``kb`` reach ``m``, then drain: JACK makes a new connection live a cycle or more
+    after ``open`` returns (a real keyboard's first key press comes later than that anyway)."""
+    deadline = time.monotonic() + WAIT_S
+    while m.get(timeout=0.05) != KnobMove(11, 0.0, 12):  # CC 12 at its centre: a harmless probe
+        if time.monotonic() > deadline:
+            pytest.fail(f"messages from {kb.name} never arrived")
+        kb.send(0xB0, 12, 64)
+    while m.get(timeout=0.1) is not None:
+        pass
+
+
 def receive(m: MidiInput, n: int) -> list:
     got = []
     deadline = time.monotonic() + WAIT_S
@@ -421,6 +439,7 @@ def test_jack_ports_are_listed_and_messages_arrive_as_commands(keyboard: Keyboar
         assert m.status.state is PortState.CLOSED
         status = m.open("VKEYS")  # a part of the name, any case
         assert status.state is PortState.OPEN and status.current == keyboard.name and m.port == keyboard.name
+        connected(m, keyboard)
         keyboard.note_on(60, 127)  # C4: 0
         keyboard.note_on(76, 20, channel=9)  # E5: 9
         keyboard.note_on(70, 64)  # A#4: re-trigger
@@ -453,9 +472,11 @@ def test_commands_can_be_delivered_by_callback(keyboard: Keyboard) -> None:
 
     with MidiInput("jack", on_command=on_command) as m:
         m.open(keyboard.name)
-        keyboard.send(0xB0, 1, 64)
-        assert done.wait(WAIT_S)
-        assert got == [(KnobMove(0, 0.0, 1), False)]
+        deadline = time.monotonic() + WAIT_S
+        while not done.wait(0.05):  # repeated until the new connection is live
+            assert time.monotonic() < deadline, "no command arrived"
+            keyboard.send(0xB0, 1, 64)
+        assert got and all(g == (KnobMove(0, 0.0, 1), False) for g in got)  # on rtmidi's thread
         assert m.get(timeout=0.1) is None  # nothing queued as well
 
 
@@ -463,6 +484,7 @@ def test_a_port_that_vanishes_and_returns_is_reopened(jack: str) -> None:
     kb = Keyboard("vanishing", "out")
     with MidiInput("jack") as m:
         m.open(kb.name)
+        connected(m, kb)
         kb.note_on(64)
         assert receive(m, 1) == [NoteOn(2, 64, 100)]
         kb.unplug()
@@ -473,8 +495,9 @@ def test_a_port_that_vanishes_and_returns_is_reopened(jack: str) -> None:
         kb = Keyboard("vanishing", "out")
         try:
             back = wait_for(m.poll, "the returning port to be reopened")
-            assert back.state is PortState.OPEN and back.current == kb.name
+            assert back.state is PortState.OPEN and match_port(kb.name, [back.current]) == back.current
             assert "again" in back.message
+            connected(m, kb)
             kb.note_on(67, 90)
             assert receive(m, 1) == [NoteOn(4, 67, 90)]
         finally:
@@ -492,7 +515,8 @@ def test_a_missing_port_is_one_sentence_or_awaited(keyboard: Keyboard) -> None:
         late = Keyboard("later", "keys")
         try:
             opened = wait_for(m.poll, "a port that appears after it was chosen")
-            assert opened.state is PortState.OPEN and opened.current == "later:keys"
+            assert opened.state is PortState.OPEN and match_port("later:keys", [opened.current]) == opened.current
+            connected(m, late)
             late.note_on(72)
             assert receive(m, 1) == [NoteOn(7, 72, 100)]
         finally:
@@ -575,7 +599,9 @@ def test_player_sings_notes_from_a_midi_keyboard_through_the_sink(pulse, jack: s
         x = recorder.stop()
         proc.send_signal(signal.SIGINT)  # Ctrl+C
         assert proc.wait(timeout=WAIT_S) == 130
-        assert proc.stderr.read() == ""
+        # nothing from the player; ALSA's own note about an output underrun (a loaded machine) may appear
+        noise = [line for line in proc.stderr.read().splitlines() if not re.match(r"ALSA lib .*underrun", line)]
+        assert noise == []
     finally:
         if proc.poll() is None:
             proc.kill()
