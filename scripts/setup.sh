@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything vaesynth needs on Debian/Ubuntu, idempotently (a second run takes about a second):
-#   1. system packages that are missing (PortAudio, ALSA->PulseAudio plugin, PulseAudio for the tests,
+#   1. system packages that are missing (PortAudio, ALSA->PulseAudio plugin, PulseAudio and JACK for the tests,
 #      the libraries Qt needs offscreen and on X11/Wayland, Python >= 3.11 with venv if there is none);
 #   2. .venv (created if missing or broken);
 #   3. torch (CPU build first, see below), then the project in editable mode with the train and dev extras.
@@ -30,6 +30,8 @@ APT_PACKAGES=(
     libportaudio2 libsndfile1 libasound2-plugins
     # tests: a PulseAudio server with a null sink, and pactl/parec to drive and record it
     pulseaudio pulseaudio-utils
+    # tests: a JACK server (dummy driver, user space) whose virtual MIDI ports stand in for a keyboard (tests/test_midi.py)
+    jackd2
     # Qt (PySide6 wheels bundle Qt but not these system libraries); enough for offscreen, xcb and wayland
     libegl1 libgl1 libopengl0 libglib2.0-0 libdbus-1-3 libfontconfig1 libfreetype6 libxkbcommon0
     libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
