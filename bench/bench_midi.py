@@ -5,8 +5,8 @@
 
 Set-up, all real and in user space: a private JACK server (dummy driver, ``--period`` frames at
 48 kHz; JACK delivers MIDI once per period, like an audio interface's driver would) carries the
-notes from a virtual keyboard port (python-rtmidi) to :class:`vaesynth.midi.MidiInput`; the
-:class:`vaesynth.cli.MidiPlayer` of ``vaesynth midi`` (default model, default
+notes from a virtual keyboard port (python-rtmidi) to :class:`vaesynth.midi_ports.MidiInput`; the
+:class:`vaesynth.midi_player.MidiPlayer` of ``vaesynth midi`` (default model, default
 :class:`vaesynth.audio.AudioOutput`) plays them in a thread; the sound goes PortAudio -> ALSA pulse
 plugin -> PulseAudio null sink ``vaesynth_test`` (the test suite's harness, ``tests/audio_utils.py``)
 and its monitor is recorded with ``parec`` here, every chunk time-stamped on arrival.
@@ -107,7 +107,7 @@ def onsets(x: np.ndarray, min_gap_s: float = 0.15) -> list[int]:
 def start_jack(name: str, period: int) -> subprocess.Popen:
     import rtmidi
 
-    from vaesynth.midi import _quiet_stderr
+    from vaesynth.midi_ports import quiet_stderr
 
     proc = subprocess.Popen(
         ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", str(period)],
@@ -119,7 +119,7 @@ def start_jack(name: str, period: int) -> subprocess.Popen:
     deadline = time.monotonic() + 10
     while True:
         try:
-            with _quiet_stderr():
+            with quiet_stderr():
                 rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="bench-probe").delete()
             return proc
         except Exception:  # noqa: BLE001
@@ -134,8 +134,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_round(synth, audio, midi_input, keyboard, pulse, n: int, cold: bool, spacing: float) -> dict:
-    from vaesynth.cli import MidiPlayer
     from vaesynth.midi import DIGIT_NOTES
+    from vaesynth.midi_player import MidiPlayer
 
     player = MidiPlayer(synth, audio, sing=True, cache_size=0 if cold else 128)
     notes = [DIGIT_NOTES[i % 10] if i % 3 else 61 + 2 * (i % 2) for i in range(n)]
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     import sounddevice  # noqa: F401  (PortAudio initialised before our JACK server exists)
 
     from vaesynth.audio import AudioOutput
-    from vaesynth.midi import MidiInput
+    from vaesynth.midi_ports import MidiInput
     from vaesynth.synth import Synth
 
     name = f"vaesynth_bench_{os.getpid()}"

@@ -2,7 +2,7 @@
 
 A JACK server with the dummy driver runs in user space for this module (``jackd`` from the Debian
 package jackd2, which scripts/setup.sh installs); python-rtmidi's JACK API gives the tests a
-virtual MIDI output port (a stand-in keyboard) that :class:`vaesynth.midi.MidiInput` listens to.
+virtual MIDI output port (a stand-in keyboard) that :class:`vaesynth.midi_ports.MidiInput` listens to.
 Without ``jackd`` those tests skip, saying so. The end-to-end test records the PulseAudio null sink
 (``pulse`` fixture) while the player, a subprocess on the shipped default model, sings notes sent
 through that port. No assertion here depends on how fast anything is.
@@ -26,24 +26,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vaesynth import cli, midi
+from vaesynth import cli, midi_ports
 from vaesynth.midi import (
     DIGIT_NOTES,
     AllNotesOff,
     KnobMove,
-    MidiInput,
-    MidiUnavailable,
     NoteOff,
     NoteOn,
-    PortNotFound,
-    PortState,
     Retrigger,
     cc_to_knob,
-    match_port,
     note_to_hz,
     translate,
     velocity_to_gain,
 )
+from vaesynth.midi_player import SING_CONTOUR, MidiPlayer
+from vaesynth.midi_ports import MidiInput, MidiUnavailable, PortNotFound, PortState, match_port
 from vaesynth.performance import NOTE_RANGE_HZ
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +143,7 @@ def test_ports_are_matched_across_replugging() -> None:
 @pytest.fixture
 def no_midi(monkeypatch: pytest.MonkeyPatch) -> None:
     """Neither an ALSA sequencer nor a reachable JACK server (whatever this machine has)."""
-    monkeypatch.setattr(midi, "ALSA_SEQ_DEVICE", "/nonexistent/snd/seq")
+    monkeypatch.setattr(midi_ports, "ALSA_SEQ_DEVICE", "/nonexistent/snd/seq")
     monkeypatch.setenv("JACK_DEFAULT_SERVER", f"vaesynth_no_such_server_{os.getpid()}")
 
 
@@ -161,7 +158,7 @@ def test_no_midi_is_one_sentence_and_nothing_else(no_midi, capfd: pytest.Capture
         assert str(e.value).startswith(expected)
         assert "\n" not in str(e.value)
         with pytest.raises(MidiUnavailable):
-            midi.list_input_ports(api)
+            midi_ports.list_input_ports(api)
     out, err = capfd.readouterr()
     assert out == "" and err == ""  # libjack's and libasound's own complaints are kept out of the terminal
     with pytest.raises(ValueError, match="unknown MIDI API 'coremidi'"):
@@ -228,7 +225,7 @@ def fakes() -> tuple[FakeSynth, FakeAudio]:
 
 def test_player_speaks_notes_with_velocity_gain_and_retriggers(fakes) -> None:
     synth, audio = fakes
-    player = cli.MidiPlayer(synth, audio)
+    player = MidiPlayer(synth, audio)
     player.handle(NoteOn(3, 65, 127))
     player.handle(Retrigger(61, 64))
     assert [c[0] for c in synth.calls] == [3]  # the re-trigger reused the render (same digit, knobs, no pitch)
@@ -246,13 +243,13 @@ def midi_natural():
 
 def test_player_sings_on_the_keys_pitch(fakes) -> None:
     synth, audio = fakes
-    player = cli.MidiPlayer(synth, audio, sing=True)
+    player = MidiPlayer(synth, audio, sing=True)
     player.handle(NoteOn(0, 60, 100))
     player.handle(Retrigger(57, 100))  # A3: digit 0 again, at 220 Hz
     player.handle(Retrigger(108, 100))  # C8 (4186 Hz) is folded down by octaves into the note range
     perfs = [c[2] for c in synth.calls]
     assert [c[0] for c in synth.calls] == [0, 0, 0]
-    assert perfs[0].note_hz == pytest.approx(261.6256, abs=1e-3) and perfs[0].contour == cli.SING_CONTOUR == 0.3
+    assert perfs[0].note_hz == pytest.approx(261.6256, abs=1e-3) and perfs[0].contour == SING_CONTOUR == 0.3
     assert perfs[1].note_hz == pytest.approx(220.0)
     assert NOTE_RANGE_HZ[0] <= perfs[2].note_hz <= NOTE_RANGE_HZ[1]
     assert perfs[2].note_hz == pytest.approx(note_to_hz(108) / 8)  # three octaves down: still a C
@@ -260,7 +257,7 @@ def test_player_sings_on_the_keys_pitch(fakes) -> None:
 
 def test_player_note_off_ends_only_the_sounding_key(fakes) -> None:
     synth, audio = fakes
-    player = cli.MidiPlayer(synth, audio)
+    player = MidiPlayer(synth, audio)
     player.handle(NoteOn(1, 62, 100))
     player.handle(NoteOn(2, 64, 100))
     player.handle(NoteOff(62))  # an older key: the newer sound keeps playing
@@ -275,7 +272,7 @@ def test_player_note_off_ends_only_the_sounding_key(fakes) -> None:
 
 def test_player_one_shot_ignores_key_releases(fakes) -> None:
     synth, audio = fakes
-    player = cli.MidiPlayer(synth, audio, one_shot=True)
+    player = MidiPlayer(synth, audio, one_shot=True)
     player.handle(NoteOn(1, 62, 100))
     player.handle(NoteOff(62))
     assert [e[0] for e in audio.events] == ["play"]
@@ -283,7 +280,7 @@ def test_player_one_shot_ignores_key_releases(fakes) -> None:
 
 def test_player_knob_moves_change_the_voice_of_later_notes(fakes) -> None:
     synth, audio = fakes
-    player = cli.MidiPlayer(synth, audio)
+    player = MidiPlayer(synth, audio)
     player.handle(NoteOn(4, 67, 100))
     player.handle(KnobMove(2, 1.5, 3))
     player.handle(KnobMove(11, -3.0, 12))
@@ -298,7 +295,7 @@ def test_player_knob_moves_change_the_voice_of_later_notes(fakes) -> None:
 
 def test_player_plays_only_the_newest_of_keys_that_arrived_together(fakes) -> None:
     synth, audio = fakes
-    player = cli.MidiPlayer(synth, audio)
+    player = MidiPlayer(synth, audio)
     player.handle_batch([NoteOn(1, 62, 100), KnobMove(0, 1.0, 1), NoteOn(8, 74, 100), Retrigger(61, 100)])
     assert [c[0] for c in synth.calls] == [8]  # the re-trigger says the last digit pressed, 8
     assert synth.calls[0][1][0] == 1.0
@@ -316,7 +313,7 @@ def _jack_client_ok(server: str) -> bool:
     saved = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = server
     try:
-        with midi._quiet_stderr():
+        with midi_ports.quiet_stderr():
             probe = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="vaesynth-probe")
     except Exception:  # noqa: BLE001
         return False
@@ -433,9 +430,9 @@ def receive(m: MidiInput, n: int) -> list:
 
 
 def test_jack_ports_are_listed_and_messages_arrive_as_commands(keyboard: Keyboard) -> None:
-    assert keyboard.name in midi.list_input_ports("jack")
+    assert keyboard.name in midi_ports.list_input_ports("jack")
     with MidiInput("jack") as m:
-        assert m.api is midi.MidiApi.JACK
+        assert m.api is midi_ports.MidiApi.JACK
         assert m.status.state is PortState.CLOSED
         status = m.open("VKEYS")  # a part of the name, any case
         assert status.state is PortState.OPEN and status.current == keyboard.name and m.port == keyboard.name
