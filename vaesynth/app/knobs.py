@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from .dial import Knob, KnobGrid
+from .knob_labels import short_label, tooltip
 
 CUSTOM_VOICE = "Custom"
 VISIBLE_ROWS = 3  # knob rows shown without scrolling (more scroll vertically)
@@ -125,6 +126,12 @@ class KnobPanel(QWidget):
         self.placeholder.setVisible(n == 0)
         self._scroll.setVisible(n > 0)
         self.info.setText(f"{n} latent dimensions" if n else "")
+
+    def set_labels(self, entries: Sequence[dict]) -> None:
+        """Say what each knob does (the bundle's measured ``knob_labels``; none: not measured)."""
+        for i, k in enumerate(self.knobs):
+            entry = entries[i] if i < len(entries) else None
+            k.set_description(short_label(entry), tooltip(i, entry))
 
     def _fit_rows(self, rows: int) -> None:
         self._scroll.setMinimumHeight(KnobGrid.height_for(min(rows, VISIBLE_ROWS)))

@@ -9,6 +9,8 @@ is decided by :class:`~vaesynth.app.voice_mode.VoiceControls`.
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +21,9 @@ from PySide6.QtWidgets import QLabel, QMainWindow
 
 from .audio_bridge import AudioBridge
 from .engine import Engine
+from .explore import ExploreController
 from .export import ask_wav_path, export_wav
-from .messages import ModelInfo, Origin, RenderRequest, RenderResult
+from .messages import LIVE_ORIGINS, ModelInfo, Origin, RenderRequest, RenderResult
 from .model_loader import ModelLoader
 from .panels import CentralView, MainToolBar, said_message
 from .playback import PlaybackController
@@ -74,6 +77,10 @@ class MainWindow(QMainWindow):
         self.audio = AudioBridge(audio_factory)
         self.playback = PlaybackController(self.audio, self)
         self.voice = VoiceEditor(self.knob_panel, self.hold_voice, self.auto_play, self)
+        self.explore = ExploreController(
+            self.view.voice_map, self.view.morph, self.view.voices, self.voice, self.playback,
+            lambda: self.digit, self._set_digit, self.submit, self.status, self,
+        )  # fmt: skip
         self.models = ModelLoader(
             self.engine, self.scheduler, self.model_picker, self.settings if restore else None, model, self
         )
@@ -166,6 +173,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.view.show_model(info, self.settings.knobs(info.name) if self._restore else [])
+        self.explore.set_model(info)
         self._set_ready(True)
         self.status(f"{info.display_name} ready: press 0-9 or type a number.")
         self.model_ready.emit(info)
@@ -185,19 +193,31 @@ class MainWindow(QMainWindow):
             self.status("The model is still loading…" if self.models.loading_path else "No model is loaded.")
         return self.models.ready
 
+    def submit(self, request: RenderRequest) -> RenderRequest | None:
+        """Hand ``request`` to the scheduler (if a model is ready); returns it as stamped."""
+        return self.scheduler.submit(request) if self._can_render() else None
+
+    def _set_digit(self, digit: str) -> None:
+        self.digit = digit
+
     def press_digit(self, digit: str, play: bool = True) -> None:
         """Speak ``digit`` in the current voice mode (fresh variation, held knobs or preset)."""
         if self._can_render():
             self.digit = digit
             self.scheduler.submit(self.voice.controls().request(digit=digit, play=play))
 
-    def play_text(self) -> None:
-        """Speak the digit string in the text field."""
+    def play_text(self, seed: int | None = None) -> None:
+        """Speak the digit string in the text field. Its random choices follow ``seed`` (drawn here
+        when not given), which the render's recipe records."""
         if self._can_render():
-            self.scheduler.submit(self.voice.controls().request(text=self.say_box.text(), origin=Origin.STRING))
+            req = self.voice.controls().request(text=self.say_box.text(), origin=Origin.STRING)
+            seed = secrets.randbelow(2**31) if seed is None else seed
+            self.scheduler.submit(dataclasses.replace(req, seed=seed))
 
     def _on_voice_edited(self, controls: VoiceControls, origin: Origin, play: bool) -> None:
         if self.model_info is not None:  # re-render the current digit in the edited voice
+            if controls.hold and not controls.preset:
+                self.explore.show_voice(controls.knobs, self.digit)
             self.scheduler.submit(controls.request(digit=self.digit, origin=origin, play=play))
 
     def _on_rendered(self, result: RenderResult) -> None:
@@ -207,14 +227,21 @@ class MainWindow(QMainWindow):
             return
         self.last_result = result
         self.toolbar.export_action.setEnabled(True)
-        if not superseded or req.origin is not Origin.KNOB:
+        if not superseded or req.origin not in LIVE_ORIGINS:
             self.knob_panel.set_values(result.knobs)  # the voice used, unless a knob is turning again
+            self.explore.show_voice(result.knobs, result.digits)
         self.view.show_result(result)
         self.status(said_message(result, self.audio.latency_s()))
         self.render_shown.emit(result)
-        if req.play and req.origin is Origin.KNOB:
+        if not req.play:
+            return
+        if req.origin is Origin.KNOB:
             self.playback.play_knob(result)
-        elif req.play:
+        elif req.origin in LIVE_ORIGINS:
+            self.playback.play_live(result)
+        elif req.origin is Origin.MAP_DOT:
+            self.explore.play_ab(result)
+        else:
             self.playback.play(result)
 
     def _on_render_failed(self, req: RenderRequest, message: str) -> None:
