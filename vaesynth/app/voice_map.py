@@ -31,19 +31,10 @@ BY_SPEAKER, BY_DIGIT = "Speaker", "Digit"
 
 
 class _MapViewBox(pg.ViewBox):
-    """Left click and left drag report map coordinates; the wheel and the right button still zoom,
-    the middle button pans."""
+    """A left drag reports map coordinates; the wheel and the right button still zoom, the middle
+    button pans. (Clicks are taken from the scene, which sees them even over a dot.)"""
 
-    clicked = Signal(float, float)
     dragged = Signal(float, float)
-
-    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 (pyqtgraph override)
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            p = self.mapSceneToView(ev.scenePos())
-            self.clicked.emit(p.x(), p.y())
-        else:
-            super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:  # noqa: N802 (pyqtgraph override)
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -87,9 +78,10 @@ class VoiceMapView(QWidget):
             size=18, symbol="star", pen=pg.mkPen("#17181c", width=1.2), brush=pg.mkBrush("#ffe14d")
         )
         for item in (self.dots, self.picked, self.marker):
+            item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # clicks and drags go to the view box
             self.plot.addItem(item)
         self.marker.setZValue(10)
-        self.vb.clicked.connect(self._on_click)
+        self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
         self.vb.dragged.connect(self.point_dragged)
         self.plot.scene().sigMouseMoved.connect(self._on_hover)
 
@@ -188,6 +180,14 @@ class VoiceMapView(QWidget):
         return i if (a - b).manhattanLength() <= 1.5 * px and np.hypot(a.x() - b.x(), a.y() - b.y()) <= px else None
 
     # --- events ---------------------------------------------------------------------------------
+
+    def _on_scene_click(self, ev: Any) -> None:
+        if self._map is None or ev.button() != Qt.MouseButton.LeftButton or ev.double():
+            return
+        if not self.vb.sceneBoundingRect().contains(ev.scenePos()):
+            return  # on an axis
+        p = self.vb.mapSceneToView(ev.scenePos())
+        self._on_click(p.x(), p.y())
 
     def _on_click(self, x: float, y: float) -> None:
         i = self.dot_near((x, y))
