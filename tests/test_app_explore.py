@@ -375,6 +375,10 @@ def test_digit_keys_reach_the_keypad_from_map_pad_and_voices(qtbot, make_window)
         with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
             QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_7)
         assert blocker.args[0].digits == "7", type(target).__name__
+    # Alt+P, Alt+V, Alt+M switch the explore tabs
+    for k, page in ((Qt.Key.Key_P, w.view.morph), (Qt.Key.Key_V, w.view.voices), (Qt.Key.Key_M, w.view.voice_map)):
+        QTest.keyClick(QApplication.focusWidget() or w, k, Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(lambda page=page: w.view.explore.currentWidget() is page, timeout=2000)
     # the arrow keys move the puck when the pad has the focus
     w.view.explore.setCurrentWidget(w.view.morph)
     w.view.morph.pad.setFocus()
