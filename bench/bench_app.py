@@ -342,14 +342,23 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
 
 
 class TimedOutput:
-    """Wraps an audio output; records ``(perf_counter, wave)`` whenever ``play`` has handed a sound over."""
+    """Wraps an audio output; records ``(perf_counter, wave)`` whenever ``play`` has handed a sound
+    over. ``play`` takes ``crossfade_s`` exactly when the wrapped output's does (the app asks)."""
 
     def __init__(self, out) -> None:  # noqa: ANN001
+        from vaesynth.app.audio_bridge import accepts_crossfade
+
         self._out = out
         self.plays: list[tuple[float, object]] = []
+        self.play = self._play_crossfade if accepts_crossfade(out.play) else self._play
 
-    def play(self, wave, sample_rate, **kwargs):  # noqa: ANN001, ANN003, ANN201
-        ok = self._out.play(wave, sample_rate, **kwargs)
+    def _play(self, wave, sample_rate):  # noqa: ANN001, ANN202
+        ok = self._out.play(wave, sample_rate)
+        self.plays.append((time.perf_counter(), wave))
+        return ok
+
+    def _play_crossfade(self, wave, sample_rate, crossfade_s=0.0):  # noqa: ANN001, ANN202
+        ok = self._out.play(wave, sample_rate, crossfade_s=crossfade_s)
         self.plays.append((time.perf_counter(), wave))
         return ok
 
@@ -415,17 +424,24 @@ def bench_drag(moves: int, model: str | None) -> dict:
     def run(widget, points: list[QPoint], origin) -> dict:  # noqa: ANN001
         w.press_digit("5", play=False)
         spin(lambda: w.scheduler.idle)
-        events: list[tuple[float, tuple]] = []  # (time of the event, knobs it set)
+        events: list[tuple[float, tuple]] = []  # (time the event was sent, knobs it set)
+        sent = [0.0]
         queue = list(points[1:])
+
+        def edited(controls, edit_origin, _play) -> None:  # noqa: ANN001 - the drag's edit, as the window sees it
+            if edit_origin is origin:
+                events.append((sent[0], tuple(float(v) for v in controls.knobs)))
+
+        w.voice.edited.connect(edited)
+        sent[0] = time.perf_counter()  # a press on the pad moves the puck at once
         QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
 
         def move() -> None:
             if not queue:
                 driver.stop()
                 return
-            t = time.perf_counter()
+            sent[0] = time.perf_counter()
             QTest.mouseMove(widget, queue.pop(0))
-            events.append((t, tuple(w.knob_panel.values())))
 
         driver = QTimer()
         driver.setTimerType(Qt.TimerType.PreciseTimer)
@@ -438,6 +454,7 @@ def bench_drag(moves: int, model: str | None) -> dict:
         spin(lambda: w.scheduler.idle, timeout_s=60)
         t_end = time.monotonic() + 0.5
         spin(lambda: time.monotonic() > t_end)
+        w.voice.edited.disconnect(edited)
         mine = [(t, r) for t, r in shown[n_shown:] if r.request.origin is origin]
         order = {e[1]: k for k, e in enumerate(events)}  # knobs -> index of the event that set them
         rendered = [(t, order.get(r.request.knobs, -1), r) for t, r in mine]

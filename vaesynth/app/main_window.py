@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from .scheduler import RenderScheduler
 from .settings import AppSettings
 from .voice_editor import VoiceEditor
 from .voice_mode import VoiceControls
+
+LIVE_SHOW_EVERY_S = 0.1  # while a live edit keeps coming, draw a superseded render at most this often
 
 
 class MainWindow(QMainWindow):
@@ -69,6 +72,7 @@ class MainWindow(QMainWindow):
         self.audio_available = False
         self.audio_known = False  # the audio thread has reported its state at least once
         self._closing = False
+        self._shown_at = float("-inf")  # when a render was last drawn
 
         self.setWindowTitle("vaesynth: spoken digits from a VAE")
         self._build_ui()
@@ -227,11 +231,17 @@ class MainWindow(QMainWindow):
             return
         self.last_result = result
         self.toolbar.export_action.setEnabled(True)
-        if not superseded or req.origin not in LIVE_ORIGINS:
+        live = req.origin in LIVE_ORIGINS
+        if not superseded or not live:
             self.knob_panel.set_values(result.knobs)  # the voice used, unless a knob is turning again
             self.explore.show_voice(result.knobs, result.digits)
-        self.view.show_result(result)
-        self.status(said_message(result, self.audio.latency_s()))
+        now = time.monotonic()
+        if not (live and superseded) or now - self._shown_at >= LIVE_SHOW_EVERY_S:
+            # while a drag or a knob keeps moving, the picture follows at most every 0.1 s (the
+            # sound follows every render): painting takes the time the next render needs
+            self._shown_at = now
+            self.view.show_result(result)
+            self.status(said_message(result, self.audio.latency_s()))
         self.render_shown.emit(result)
         if not req.play:
             return
