@@ -89,8 +89,8 @@ class MorphPad(QWidget):
         r = self.square()
         for top, (left_c, right_c) in ((True, CORNER_COLOURS[:2]), (False, CORNER_COLOURS[2:])):
             g = QLinearGradient(r.topLeft(), r.topRight())
-            g.setColorAt(0, QColor(left_c).darker(330))
-            g.setColorAt(1, QColor(right_c).darker(330))
+            g.setColorAt(0, QColor(left_c).darker(200))
+            g.setColorAt(1, QColor(right_c).darker(200))
             half = QRectF(r.left(), r.top() if top else r.center().y(), r.width(), r.height() / 2)
             p.fillRect(half, g)
         p.setPen(QPen(QColor("#3a3c44"), 1.0))
