@@ -161,9 +161,15 @@ class Knob(QWidget):
         """The exact value (not rounded to the dial's steps, not limited to its range)."""
         return self._value
 
-    def set_value(self, value: float) -> None:
-        """Hold and show ``value`` exactly, without emitting :attr:`changed`."""
+    def set_value(self, value: float, show: bool = True) -> None:
+        """Hold ``value`` exactly, without emitting :attr:`changed`; show it now, or (``show=False``)
+        at the next :meth:`refresh`."""
         self._value = float(value)
+        if show:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Show the value held (dial position, number, colour)."""
         self.dial.blockSignals(True)
         self.dial.setValue(round(max(-KNOB_RANGE, min(KNOB_RANGE, self._value)) * STEPS_PER_UNIT))
         self.dial.blockSignals(False)

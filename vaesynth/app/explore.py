@@ -14,8 +14,9 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
+from .knobs import LIVE_REDRAW_MS
 from .messages import ModelInfo, Origin, RenderRequest, RenderResult
 from .morph_pad import MorphPadPanel
 from .playback import PlaybackController
@@ -47,6 +48,11 @@ class ExploreController(QObject):
         self.map, self.pad, self.voices, self.editor, self.playback = voice_map, pad, voices, editor, playback
         self._digit, self._set_digit, self._submit, self._status = digit, set_digit, submit, status
         self.info: ModelInfo | None = None
+        self._marker_at: tuple[float, float] | None = None
+        self._marker_timer = QTimer(self)
+        self._marker_timer.setSingleShot(True)
+        self._marker_timer.setInterval(LIVE_REDRAW_MS)  # a moving marker is redrawn at most this often
+        self._marker_timer.timeout.connect(lambda: self.map.set_marker(self._marker_at))
         voice_map.point_dragged.connect(self.drag_to)
         voice_map.dot_clicked.connect(self.pick_dot)
         pad.moved.connect(self.blend_at)
@@ -73,8 +79,8 @@ class ExploreController(QObject):
         if vk is None or vk.voice_map is None:
             return
         knobs = vk.knobs_at((x, y), self._digit())
-        self.map.set_marker((x, y))
         self.editor.apply(knobs, Origin.MAP)
+        self.show_voice(knobs, self._digit(), soon=True)
 
     def pick_dot(self, index: int) -> None:
         """A click on training utterance ``index``: its digit becomes the current digit, the knobs
@@ -120,11 +126,18 @@ class ExploreController(QObject):
         self.playback.play(dataclasses.replace(result, wave=ab, duration_s=len(ab) / result.sample_rate))
         self._status(f"A: {what} (the recording), then B: the model from its latent.")
 
-    def show_voice(self, knobs: Sequence[float], digit: str) -> None:
-        """Move the map's marker to the voice ``knobs`` (for ``digit``)."""
+    def show_voice(self, knobs: Sequence[float], digit: str, soon: bool = False) -> None:
+        """Move the map's marker to the voice ``knobs`` (for ``digit``); ``soon``: within
+        :data:`LIVE_REDRAW_MS` (while a drag keeps moving it), else now."""
         vk = self.knobs
-        if vk is not None and digit:
-            self.map.set_marker(vk.map_position(digit[0], knobs))
+        if vk is None or not digit:
+            return
+        self._marker_at = vk.map_position(digit[0], knobs)
+        if not soon:
+            self._marker_timer.stop()
+            self.map.set_marker(self._marker_at)
+        elif not self._marker_timer.isActive():
+            self._marker_timer.start()
 
     # --- the morph pad -------------------------------------------------------------------------
 
@@ -138,8 +151,8 @@ class ExploreController(QObject):
         except ValueError as e:
             self._status(f"Cannot blend: {e}")
             return
-        self.show_voice(knobs, self._digit())
         self.editor.apply(knobs, Origin.PAD)
+        self.show_voice(knobs, self._digit(), soon=True)
 
     def _offer_choices(self) -> None:
         info = self.info

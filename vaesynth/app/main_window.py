@@ -220,8 +220,8 @@ class MainWindow(QMainWindow):
 
     def _on_voice_edited(self, controls: VoiceControls, origin: Origin, play: bool) -> None:
         if self.model_info is not None:  # re-render the current digit in the edited voice
-            if controls.hold and not controls.preset:
-                self.explore.show_voice(controls.knobs, self.digit)
+            if controls.hold and not controls.preset and origin is not Origin.MAP:  # (the map moves its own)
+                self.explore.show_voice(controls.knobs, self.digit, soon=origin in LIVE_ORIGINS)
             self.scheduler.submit(controls.request(digit=self.digit, origin=origin, play=play))
 
     def _on_rendered(self, result: RenderResult) -> None:
@@ -233,7 +233,7 @@ class MainWindow(QMainWindow):
         self.toolbar.export_action.setEnabled(True)
         live = req.origin in LIVE_ORIGINS
         if not superseded or not live:
-            self.knob_panel.set_values(result.knobs)  # the voice used, unless a knob is turning again
+            self.knob_panel.set_values(result.knobs)  # the voice used, unless it is moving again
             self.explore.show_voice(result.knobs, result.digits)
         now = time.monotonic()
         if not (live and superseded) or now - self._shown_at >= LIVE_SHOW_EVERY_S:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QAbstractButton
 
 from .knobs import KnobPanel
-from .messages import Origin
+from .messages import LIVE_ORIGINS, Origin
 from .voice_mode import VoiceControls
 
 
@@ -48,7 +48,7 @@ class VoiceEditor(QObject):
     def apply(self, knobs: Sequence[float], origin: Origin, temperature: float | None = None) -> None:
         """Set the knobs (and the temperature) from elsewhere - the voice map, the morph pad, a
         saved voice - as a held, custom voice, and ask for it to be rendered (played with Auto-play)."""
-        self.panel.set_values(knobs)
+        self.panel.set_values(knobs, soon=origin in LIVE_ORIGINS)
         self.panel.set_voice(None)
         if temperature is not None:
             self.panel.temperature.setValue(temperature)
