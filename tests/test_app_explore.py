@@ -391,6 +391,19 @@ def test_digit_keys_reach_the_keypad_from_map_pad_and_voices(qtbot, make_window)
     assert w.view.morph.pad.puck()[0] == pytest.approx(min(1.0, x0 + 0.05))
 
 
+def test_explore_tab_and_splitter_persist(qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    w.view.explore.setCurrentWidget(w.view.morph)
+    total = sum(w.view.top_splitter.sizes())
+    w.view.top_splitter.setSizes([total - 300, 300])
+    sizes = w.view.top_splitter.sizes()
+    w.close()  # saves the settings
+    again = make_window()
+    assert again.view.explore.currentWidget() is again.view.morph
+    again.resize(w.size())
+    assert again.view.top_splitter.sizes() == sizes
+
+
 @pytest.mark.parametrize("size", [(1024, 640), (1280, 800), (1920, 1080)])
 def test_layout_reads_at_common_sizes(qtbot, make_window, size) -> None:  # noqa: ANN001
     w = make_window()

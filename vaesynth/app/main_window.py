@@ -143,6 +143,9 @@ class MainWindow(QMainWindow):
             self.resize(1280, 800)
         if (sp := s.splitter()) is not None:
             self.view.splitter.restoreState(sp)
+        if (sp := s.top_splitter()) is not None:
+            self.view.top_splitter.restoreState(sp)
+        self.view.explore.setCurrentIndex(max(0, min(s.explore_tab, self.view.explore.count() - 1)))
         self.hold_voice.setChecked(s.hold_voice)
         self.auto_play.setChecked(s.auto_play)
         self.knob_panel.temperature.setValue(s.temperature)
@@ -314,6 +317,8 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.set_geometry(self.saveGeometry())
         s.set_splitter(self.view.splitter.saveState())
+        s.set_top_splitter(self.view.top_splitter.saveState())
+        s.explore_tab = self.view.explore.currentIndex()
         s.hold_voice, s.auto_play = self.hold_voice.isChecked(), self.auto_play.isChecked()
         s.temperature, s.digit, s.text = self.knob_panel.temperature.value(), self.digit, self.say_box.text()
         if self.model_info is not None and self.knob_panel.latent_dim == self.model_info.latent_dim:

@@ -189,4 +189,3 @@ class VoicesPanel(QWidget):
         answer = QMessageBox.question(self, "Delete voice", f"Delete the saved voice “{name}”?")
         if answer == QMessageBox.StandardButton.Yes:
             self.delete(name)
-
