@@ -26,6 +26,18 @@ What is measured:
   the OS, so that allocator fragmentation (several threads allocate numpy buffers) is not
   mistaken for a leak.
 
+- ``drag``: a shown window on the default model (annotated: it has a voice map), real audio
+  output. A left-button drag with real mouse events (``QTest.mousePress``/``mouseMove``/
+  ``mouseRelease``, one move every 16 ms, a 60 Hz mouse) along a closed path, first across the
+  voice map (through the cloud of dots), then across the morph pad (four speakers in the
+  corners). Every move changes the knobs and submits a render at once (the scheduler keeps one in
+  flight and only the newest waiting). The audio output is wrapped so that the moment each sound
+  is handed to PortAudio is recorded (on the audio thread, when ``AudioOutput.play`` returns).
+  For each move event: the time from just before the event is delivered to the first sound
+  handed to the output that renders this position or a later one (a position replaced before it
+  was rendered is heard through the newer one). Also from the event to the render shown. The
+  output's own latency (``AudioOutput.latency_s``) comes on top and is printed.
+
 The machine is shared (2 cores): the load average is printed before and after; rerun when high.
 """
 
@@ -329,9 +341,167 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
     }
 
 
+class TimedOutput:
+    """Wraps an audio output; records ``(perf_counter, wave)`` whenever ``play`` has handed a sound
+    over. ``play`` takes ``crossfade_s`` exactly when the wrapped output's does (the app asks)."""
+
+    def __init__(self, out) -> None:  # noqa: ANN001
+        from vaesynth.app.audio_bridge import accepts_crossfade
+
+        self._out = out
+        self.plays: list[tuple[float, object]] = []
+        self.play = self._play_crossfade if accepts_crossfade(out.play) else self._play
+
+    def _play(self, wave, sample_rate):  # noqa: ANN001, ANN202
+        ok = self._out.play(wave, sample_rate)
+        self.plays.append((time.perf_counter(), wave))
+        return ok
+
+    def _play_crossfade(self, wave, sample_rate, crossfade_s=0.0):  # noqa: ANN001, ANN202
+        ok = self._out.play(wave, sample_rate, crossfade_s=crossfade_s)
+        self.plays.append((time.perf_counter(), wave))
+        return ok
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._out, name)
+
+
+def bench_drag(moves: int, model: str | None) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from audio_utils import PulseServer
+
+        pulse = PulseServer.ensure()
+        audio_note = f"PulseAudio null sink {pulse.sink_name}"
+    except Exception as e:  # noqa: BLE001
+        pulse, audio_note = None, f"no-device mode ({e})"
+    from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from vaesynth.app.main_window import MainWindow
+    from vaesynth.app.messages import Origin
+    from vaesynth.app.settings import file_settings
+    from vaesynth.app.theme import apply_theme
+    from vaesynth.audio import AudioOutput
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_theme(app)
+    tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-drag-"))
+    outputs: list[TimedOutput] = []
+    factory = lambda: outputs.append(TimedOutput(AudioOutput())) or outputs[-1]  # noqa: E731
+    w = MainWindow(file_settings(tmp / "settings.ini"), model=model, restore=False, audio_factory=factory)
+    w.resize(1280, 800)
+    w.show()
+
+    def spin(cond, timeout_s: float = 60.0) -> None:  # noqa: ANN001
+        end = time.monotonic() + timeout_s
+        while not cond():
+            if time.monotonic() > end:
+                raise TimeoutError("the app did not get there in time")
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            time.sleep(0.002)
+
+    spin(lambda: w.model_info is not None and w.audio_known)
+    if not w.view.voice_map.has_map:
+        raise SystemExit(f"the model has no voice map: {w.view.voice_map.empty_text()}")
+    shown: list[tuple[float, object]] = []
+    w.render_shown.connect(lambda r: shown.append((time.perf_counter(), r)))
+    view, pad = w.view.voice_map, w.view.morph.pad
+
+    def map_path(n: int) -> tuple[object, list[QPoint]]:
+        pts = view.widget_pos  # map point -> pixel
+        lo, hi = np.percentile(w.model_info.voice.voice_map.points, [10, 90], axis=0)
+        c, r = (lo + hi) / 2, (hi - lo) / 2
+        t = np.linspace(0, 2 * np.pi, n)
+        return view.plot.viewport(), [pts((c[0] + r[0] * np.cos(a), c[1] + r[1] * np.sin(2 * a))) for a in t]
+
+    def pad_path(n: int) -> tuple[object, list[QPoint]]:
+        t = np.linspace(0, 2 * np.pi, n)
+        return pad, [pad.widget_pos(0.5 + 0.45 * np.cos(a), 0.5 + 0.45 * np.sin(3 * a)) for a in t]
+
+    def run(widget, points: list[QPoint], origin) -> dict:  # noqa: ANN001
+        w.press_digit("5", play=False)
+        spin(lambda: w.scheduler.idle)
+        events: list[tuple[float, tuple]] = []  # (time the event was sent, knobs it set)
+        sent = [0.0]
+        queue = list(points[1:])
+
+        def edited(controls, edit_origin, _play) -> None:  # noqa: ANN001 - the drag's edit, as the window sees it
+            if edit_origin is origin:
+                events.append((sent[0], tuple(float(v) for v in controls.knobs)))
+
+        w.voice.edited.connect(edited)
+        sent[0] = time.perf_counter()  # a press on the pad moves the puck at once
+        QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
+
+        def move() -> None:
+            if not queue:
+                driver.stop()
+                return
+            sent[0] = time.perf_counter()
+            QTest.mouseMove(widget, queue.pop(0))
+
+        driver = QTimer()
+        driver.setTimerType(Qt.TimerType.PreciseTimer)
+        driver.setInterval(16)
+        driver.timeout.connect(move)
+        n_shown, n_plays = len(shown), len(outputs[0].plays)
+        driver.start()
+        spin(lambda: not queue, timeout_s=600)
+        QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[-1])
+        spin(lambda: w.scheduler.idle, timeout_s=60)
+        t_end = time.monotonic() + 0.5
+        spin(lambda: time.monotonic() > t_end)
+        w.voice.edited.disconnect(edited)
+        mine = [(t, r) for t, r in shown[n_shown:] if r.request.origin is origin]
+        order = {e[1]: k for k, e in enumerate(events)}  # knobs -> index of the event that set them
+        rendered = [(t, order.get(r.request.knobs, -1), r) for t, r in mine]
+        by_wave = {id(r.wave): k for _, k, r in rendered}
+        played = [(t, by_wave[id(wv)]) for t, wv in outputs[0].plays[n_plays:] if id(wv) in by_wave]
+        to_sound, to_shown = [], []
+        for k, (te, _) in enumerate(events):
+            s = [t - te for t, j in played if j >= k and t >= te]
+            v = [t - te for t, j, _ in rendered if j >= k and t >= te]
+            if s:
+                to_sound.append(min(s))
+            if v:
+                to_shown.append(min(v))
+        ms = lambda xs: {  # noqa: E731
+            "n": len(xs), "p50": float(np.percentile(xs, 50) * 1e3), "p95": float(np.percentile(xs, 95) * 1e3),
+            "max": float(np.max(xs) * 1e3),
+        }  # fmt: skip
+        return {
+            "events": len(events), "renders": len(rendered), "sounds": len(played),
+            "render_ms_median": float(np.median([r.elapsed_s for _, _, r in rendered]) * 1e3),
+            "event_to_sound_ms": ms(to_sound), "event_to_shown_ms": ms(to_shown),
+        }  # fmt: skip
+
+    w.view.explore.setCurrentWidget(view)
+    spin(lambda: True)
+    out = {"map": run(*map_path(moves), Origin.MAP)}
+    w.view.explore.setCurrentWidget(w.view.morph)
+    for k, name in enumerate(w.model_info.speakers[:4]):
+        w.view.morph.set_corner(k, name)
+    spin(lambda: w.scheduler.idle)
+    out["pad"] = run(*pad_path(moves), Origin.PAD)
+    latency = w.audio.latency_s()
+    out["output_latency_ms"] = None if latency is None else latency * 1e3
+    out["audio"] = audio_note
+    out["model"] = w.model_info.display_name
+    w.shutdown()
+    w.close()
+    if pulse is not None and pulse.started_server:
+        pulse.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", choices=("startup", "stress"))
+    p.add_argument("--only", choices=("startup", "stress", "drag"))
+    p.add_argument("--drag-moves", type=int, default=300, help="mouse moves per drag (map, then pad)")
     p.add_argument("--launches", type=int, default=5)
     p.add_argument("--presses", type=int, default=500)
     p.add_argument("--knob-moves", type=int, default=500)
@@ -375,6 +545,20 @@ def main() -> int:
             f"{', '.join(f'{m:.0f}' for m in trim['after_each_round'])} MB after each round "
             f"(last round {trim['growth_last_round']:+.1f} MB)"
         )
+    if args.only in (None, "drag"):
+        r = out["drag"] = bench_drag(args.drag_moves, args.model)
+        lat = r["output_latency_ms"]
+        on_top = "not reported by this output" if lat is None else f"{lat:.0f} ms"
+        print(f"drag: {r['model']}; audio: {r['audio']}; the output's own latency on top: {on_top}")
+        for where in ("map", "pad"):
+            d = r[where]
+            s, v = d["event_to_sound_ms"], d["event_to_shown_ms"]
+            print(
+                f"  {where}: {d['events']} moves, {d['renders']} renders (median {d['render_ms_median']:.0f} ms), "
+                f"{d['sounds']} sounds; event -> sound handed to the output p50 {s['p50']:.1f} / "
+                f"p95 {s['p95']:.1f} / max {s['max']:.1f} ms; event -> render shown p50 {v['p50']:.1f} / "
+                f"p95 {v['p95']:.1f} ms"
+            )
     out["loadavg_after"] = loadavg()
     print(f"load average after: {out['loadavg_after']}")
     if args.json:

@@ -49,7 +49,9 @@ for case in sorted(Path(sys.argv[1]).iterdir()):
         out.append([case.name, "error", str(e)])
     except BaseException as e:  # a traceback: the test fails on it
         out.append([case.name, "crash", traceback.format_exc()[-800:]])
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: this process's peak resident memory (getrusage's ru_maxrss would include the forking parent's)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+peak_mb = int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"results": out, "peak_mb": peak_mb}))
 """
 

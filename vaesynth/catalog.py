@@ -62,3 +62,12 @@ def resolve_model(model: str | Path | None = None, root: str | Path | None = Non
         return path
     known = ", ".join(bundles) or f"none installed in {where}"
     raise BundleError(f"model {str(model)!r} not found (known models: {known}; or give a bundle folder)")
+
+
+def model_id(folder: str | Path) -> str:
+    """How recipes and saved voices name a model: its shipped name, else its folder's absolute path."""
+    path = Path(folder).resolve()
+    for name, found in list_bundles().items():
+        if found.resolve() == path:
+            return name
+    return str(path)

@@ -226,17 +226,6 @@ def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # no
         raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def model_id(synth) -> str:  # noqa: ANN001
-    """How a recipe or saved voice names the model: its shipped name, else its folder's absolute path."""
-    from vaesynth.catalog import list_bundles
-
-    path = synth.bundle.path.resolve()
-    for name, folder in list_bundles().items():
-        if folder.resolve() == path:
-            return name
-    return str(path)
-
-
 def play_blocking(wave, sample_rate: int) -> int:
     from vaesynth.audio import AudioOutput
 
@@ -279,9 +268,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
+    from vaesynth.catalog import model_id
     from vaesynth.keep import RenderRecipe, weights_fingerprint
 
-    ident, weights = model_id(synth), weights_fingerprint(synth.bundle.path)
+    ident, weights = model_id(synth.bundle.path), weights_fingerprint(synth.bundle.path)
     for d in range(N_DIGITS):
         for k in range(n):
             knobs = synth.knobs.fresh(d, args.temperature, rng)

@@ -17,7 +17,6 @@ from vaesynth.cli import (
     check_writable_file,
     load_synth,
     model_arg,
-    model_id,
     performance_from_args,
     play_blocking,
     write_output,
@@ -46,6 +45,7 @@ def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa
     """The :class:`~vaesynth.keep.RenderRecipe` for this ``say`` (a random seed is drawn and kept)."""
     import numpy as np
 
+    from vaesynth.catalog import model_id
     from vaesynth.keep import RenderRecipe, weights_fingerprint
     from vaesynth.performance import Performance
 
@@ -61,7 +61,7 @@ def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa
         voice = args.voice
         synth.knobs.speaker_index(voice)  # a ValueError names the known voices
     return RenderRecipe(
-        args.digits, model_id(synth), weights_fingerprint(synth.bundle.path), seed, knobs, voice,
+        args.digits, model_id(synth.bundle.path), weights_fingerprint(synth.bundle.path), seed, knobs, voice,
         vary=not args.steady, temperature=temperature, performance=performance,
     )  # fmt: skip
 

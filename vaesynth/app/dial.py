@@ -20,7 +20,8 @@ from .theme import ACCENT, MUTED
 KNOB_RANGE = 3.0  # standard units either side of 0 the dial covers
 STEPS_PER_UNIT = 100  # dial resolution: 0.01 units
 DIAL_PX = 42
-CELL_W, CELL_H = 48, 72  # one knob: name, dial, value
+CELL_W, CELL_H = 52, 84  # one knob: name, dial, value, what it does (one line; all of it in the tooltip)
+EFFECT_H = 12
 H_GAP, V_GAP = 4, 4
 BEYOND = "#ff7ab6"  # value arc colour of a knob past the end of its dial
 
@@ -126,23 +127,49 @@ class Knob(QWidget):
         self.value_label.setObjectName("knobValue")
         self.value_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.value_label.double_clicked.connect(lambda: self._user_set(0))
+        self.effect = QLabel("")
+        self.effect.setObjectName("knobEffect")
+        self.effect.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.effect.setFixedSize(CELL_W, EFFECT_H)
+        self._effect_text = ""
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.name)
         lay.addWidget(self.dial, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addWidget(self.value_label)
+        lay.addWidget(self.effect)
         self.setFixedSize(CELL_W, CELL_H)
         self._show()
         self.dial.valueChanged.connect(self._on_dial)
+
+    def set_description(self, label: str, tooltip: str) -> None:
+        """Say what the knob does: ``label`` under the dial (elided to fit), ``tooltip`` on the dial."""
+        self._effect_text = label
+        self.effect.ensurePolished()  # the style sheet's small font, before measuring
+        fm = self.effect.fontMetrics()
+        self.effect.setText(fm.elidedText(label, Qt.TextElideMode.ElideRight, CELL_W))
+        self.effect.setToolTip(label)
+        self.dial.setToolTip(tooltip)
+        self.name.setToolTip(tooltip)
+
+    def description(self) -> str:
+        """The short label shown under the dial (not elided)."""
+        return self._effect_text
 
     def value(self) -> float:
         """The exact value (not rounded to the dial's steps, not limited to its range)."""
         return self._value
 
-    def set_value(self, value: float) -> None:
-        """Hold and show ``value`` exactly, without emitting :attr:`changed`."""
+    def set_value(self, value: float, show: bool = True) -> None:
+        """Hold ``value`` exactly, without emitting :attr:`changed`; show it now, or (``show=False``)
+        at the next :meth:`refresh`."""
         self._value = float(value)
+        if show:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Show the value held (dial position, number, colour)."""
         self.dial.blockSignals(True)
         self.dial.setValue(round(max(-KNOB_RANGE, min(KNOB_RANGE, self._value)) * STEPS_PER_UNIT))
         self.dial.blockSignals(False)

@@ -18,40 +18,13 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResult
+from .voice_knobs import VoiceKnobs
 
 
 def message(e: BaseException) -> str:
     """An exception as one plain sentence start (capitalised, never empty)."""
     text = str(e).strip() or type(e).__name__
     return text[0].upper() + text[1:]
-
-
-class VoiceKnobs:
-    """Every piece of knob math the app asks for, in one place: the synth's
-    :class:`~vaesynth.voice.KnobSpace` (``Synth.knobs``) does the work."""
-
-    def __init__(self, synth: Any) -> None:
-        self.space = synth.knobs
-
-    def given(self, req: RenderRequest) -> np.ndarray:
-        """The request's own knobs, checked (count, finite values): the app's one knob check."""
-        return self.space.check(req.knobs).astype(np.float32)
-
-    def for_digit(self, req: RenderRequest, digit: str) -> np.ndarray:
-        """The knob vector ``(latent_dim,)`` to say ``digit`` with, in ``req``'s mode."""
-        if req.knob_mode is KnobMode.PRESET:
-            return self.space.preset(req.voice, digit)
-        if req.knob_mode is KnobMode.GIVEN:
-            return self.given(req)
-        return self.space.fresh(digit, req.temperature)
-
-    def string_arguments(self, req: RenderRequest) -> dict[str, Any]:
-        """Keyword arguments of ``Synth.render_string`` for ``req``'s mode."""
-        if req.knob_mode is KnobMode.PRESET:
-            return {"vary": False, "voice": req.voice}
-        if req.knob_mode is KnobMode.GIVEN:
-            return {"vary": False, "knobs": self.given(req)}
-        return {"vary": True, "temperature": req.temperature}
 
 
 class Engine(QObject):
@@ -72,6 +45,7 @@ class Engine(QObject):
         self._synth: Any = None
         self._knobs: VoiceKnobs | None = None
         self._info: ModelInfo | None = None
+        self._weights = ""
         self._generation = -1
         self._thread = QThread()
         self._thread.setObjectName("vaesynth-engine")
@@ -121,11 +95,13 @@ class Engine(QObject):
     @Slot(str, int)
     def _load_model(self, path: str, generation: int) -> None:
         try:
-            from vaesynth.catalog import resources_dir
+            from vaesynth.catalog import model_id, resources_dir
+            from vaesynth.keep import weights_fingerprint
             from vaesynth.synth import Synth
 
             synth = Synth.from_path(path)
             b = synth.bundle
+            knobs = VoiceKnobs.from_synth(synth)
             cfg = b.spectral
             folder = Path(b.path or path).resolve()
             try:
@@ -146,11 +122,17 @@ class Engine(QObject):
                 generation=generation,
                 credits=str(b.meta.get("credits", "")),
                 where=where,
+                model_id=model_id(synth.bundle.path),
+                has_f0=synth.has_f0,
+                knob_labels=tuple(b.knob_labels or ()),
+                voice_map_missing=b.voice_map_missing,
+                voice=knobs,
             )
+            self._weights = weights_fingerprint(b.path or path)
         except Exception as e:  # noqa: BLE001 - BundleError and anything a broken file may raise
             self.model_failed.emit(path, message(e), generation, self._info)
             return
-        self._synth, self._knobs, self._info, self._generation = synth, VoiceKnobs(synth), info, generation
+        self._synth, self._knobs, self._info, self._generation = synth, knobs, info, generation
         self.model_loaded.emit(info)
 
     @Slot(object)
@@ -164,21 +146,42 @@ class Engine(QObject):
             return
         self.rendered.emit(result)
 
-    def _render_now(self, req: RenderRequest) -> RenderResult:
-        synth, knobs = self._synth, self._knobs
-        if synth is None or knobs is None or req.generation != self._generation:
-            raise RuntimeError("no model is loaded")
-        from vaesynth.digits import parse_digits
-        from vaesynth.spectral import features_to_db
+    def _recipe(self, req: RenderRequest) -> Any:
+        """The :class:`vaesynth.keep.RenderRecipe` for ``req``: what the engine renders, so that the
+        recipe it hands back makes the same samples again. A single digit records its exact knobs
+        (a fresh voice is drawn here); a string records its seed (the request's, else one drawn)."""
+        import secrets
 
-        t0 = time.perf_counter()
-        if req.text is not None:
-            render = synth.render_string(req.text, **knobs.string_arguments(req))
-        else:
+        from vaesynth.digits import parse_digits
+        from vaesynth.keep import RenderRecipe
+
+        knobs, info = self._knobs, self._info
+        if knobs is None or info is None:
+            raise RuntimeError("no model is loaded")
+        base = {"model": info.model_id, "weights": self._weights, "temperature": float(req.temperature)}
+        if req.text is None:
             digit = parse_digits(req.digit or "")
             if len(digit) != 1:
                 raise ValueError("a single digit is needed")
-            render = synth.render_digit(digit, knobs.for_digit(req, digit))
+            used = knobs.for_digit(req, digit)
+            return RenderRecipe(digit, knobs=tuple(float(v) for v in used), single=True, **base)
+        seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
+        if req.knob_mode is KnobMode.PRESET:
+            return RenderRecipe(req.text, seed=seed, voice=req.voice, vary=False, **base)
+        if req.knob_mode is KnobMode.GIVEN:
+            given = tuple(float(v) for v in knobs.given(req))
+            return RenderRecipe(req.text, seed=seed, knobs=given, vary=False, **base)
+        return RenderRecipe(req.text, seed=seed, vary=True, **base)
+
+    def _render_now(self, req: RenderRequest) -> RenderResult:
+        synth = self._synth
+        if synth is None or req.generation != self._generation:
+            raise RuntimeError("no model is loaded")
+        from vaesynth.spectral import features_to_db
+
+        t0 = time.perf_counter()
+        recipe = self._recipe(req)
+        render = recipe.render(synth)
         wave = np.ascontiguousarray(render.wave, dtype=np.float32)
         image_db = features_to_db(np.asarray(render.features, np.float32), synth.bundle.spectral)
         sr = int(render.sample_rate)
@@ -195,4 +198,5 @@ class Engine(QObject):
             segments=tuple((float(a), float(b)) for a, b in (render.segments or [])),
             knobs=tuple(float(v) for v in used),
             elapsed_s=time.perf_counter() - t0,
+            recipe=recipe,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from .dial import Knob, KnobGrid
+from .knob_labels import short_label, tooltip
 
 CUSTOM_VOICE = "Custom"
+LIVE_REDRAW_MS = 50  # while knobs follow a drag, they are redrawn at most this often
 VISIBLE_ROWS = 3  # knob rows shown without scrolling (more scroll vertically)
 
 
@@ -96,6 +98,10 @@ class KnobPanel(QWidget):
         lay.addWidget(scroll, 1)
         scroll.setVisible(False)
         self.knobs: list[Knob] = []
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(LIVE_REDRAW_MS)
+        self._redraw.timeout.connect(self._refresh)
 
     # --- state -----------------------------------------------------------------------------
 
@@ -106,10 +112,22 @@ class KnobPanel(QWidget):
     def values(self) -> list[float]:
         return [k.value() for k in self.knobs]
 
-    def set_values(self, values: Sequence[float]) -> None:
-        """Show ``values`` (no signal). Extra values are ignored, missing ones become 0."""
+    def set_values(self, values: Sequence[float], soon: bool = False) -> None:
+        """Hold and show ``values`` (no signal). Extra values are ignored, missing ones become 0.
+
+        ``soon``: :meth:`values` returns them at once, but the dials are redrawn at most every
+        :data:`LIVE_REDRAW_MS` (for a continuous drag: redrawing a dozen dials at every mouse move
+        would take the time the next render needs)."""
         for i, k in enumerate(self.knobs):
-            k.set_value(float(values[i]) if i < len(values) else 0.0)
+            k.set_value(float(values[i]) if i < len(values) else 0.0, show=not soon)
+        if not soon:
+            self._redraw.stop()
+        elif not self._redraw.isActive():
+            self._redraw.start()
+
+    def _refresh(self) -> None:
+        for k in self.knobs:
+            k.refresh()
 
     def set_latent_dim(self, n: int) -> None:
         """Rebuild the dials for a model with ``n`` latent dimensions (all at 0)."""
@@ -125,6 +143,12 @@ class KnobPanel(QWidget):
         self.placeholder.setVisible(n == 0)
         self._scroll.setVisible(n > 0)
         self.info.setText(f"{n} latent dimensions" if n else "")
+
+    def set_labels(self, entries: Sequence[dict]) -> None:
+        """Say what each knob does (the bundle's measured ``knob_labels``; none: not measured)."""
+        for i, k in enumerate(self.knobs):
+            entry = entries[i] if i < len(entries) else None
+            k.set_description(short_label(entry), tooltip(i, entry))
 
     def _fit_rows(self, rows: int) -> None:
         self._scroll.setMinimumHeight(KnobGrid.height_for(min(rows, VISIBLE_ROWS)))

@@ -9,6 +9,9 @@ is decided by :class:`~vaesynth.app.voice_mode.VoiceControls`.
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +22,9 @@ from PySide6.QtWidgets import QLabel, QMainWindow
 
 from .audio_bridge import AudioBridge
 from .engine import Engine
+from .explore import ExploreController
 from .export import ask_wav_path, export_wav
-from .messages import ModelInfo, Origin, RenderRequest, RenderResult
+from .messages import LIVE_ORIGINS, ModelInfo, Origin, RenderRequest, RenderResult
 from .model_loader import ModelLoader
 from .panels import CentralView, MainToolBar, said_message
 from .playback import PlaybackController
@@ -29,6 +33,8 @@ from .scheduler import RenderScheduler
 from .settings import AppSettings
 from .voice_editor import VoiceEditor
 from .voice_mode import VoiceControls
+
+LIVE_SHOW_EVERY_S = 0.1  # while a live edit keeps coming, draw a superseded render at most this often
 
 
 class MainWindow(QMainWindow):
@@ -66,6 +72,7 @@ class MainWindow(QMainWindow):
         self.audio_available = False
         self.audio_known = False  # the audio thread has reported its state at least once
         self._closing = False
+        self._shown_at = float("-inf")  # when a render was last drawn
 
         self.setWindowTitle("vaesynth: spoken digits from a VAE")
         self._build_ui()
@@ -74,6 +81,10 @@ class MainWindow(QMainWindow):
         self.audio = AudioBridge(audio_factory)
         self.playback = PlaybackController(self.audio, self)
         self.voice = VoiceEditor(self.knob_panel, self.hold_voice, self.auto_play, self)
+        self.explore = ExploreController(
+            self.view.voice_map, self.view.morph, self.view.voices, self.voice, self.playback,
+            lambda: self.digit, self._set_digit, self.submit, self.status, self,
+        )  # fmt: skip
         self.models = ModelLoader(
             self.engine, self.scheduler, self.model_picker, self.settings if restore else None, model, self
         )
@@ -132,6 +143,9 @@ class MainWindow(QMainWindow):
             self.resize(1280, 800)
         if (sp := s.splitter()) is not None:
             self.view.splitter.restoreState(sp)
+        if (sp := s.top_splitter()) is not None:
+            self.view.top_splitter.restoreState(sp)
+        self.view.explore.setCurrentIndex(max(0, min(s.explore_tab, self.view.explore.count() - 1)))
         self.hold_voice.setChecked(s.hold_voice)
         self.auto_play.setChecked(s.auto_play)
         self.knob_panel.temperature.setValue(s.temperature)
@@ -166,6 +180,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.view.show_model(info, self.settings.knobs(info.name) if self._restore else [])
+        self.explore.set_model(info)
         self._set_ready(True)
         self.status(f"{info.display_name} ready: press 0-9 or type a number.")
         self.model_ready.emit(info)
@@ -185,19 +200,31 @@ class MainWindow(QMainWindow):
             self.status("The model is still loading…" if self.models.loading_path else "No model is loaded.")
         return self.models.ready
 
+    def submit(self, request: RenderRequest) -> RenderRequest | None:
+        """Hand ``request`` to the scheduler (if a model is ready); returns it as stamped."""
+        return self.scheduler.submit(request) if self._can_render() else None
+
+    def _set_digit(self, digit: str) -> None:
+        self.digit = digit
+
     def press_digit(self, digit: str, play: bool = True) -> None:
         """Speak ``digit`` in the current voice mode (fresh variation, held knobs or preset)."""
         if self._can_render():
             self.digit = digit
             self.scheduler.submit(self.voice.controls().request(digit=digit, play=play))
 
-    def play_text(self) -> None:
-        """Speak the digit string in the text field."""
+    def play_text(self, seed: int | None = None) -> None:
+        """Speak the digit string in the text field. Its random choices follow ``seed`` (drawn here
+        when not given), which the render's recipe records."""
         if self._can_render():
-            self.scheduler.submit(self.voice.controls().request(text=self.say_box.text(), origin=Origin.STRING))
+            req = self.voice.controls().request(text=self.say_box.text(), origin=Origin.STRING)
+            seed = secrets.randbelow(2**31) if seed is None else seed
+            self.scheduler.submit(dataclasses.replace(req, seed=seed))
 
     def _on_voice_edited(self, controls: VoiceControls, origin: Origin, play: bool) -> None:
         if self.model_info is not None:  # re-render the current digit in the edited voice
+            if controls.hold and not controls.preset and origin is not Origin.MAP:  # (the map moves its own)
+                self.explore.show_voice(controls.knobs, self.digit, soon=origin in LIVE_ORIGINS)
             self.scheduler.submit(controls.request(digit=self.digit, origin=origin, play=play))
 
     def _on_rendered(self, result: RenderResult) -> None:
@@ -207,14 +234,27 @@ class MainWindow(QMainWindow):
             return
         self.last_result = result
         self.toolbar.export_action.setEnabled(True)
-        if not superseded or req.origin is not Origin.KNOB:
-            self.knob_panel.set_values(result.knobs)  # the voice used, unless a knob is turning again
-        self.view.show_result(result)
-        self.status(said_message(result, self.audio.latency_s()))
+        live = req.origin in LIVE_ORIGINS
+        if not superseded or not live:
+            self.knob_panel.set_values(result.knobs)  # the voice used, unless it is moving again
+            self.explore.show_voice(result.knobs, result.digits)
+        now = time.monotonic()
+        if not (live and superseded) or now - self._shown_at >= LIVE_SHOW_EVERY_S:
+            # while a drag or a knob keeps moving, the picture follows at most every 0.1 s (the
+            # sound follows every render): painting takes the time the next render needs
+            self._shown_at = now
+            self.view.show_result(result)
+            self.status(said_message(result, self.audio.latency_s()))
         self.render_shown.emit(result)
-        if req.play and req.origin is Origin.KNOB:
+        if not req.play:
+            return
+        if req.origin is Origin.KNOB:
             self.playback.play_knob(result)
-        elif req.play:
+        elif req.origin in LIVE_ORIGINS:
+            self.playback.play_live(result)
+        elif req.origin is Origin.MAP_DOT:
+            self.explore.play_ab(result)
+        else:
             self.playback.play(result)
 
     def _on_render_failed(self, req: RenderRequest, message: str) -> None:
@@ -277,6 +317,8 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.set_geometry(self.saveGeometry())
         s.set_splitter(self.view.splitter.saveState())
+        s.set_top_splitter(self.view.top_splitter.saveState())
+        s.explore_tab = self.view.explore.currentIndex()
         s.hold_voice, s.auto_play = self.hold_voice.isChecked(), self.auto_play.isChecked()
         s.temperature, s.digit, s.text = self.knob_panel.temperature.value(), self.digit, self.say_box.text()
         if self.model_info is not None and self.knob_panel.latent_dim == self.model_info.latent_dim:

@@ -9,7 +9,8 @@ never written to after the engine emits it.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,13 @@ class Origin(enum.Enum):
     KNOB = "knob"  # a turned knob or Reset
     RANDOMIZE = "randomize"
     PRESET = "preset"  # a voice preset was chosen
+    MAP = "map"  # a drag on the voice map (live, like a knob turn)
+    MAP_DOT = "map_dot"  # a click on a map dot: the recording, then this render (A/B)
+    PAD = "pad"  # a drag on the morph pad (live, like a knob turn)
+    SAVED = "saved"  # a saved voice was loaded
+
+
+LIVE_ORIGINS = frozenset({Origin.KNOB, Origin.MAP, Origin.PAD})  # continuous edits: coalesced, cross-faded
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,9 @@ class RenderRequest:
     :attr:`KnobMode.FRESH` draws fresh knobs at ``temperature`` (a string varies per digit);
     :attr:`KnobMode.PRESET` speaks as speaker ``voice``. ``play``: play it once rendered.
     ``generation``: the model generation it was made for (results of an older one are dropped).
+    ``seed``: for a string, the seed of its random choices (drawn by the app and recorded, so the
+    render can be made again); unused for a single digit, whose knobs are recorded exactly.
+    ``utterance``: for :attr:`Origin.MAP_DOT`, the index of the training utterance clicked.
     """
 
     digit: str | None = None
@@ -51,6 +62,8 @@ class RenderRequest:
     play: bool = True
     origin: Origin = Origin.KEY
     generation: int = 0
+    seed: int | None = None
+    utterance: int | None = None
 
     def __post_init__(self) -> None:
         if (self.digit is None) == (self.text is None):
@@ -76,6 +89,7 @@ class RenderResult:
     segments: tuple[tuple[float, float], ...]
     knobs: tuple[float, ...]  # the knobs used, exactly (for a string: those of its first digit)
     elapsed_s: float
+    recipe: Any = None  # the vaesynth.keep.RenderRecipe that makes this sound again, sample for sample
 
     @property
     def label(self) -> str:
@@ -112,3 +126,9 @@ class ModelInfo:
     generation: int = 0
     credits: str = ""
     where: str = ""  # the folder as shown to the user (relative for shipped models)
+    model_id: str = ""  # how recipes and saved voices name it (shipped name or folder)
+    has_f0: bool = False  # pitch and note need an f0 head
+    knob_labels: tuple[dict, ...] = ()  # per knob: {"label", "effects"} measured when the bundle was made
+    voice_map_missing: str = ""  # why there is no voice map ("" when there is one)
+    # knob math and the voice map (vaesynth.app.voice_knobs.VoiceKnobs): read-only numpy, safe to share
+    voice: Any = field(default=None, compare=False, repr=False)

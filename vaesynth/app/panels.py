@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -26,9 +27,12 @@ from PySide6.QtWidgets import (
 from .keypad import Keypad
 from .knobs import KnobPanel
 from .messages import ModelInfo, Origin, RenderResult
+from .morph_pad import MorphPadPanel
 from .pickers import DevicePicker, ModelPicker
 from .spectrogram import SpectrogramView
 from .theme import tool_icon
+from .voice_map import VoiceMapView
+from .voices_panel import VoicesPanel
 
 
 class KeypadBox(QGroupBox):
@@ -161,8 +165,9 @@ class MainToolBar(QToolBar):
 
 
 class CentralView(QWidget):
-    """The window's body: keypad, string entry and model details on the left; the spectrogram
-    over the knob panel on the right (a splitter between them)."""
+    """The window's body: keypad, string entry and model details on the left; on the right the
+    spectrogram beside the explore tabs (voice map, morph pad, saved voices), over the knob panel
+    (splitters between them)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -184,11 +189,26 @@ class CentralView(QWidget):
         spl = QVBoxLayout(self.spec_box)
         spl.setContentsMargins(4, 8, 4, 4)
         spl.addWidget(self.spectrogram)
+        self.voice_map = VoiceMapView()
+        self.morph = MorphPadPanel()
+        self.voices = VoicesPanel()
+        self.explore = QTabWidget()
+        self.explore.addTab(self.voice_map, "Voice &map")
+        self.explore.addTab(self.morph, "Morph &pad")
+        self.explore.addTab(self.voices, "&Voices")
+        # Alt+M / Alt+P / Alt+V switch tabs; the bar itself is no Tab stop (the controls on it are)
+        self.explore.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.top_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.top_splitter.addWidget(self.spec_box)
+        self.top_splitter.addWidget(self.explore)
+        self.top_splitter.setStretchFactor(0, 5)
+        self.top_splitter.setStretchFactor(1, 4)
+        self.top_splitter.setChildrenCollapsible(False)
         self.knob_panel = KnobPanel()
         knob_box = QGroupBox("Latent knobs")
         QVBoxLayout(knob_box).addWidget(self.knob_panel)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.spec_box)
+        self.splitter.addWidget(self.top_splitter)
         self.splitter.addWidget(knob_box)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
@@ -201,6 +221,8 @@ class CentralView(QWidget):
         # digit keys belong to the keypad unless the number field is being edited
         self.keys.keypad.digit_pressed.connect(lambda _d: self.say_box.release_focus())
         self.keys.keypad.pass_digits_through(self.knob_panel.temperature)
+        for box in (*self.morph.pickers, self.voice_map.colour_by):
+            self.keys.keypad.pass_digits_through(box)
 
     def show_model(self, info: ModelInfo, saved_knobs: list[float]) -> None:
         """A model is ready: knobs for its latent size (at ``saved_knobs`` if they fit), its voices,
@@ -208,6 +230,9 @@ class CentralView(QWidget):
         self.knob_panel.set_latent_dim(info.latent_dim)
         self.knob_panel.set_values(saved_knobs if len(saved_knobs) == info.latent_dim else [])
         self.knob_panel.set_speakers(info.speakers)
+        self.knob_panel.set_labels(info.knob_labels)
+        self.voice_map.set_map(info.voice.voice_map if info.voice else None, info.speakers, info.voice_map_missing)
+        self.voices.set_model(info.model_id, info.latent_dim)
         self.spectrogram.set_scale(info.db_min, info.db_max, info.nyquist_hz)
         self.model_box.show_model(info)
 
@@ -215,6 +240,7 @@ class CentralView(QWidget):
         """No model can be used: say why where the knobs would be and in the details."""
         self.knob_panel.set_latent_dim(0)
         self.knob_panel.set_placeholder(text)
+        self.voice_map.show_problem(text)
         self.model_box.show_problem(text)
 
     def show_result(self, result: RenderResult) -> None:

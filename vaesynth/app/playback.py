@@ -112,6 +112,11 @@ class PlaybackController(QObject):
         elif not self._knob_timer.isActive():
             self._knob_timer.start(max(1, round(1000 * delay)))
 
+    def play_live(self, result: RenderResult) -> int:
+        """Play a render of a continuous drag (voice map, morph pad) at once, cross-faded into the
+        sound playing: the newest position is heard as soon as it is rendered."""
+        return self.play(result, self.knob_crossfade_s)
+
     def stop(self) -> None:
         """Stop the sound and the playhead; a knob render still waiting is dropped."""
         self.pacer.cancel()

@@ -58,6 +58,24 @@ class AppSettings:
     def set_splitter(self, data: QByteArray) -> None:
         self.q.setValue("window/splitter", data)
 
+    def top_splitter(self) -> QByteArray | None:
+        v = self.q.value("window/top_splitter")
+        return v if isinstance(v, QByteArray) and not v.isEmpty() else None
+
+    def set_top_splitter(self, data: QByteArray) -> None:
+        self.q.setValue("window/top_splitter", data)
+
+    @property
+    def explore_tab(self) -> int:
+        try:
+            return int(self._get("window/explore_tab", 0))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return 0
+
+    @explore_tab.setter
+    def explore_tab(self, index: int) -> None:
+        self.q.setValue("window/explore_tab", int(index))
+
     # model and audio
     @property
     def model_path(self) -> str:

@@ -8,11 +8,13 @@ unticking it while a preset is chosen returns the preset list to Custom (fresh v
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QAbstractButton
 
 from .knobs import KnobPanel
-from .messages import Origin
+from .messages import LIVE_ORIGINS, Origin
 from .voice_mode import VoiceControls
 
 
@@ -42,6 +44,16 @@ class VoiceEditor(QObject):
         self.hold.setChecked(True)
         self.panel.set_voice(None)
         self._emit(VoiceControls(None, False, (), self.panel.temperature.value()), Origin.RANDOMIZE)
+
+    def apply(self, knobs: Sequence[float], origin: Origin, temperature: float | None = None) -> None:
+        """Set the knobs (and the temperature) from elsewhere - the voice map, the morph pad, a
+        saved voice - as a held, custom voice, and ask for it to be rendered (played with Auto-play)."""
+        self.panel.set_values(knobs, soon=origin in LIVE_ORIGINS)
+        self.panel.set_voice(None)
+        if temperature is not None:
+            self.panel.temperature.setValue(temperature)
+        self.hold.setChecked(True)
+        self._emit(VoiceControls(None, True, list(knobs), self.panel.temperature.value()), origin)
 
     def _on_knobs(self, values: list[float]) -> None:
         self.hold.setChecked(True)  # an edited voice is meant to be kept
