@@ -584,7 +584,7 @@ def test_player_sings_notes_from_a_midi_keyboard_through_the_sink(pulse, jack: s
     try:
         wait_for(lambda: lines or proc.poll() is not None, "the player to start", timeout=60)
         assert proc.poll() is None, proc.stderr.read()
-        assert lines[0].startswith(f"Listening to MIDI input {kb.name!r} (JACK): singing (contour 0.3)")
+        assert lines[0].startswith(f"Listening to MIDI input {kb.name!r} (JACK): singing (contour 0.3)"), lines
         recorder = pulse.start_recording()
         # (note, velocity, seconds held, seconds of silence after): a sung digit lasts about 0.5 s
         presses = [(60, 127, 0.8, 0.4), (62, 127, 0.8, 0.4), (61, 64, 0.8, 0.4), (60, 127, 0.12, 0.6)]
@@ -595,7 +595,7 @@ def test_player_sings_notes_from_a_midi_keyboard_through_the_sink(pulse, jack: s
             time.sleep(after)
         x = recorder.stop()
         proc.send_signal(signal.SIGINT)  # Ctrl+C
-        assert proc.wait(timeout=WAIT_S) == 130
+        assert proc.wait(timeout=WAIT_S) == 130, lines
         # nothing from the player; ALSA's own note about an output underrun (a loaded machine) may appear
         noise = [line for line in proc.stderr.read().splitlines() if not re.match(r"ALSA lib .*underrun", line)]
         assert noise == []
@@ -613,6 +613,6 @@ def test_player_sings_notes_from_a_midi_keyboard_through_the_sink(pulse, jack: s
         assert f0 == pytest.approx(note_to_hz(note), rel=0.03), f"note {note}: sung at {f0:.1f} Hz"
     # velocity 64 plays (64/127)^2 of full level: -11.9 dB against the same digit at 127
     peaks = [float(np.max(np.abs(x[a:b]))) for a, b in spans]
-    assert 20 * np.log10(peaks[2] / peaks[1]) == pytest.approx(-11.9, abs=2.0)
+    assert 20 * np.log10(peaks[2] / peaks[1]) == pytest.approx(-11.9, abs=2.0), f"peaks {peaks}"
     # a key released after 0.12 s ends its sound early (the same digit held sounds in full)
-    assert (spans[3][1] - spans[3][0]) < 0.75 * (spans[0][1] - spans[0][0])
+    assert (spans[3][1] - spans[3][0]) < 0.75 * (spans[0][1] - spans[0][0]), f"sounds at {spans} (samples)"
