@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -35,15 +34,14 @@ import numpy as np
 import soundfile as sf
 
 from vaesynth.pitch import pitch_track
+from vaesynth.recordings import ENV_VAR, NAME_RE, cache_root, default_data_dir, recordings_in
 from vaesynth.spectral import SpectralConfig, normalize_peak, trim_silence, wave_to_features
 
-ENV_VAR = "VAESYNTH_FSDD"
 FSDD_RELEASE = "v1.0.10"
 FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/{FSDD_RELEASE}.tar.gz"
 # SHA-256 over the sorted lines "name sha256(file)" of all 3,000 recordings (see fingerprint()).
 FSDD_FINGERPRINT = "3ee995d6778c7ff34ae05297eb4f0002f5097dec693dcf8735ec30e8d8146944"
 FSDD_N_FILES = 3000
-NAME_RE = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 TEST_INDICES = range(0, 5)  # official split: index 0-4 test, 5-49 train
 
 
@@ -51,44 +49,25 @@ class DataError(Exception):
     """The dataset cannot be found or is not what it should be (one readable sentence)."""
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "vaesynth"
-
-
 def runs_dir() -> Path:
     """Where training runs keep their checkpoints and logs: ``<cache>/runs/<run name>/``."""
     return cache_root() / "runs"
 
 
-def default_data_dir() -> Path:
-    return cache_root() / "fsdd" / "recordings"
-
-
-def _recordings_in(path: Path) -> Path | None:
-    """``path`` itself if it holds FSDD-named wavs, or its ``recordings/`` subfolder."""
-    for cand in (path, path / "recordings"):
-        if cand.is_dir() and any(NAME_RE.match(p.name) for p in cand.glob("*.wav")):
-            return cand
-    return None
-
-
 def find_data(path: str | os.PathLike | None = None) -> Path:
     """Locate the FSDD recordings folder (see module doc) or raise :class:`DataError`."""
-    tried = []
     if path is not None:
-        found = _recordings_in(Path(path))
+        found = recordings_in(path)
         if found is None:
             raise DataError(f"no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav) found in {path}")
         return found
     env = os.environ.get(ENV_VAR)
     if env:
-        found = _recordings_in(Path(env))
+        found = recordings_in(env)
         if found is None:
             raise DataError(f"{ENV_VAR}={env} holds no FSDD recordings")
         return found
-    tried.append(str(default_data_dir()))
-    found = _recordings_in(default_data_dir())
+    found = recordings_in(default_data_dir())
     if found is not None:
         return found
     raise DataError(

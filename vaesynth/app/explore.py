@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
+from vaesynth.recordings import find_recording, where_looked
+
 from .knobs import LIVE_REDRAW_MS
 from .messages import ModelInfo, Origin, RenderRequest, RenderResult
 from .morph_pad import MorphPadPanel
 from .playback import PlaybackController
-from .recordings import a_then_b, find_recording, load_recording, where_looked
+from .recordings import a_then_b, load_recording
 from .voice_editor import VoiceEditor
 from .voice_knobs import CornerKind, CornerVoice, VoiceKnobs
 from .voice_map import VoiceMapView
