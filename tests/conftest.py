@@ -112,3 +112,16 @@ def no_audio_env() -> Iterator[None]:
         else:
             os.environ["PULSE_SERVER"] = saved
         _reinit_portaudio()
+
+
+@pytest.fixture
+def run(capsys):  # noqa: ANN001, ANN201 - pytest fixtures
+    """Run the ``vaesynth`` command line in-process: ``run(*argv) -> (exit status, stdout, stderr lines)``."""
+    from vaesynth import cli
+
+    def _run(*argv: str) -> tuple[int, str, list[str]]:
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, [line for line in err.splitlines() if line.strip()]
+
+    return _run

@@ -16,7 +16,6 @@ import soundfile as sf
 import torch
 
 from training.bundling import untrained_bundle
-from vaesynth import cli
 from vaesynth.bundle import load_bundle, save_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,18 +38,6 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg.write_text(json.dumps(c))
     untrained_bundle("mlp", root / "mlp", speakers=("alice", "bob"))
     return root
-
-
-@pytest.fixture
-def run(capsys):
-    """Run the CLI in-process: returns (exit status, stdout, stderr lines)."""
-
-    def _run(*argv: str) -> tuple[int, str, list[str]]:
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, [line for line in err.splitlines() if line.strip()]
-
-    return _run
 
 
 def listing(folder: Path) -> list[str]:

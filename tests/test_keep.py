@@ -10,7 +10,6 @@ import pytest
 import soundfile as sf
 
 from training.bundling import untrained_bundle
-from vaesynth import cli
 from vaesynth.keep import (
     KeepError,
     RenderRecipe,
@@ -35,16 +34,6 @@ def voices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "voices"
     monkeypatch.setenv("VAESYNTH_VOICES", str(folder))
     return folder
-
-
-@pytest.fixture
-def run(capsys):
-    def _run(*argv: str) -> tuple[int, str, list[str]]:
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, [line for line in err.splitlines() if line.strip()]
-
-    return _run
 
 
 def samples(path: Path) -> np.ndarray:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import inspect
 import io
 import json
 import os
@@ -349,42 +347,6 @@ def test_experiment_takes_every_setting_from_its_recipe():
     assert exp.model.latent_dim == 12 and exp.model.head == "harmonic"
     again = VAEExperiment(recipe.to_dict())  # as Lightning rebuilds it from a checkpoint's hyperparameters
     assert again.recipe == recipe
-
-
-def _training_imports(path: Path) -> set[str]:
-    """Modules of ``training`` that ``path`` imports anywhere (top level or inside functions)."""
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            if node.level == 1:
-                names.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
-            elif node.module and node.module.startswith("training."):
-                names.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("training."))
-    return names
-
-
-def test_training_modules_import_each_other_without_cycles():
-    import training
-
-    folder = Path(inspect.getfile(training)).parent
-    graph = {p.stem: _training_imports(p) for p in folder.glob("*.py")}
-    graph = {m: deps & set(graph) for m, deps in graph.items()}
-    assert "fit" in graph["__main__"] and "latent_stats" in graph["fit"]  # the parser saw the imports
-    done: set[str] = set()
-
-    def visit(m: str, stack: tuple[str, ...]) -> None:
-        assert m not in stack, f"import cycle: {' -> '.join((*stack, m))}"
-        if m in done:
-            return
-        for dep in sorted(graph[m]):
-            visit(dep, (*stack, m))
-        done.add(m)
-
-    for m in sorted(graph):
-        visit(m, ())
-    assert all("export" not in deps for deps in graph.values())  # the old name is only a shim for outsiders
 
 
 def test_run_folder_of_old_and_new_bundles(tmp_path):

@@ -82,8 +82,25 @@ def cc_to_knob(value: int) -> float:
 # --------------------------------------------------------------------------------------------------------------------
 
 
+class _KeyPress:
+    """What a struck key carries: its pitch (:attr:`hz`) and its level (:attr:`gain`) (a mixin of the commands)."""
+
+    note: int
+    velocity: int
+
+    @property
+    def hz(self) -> float:
+        """The key's pitch in Hz (for sing mode)."""
+        return note_to_hz(self.note)
+
+    @property
+    def gain(self) -> float:
+        """Level 0..1 (linear amplitude) from the velocity, see :func:`velocity_to_gain`."""
+        return velocity_to_gain(self.velocity)
+
+
 @dataclass(frozen=True)
-class NoteOn:
+class NoteOn(_KeyPress):
     """Say ``digit`` (0..9); the key is MIDI ``note`` (its pitch: :attr:`hz`), struck with ``velocity`` 1..127."""
 
     digit: int
@@ -91,34 +108,14 @@ class NoteOn:
     velocity: int
     channel: int = 0
 
-    @property
-    def hz(self) -> float:
-        """The key's pitch in Hz (for sing mode)."""
-        return note_to_hz(self.note)
-
-    @property
-    def gain(self) -> float:
-        """Level 0..1 (linear amplitude) from the velocity, see :func:`velocity_to_gain`."""
-        return velocity_to_gain(self.velocity)
-
 
 @dataclass(frozen=True)
-class Retrigger:
+class Retrigger(_KeyPress):
     """Say the digit spoken last again, at key ``note`` (pitch :attr:`hz`), struck with ``velocity`` 1..127."""
 
     note: int
     velocity: int
     channel: int = 0
-
-    @property
-    def hz(self) -> float:
-        """The key's pitch in Hz (for sing mode)."""
-        return note_to_hz(self.note)
-
-    @property
-    def gain(self) -> float:
-        """Level 0..1 (linear amplitude) from the velocity, see :func:`velocity_to_gain`."""
-        return velocity_to_gain(self.velocity)
 
     def with_digit(self, digit: int) -> NoteOn:
         """This key press as a :class:`NoteOn` of ``digit`` (the consumer knows the last digit)."""
