@@ -30,9 +30,11 @@ is cheap and safe everywhere.
 
 from __future__ import annotations
 
+import atexit
 import math
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,21 @@ NO_DEVICE = "No audio output device found — playback is off"
 _reap_queue: queue.SimpleQueue[_Stream] = queue.SimpleQueue()
 _reaper: threading.Thread | None = None
 _reaper_lock = threading.Lock()
+
+
+_live: weakref.WeakSet[AudioOutput] = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _close_all_at_exit() -> None:
+    """Close every stream while Python is still whole: PortAudio's own exit handler (Pa_Terminate)
+    would otherwise close them during interpreter shutdown, when their callbacks can no longer
+    enter Python, and the process can hang on exit."""
+    for out in list(_live):
+        try:
+            out.close()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _reap_forever() -> None:
@@ -243,6 +260,11 @@ class AudioOutput:
             import sounddevice as sd
 
             self._sd = sd
+            global _atexit_registered
+            if not _atexit_registered:  # after sounddevice's own handler, so that ours runs first
+                atexit.register(_close_all_at_exit)
+                _atexit_registered = True
+            _live.add(self)
         except OSError:  # the PortAudio shared library is missing
             self.status = NO_PORTAUDIO
             return
