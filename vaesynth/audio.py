@@ -158,6 +158,9 @@ class _Stream:
             latency=owner._latency,
             callback=self._callback,
             finished_callback=self._finished,
+            # fill the whole buffer from the callback before the device starts: no underrun at
+            # start (the weak moment of a new stream on a busy machine), and the sound is first
+            prime_output_buffers_using_stream_callback=True,
         )
         self.latency = float(self.stream.latency)
         # PortAudio's ALSA host drops what is still queued when the stream completes, so the
