@@ -43,7 +43,7 @@ import numpy as np
 FADE_S = 0.006  # fade-out of a sound that is cut by a new one or by stop()
 FADE_IN_S = 0.002  # every sound starts with at least this short fade-in
 PREFERRED_RATES = (48000, 44100)
-LATENCY_S = 0.03  # PortAudio suggested output latency (the stream's buffer); see docs/latency.md
+LATENCY_S = 0.05  # PortAudio suggested output latency (the stream's buffer); see docs/latency.md
 DEFAULT_LATENCY_S = LATENCY_S  # the old name, kept for callers
 TAIL_S = 0.02  # silence a stream writes after its sound beyond its latency, before it stops
 
