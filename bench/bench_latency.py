@@ -526,6 +526,72 @@ def bench_underruns(synth, latencies: list[float], seconds: float) -> list[dict]
     return rows
 
 
+def bench_streams(pulse, latencies: list[float], n: int, wake_s: float, rng: np.random.Generator) -> list[dict]:  # noqa: ANN001
+    """Plain sounddevice streams per latency setting (no vaesynth code): how late a sound is heard when
+    a stream is started for it, and when it is handed to a stream that is already running; and the
+    sound server's wake-ups with such a stream open but stopped, and running (silent, no recorder)."""
+    import sounddevice as sd
+
+    class Player:
+        def __init__(self, lat: float) -> None:
+            self.wave: np.ndarray | None = None
+            self.pos = 0
+            self.stream = sd.OutputStream(
+                samplerate=RATE, channels=1, dtype="float32", latency=lat, callback=self.callback
+            )
+
+        def callback(self, outdata, frames, time_info, status) -> None:  # noqa: ANN001
+            outdata.fill(0)
+            w = self.wave
+            if w is not None:
+                k = max(0, min(frames, len(w) - self.pos))
+                outdata[:k, 0] = w[self.pos : self.pos + k]
+                self.pos += frames
+
+        def play(self, w: np.ndarray) -> None:
+            self.pos = 0
+            self.wave = w  # one assignment: the callback sees the old sound or the new one
+
+    def burst() -> np.ndarray:
+        return (rng.standard_normal(round(0.2 * RATE)) * 0.2).astype(np.float32)
+
+    rows = []
+    for lat in latencies:
+        rec = TimedRecorder(pulse.monitor_name)
+        fresh, running = Events(), Events()
+        for _ in range(n):
+            w = burst()
+            t0 = time.monotonic()
+            p = Player(lat)
+            p.play(w)
+            p.stream.start()
+            fresh.add(t0, w)
+            time.sleep(0.3 + 0.05 * rng.random())
+            w = burst()
+            t0 = time.monotonic()
+            p.play(w)
+            running.add(t0, w)
+            time.sleep(0.3)
+            p.stream.abort()
+            p.stream.close()
+            time.sleep(0.05)
+        x = rec.stop()
+        row = {"latency_setting_s": lat, "reported_latency_s": float(p.stream.latency), "load": load()}
+        for name, ev in (("fresh", fresh), ("running", running)):
+            lat_ms, bad = ev.latencies_ms(x, rec)
+            row[name] = {**stats(lat_ms), "not_located": bad}
+        p = Player(lat)
+        row["wakeups_open_stopped"] = wakeups_per_s(wake_s)
+        p.stream.start()
+        time.sleep(0.2)
+        row["wakeups_running"] = wakeups_per_s(wake_s)
+        p.stream.abort()
+        p.stream.close()
+        rows.append(row)
+        print(f"  latency {lat * 1e3:.0f} ms: {row}", flush=True)
+    return rows
+
+
 # ------------------------------------------------------------------------------------------------
 # Main
 # ------------------------------------------------------------------------------------------------
@@ -535,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=40, help="events per path (default 40)")
     ap.add_argument("--model", default="cvae")
-    ap.add_argument("--only", default="direct,app,espeak,wakeups,underruns")
+    ap.add_argument("--only", default="direct,app,espeak,wakeups,underruns", help="comma-separated; also: streams")
     ap.add_argument("--sweep-latencies", default="0.01,0.02,0.03,0.05")
     ap.add_argument("--sweep-seconds", type=float, default=6.0)
     ap.add_argument("--wake-seconds", type=float, default=5.0)
@@ -611,6 +677,10 @@ def main(argv: list[str] | None = None) -> int:
         print("underruns …", flush=True)
         lats = [float(v) for v in args.sweep_latencies.split(",")]
         results["underruns"] = bench_underruns(synth, lats, args.sweep_seconds)
+    if "streams" in only:
+        print("plain streams per latency setting …", flush=True)
+        lats = [float(v) for v in args.sweep_latencies.split(",")]
+        results["streams"] = bench_streams(pulse, lats, max(5, args.n // 2), args.wake_seconds, rng)
     results["load_after"] = load()
 
     cpu = platform.processor() or platform.machine()
@@ -651,6 +721,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {r['latency_setting_s'] * 1e3:.0f} ms | {r['reported_latency_s'] * 1e3:.1f} ms | "
                 f"{'yes' if r['busy_loop'] else 'no'} | {r['sounds']} | {r['underruns']} | "
                 f"{r['server_wakeups_per_s']:.0f} | {r['load']} |"
+            )
+    if "streams" in results:
+        lines += [
+            "",
+            "| plain stream, latency setting | sound started with the stream: p50 / p95 (ms) | sound handed to the "
+            "running stream: p50 / p95 (ms) | n | server wake-ups/s: open, stopped | running | load |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in results["streams"]:
+            f, g = r["fresh"], r["running"]
+            nan = float("nan")
+            lines.append(
+                f"| {r['latency_setting_s'] * 1e3:.0f} ms | {f.get('p50', nan):.1f} / {f.get('p95', nan):.1f} | "
+                f"{g.get('p50', nan):.1f} / {g.get('p95', nan):.1f} | {f.get('n', 0)} | "
+                f"{r['wakeups_open_stopped']:.0f} | {r['wakeups_running']:.0f} | {r['load']} |"
             )
     text = "\n".join(lines)
     print("\n" + text)
