@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import subprocess
 import time
 from pathlib import Path
 
@@ -146,44 +147,193 @@ def test_device_lost_mid_play_is_reported_and_recovers(pulse) -> None:
     out = AudioOutput()
     assert out.play(make_tone(300.0, 1.0, rate=8000), 8000)
     time.sleep(0.1)
-    out._stream.abort()  # what a vanished device looks like from here: the stream ends under us
+
+    class Vanished:  # what a vanished device looks like from here: the stream ends by itself, not by us
+        def mix_into(self, out, frames):  # noqa: ANN001
+            import sounddevice as sd
+
+            raise sd.CallbackAbort
+
+    out._streams[-1].voices = (Vanished(),)
     deadline = time.monotonic() + 2
     while out.available and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not out.available and "stopped" in out.status
     assert out.position() is None
-    assert out.play(make_tone(300.0, 0.2, rate=8000), 8000)  # reopens the stream
+    assert out.play(make_tone(300.0, 0.2, rate=8000), 8000)  # opens a stream again
     assert out.available
     out.close()
 
 
-def test_idle_stream_pauses_and_restarts(pulse, monkeypatch) -> None:
-    import vaesynth.audio
+def _sink_inputs() -> list[str]:
+    """The sound server's playback streams (a recorder is a source output, not listed here)."""
+    res = subprocess.run(["pactl", "list", "short", "sink-inputs"], capture_output=True, text=True, timeout=10)
+    return [line for line in res.stdout.splitlines() if line.strip()]
 
-    monkeypatch.setattr(vaesynth.audio, "IDLE_PAUSE_S", 0.2)
-    out = AudioOutput()
-    assert out.play(make_tone(300.0, 0.1, rate=8000), 8000)
-    deadline = time.monotonic() + 3
-    while out._stream.active and time.monotonic() < deadline:
+
+def _wait_closed(out: AudioOutput, limit_s: float = 3.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while out.open_streams and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not out._stream.active  # paused itself
+
+
+def test_idle_closes_the_stream_and_the_next_sound_plays(pulse) -> None:
+    before = len(_sink_inputs())
+    out = AudioOutput()
+    assert out.open_streams == 0 and len(_sink_inputs()) == before  # nothing held open after the device check
+    assert out.play(make_tone(300.0, 0.1, rate=8000), 8000)
+    assert out.open_streams == 1
+    _wait_closed(out)
+    assert out.open_streams == 0  # closed itself once the sound was over
+    assert len(_sink_inputs()) == before  # and the sound server knows it: nothing of ours is left there
     assert out.available, out.status  # which is not a failure
     rec = pulse.start_recording(rate=REC_RATE)
     assert out.play(make_tone(500.0, 0.3, rate=8000), 8000)
     _wait_until_done(out, 2.0)
     x = rec.stop(tail_s=0.2)
-    out.close()
-    assert out.available
+    _wait_closed(out)
+    assert out.open_streams == 0 and out.available
     assert abs(dominant_frequency(x, REC_RATE) - 500.0) < 5.0
+    out.stop()  # nothing playing: harmless
+    out.close()
+
+
+def test_stop_closes_the_stream(pulse) -> None:
+    out = AudioOutput()
+    assert out.play(make_tone(300.0, 5.0, rate=8000), 8000)
+    time.sleep(0.1)
+    out.stop()
+    _wait_closed(out)
+    assert out.open_streams == 0 and not out.is_playing
+    out.close()
 
 
 def test_callback_errors_never_escape(pulse) -> None:
     out = AudioOutput()
+    assert out.play(make_tone(300.0, 1.0, rate=8000), 8000)
+    stream = out._streams[-1]
+    stream.voices = ("not a sound",)  # type: ignore[assignment]
     buf = np.ones((256, 1), np.float32)
-    out._current = "not a sound"  # type: ignore[assignment]
-    out._callback(buf, 256, None, None)
+    stream._callback(buf, 256, None, None)
     assert not buf.any()
     out.close()
+
+
+def test_latency_is_reported(pulse) -> None:
+    small = AudioOutput(latency=0.01)
+    large = AudioOutput(latency=0.2)
+    for out in (small, large):
+        assert out.available, out.status
+        assert 0.0 < out.latency_s < 1.0  # known (from the device check) before anything plays
+    assert small.latency_s < large.latency_s
+    assert small.latency_s == pytest.approx(0.01, abs=0.01)
+    assert small.play(make_tone(300.0, 0.3, rate=8000), 8000)
+    assert small.latency_s == pytest.approx(0.01, abs=0.01)  # now the open stream's own figure
+    small.close()
+    large.close()
+    assert small.underruns >= 0
+
+
+def _tone_level(x: np.ndarray, freq: float, start: int, n: int) -> float:
+    """Amplitude of the ``freq`` component of ``x[start:start + n]`` (a single-bin DFT, Hann window)."""
+    seg = x[start : start + n].astype(np.float64)
+    if len(seg) < n:
+        return 0.0
+    t = np.arange(n) / REC_RATE
+    w = np.hanning(n)
+    return float(2 * np.abs(np.sum(seg * w * np.exp(-2j * np.pi * freq * t))) / np.sum(w))
+
+
+def _onset(x: np.ndarray, freq: float, level: float, after: int = 0, win: int = 960) -> int:
+    """First sample index (in 5 ms steps from ``after``) where ``freq`` is present at ``level`` or more."""
+    for i in range(after, len(x) - win, win // 4):
+        if _tone_level(x, freq, i, win) >= level:
+            return i
+    raise AssertionError(f"{freq} Hz never reached {level}")
+
+
+def test_crossfade_switches_without_a_click_and_the_new_sound_is_heard(pulse) -> None:
+    out = AudioOutput()
+    rate = 8000
+    a = make_tone(440.0, 1.5, rate=rate, amplitude=0.4)
+    b = make_tone(660.0, 0.8, rate=rate, amplitude=0.4)
+    rec = pulse.start_recording(rate=REC_RATE)
+    assert out.play(a, rate)
+    time.sleep(0.4)
+    assert out.play(b, rate, crossfade_s=0.08)
+    _wait_until_done(out, 3.0)
+    x = rec.stop(tail_s=0.2)
+    out.close()
+    # no click: two overlapping 0.4-amplitude sines move < 0.07 per sample; a cut would jump up to 0.4
+    assert np.max(np.abs(np.diff(x))) < 0.08
+    # the new sound is heard, and it faded in: at the switch it is there but not yet at full level
+    on = _onset(x, 660.0, 0.04, after=round(0.2 * REC_RATE))  # well after the first one started
+    full = _onset(x, 660.0, 0.36, after=on)
+    assert 0.03 * REC_RATE < full - on < 0.15 * REC_RATE
+    # the old one faded out over the cross-fade (not cut, not left playing)
+    assert _tone_level(x, 440.0, on, 960) > 0.2  # still there when the new one starts
+    assert _tone_level(x, 440.0, on + round(0.12 * REC_RATE), 960) < 0.01  # gone soon after
+    tail = x[full : full + round(0.5 * REC_RATE)]
+    assert abs(dominant_frequency(tail, REC_RATE) - 660.0) < 5.0
+
+
+def test_crossfade_sweep_every_100_ms_never_clicks(pulse) -> None:
+    out = AudioOutput()
+    rate = 8000
+    freqs = [300.0 + 40.0 * i for i in range(10)]
+    rec = pulse.start_recording(rate=REC_RATE)
+    for f in freqs:  # like a knob being turned: a new render every 100 ms, each cross-faded in
+        assert out.play(make_tone(f, 0.6, rate=rate, amplitude=0.4), rate, crossfade_s=0.03)
+        time.sleep(0.1)
+    _wait_until_done(out, 3.0)
+    x = rec.stop(tail_s=0.2)
+    _wait_closed(out)
+    assert out.open_streams == 0
+    out.close()
+    assert np.max(np.abs(np.diff(x))) < 0.08
+    span = active_span(x, REC_RATE)
+    assert span is not None
+    tail = x[round((span[1] - 0.4) * REC_RATE) : round((span[1] - 0.05) * REC_RATE)]
+    assert abs(dominant_frequency(tail, REC_RATE) - freqs[-1]) < 5.0
+
+
+def test_crossfade_with_nothing_playing_starts_at_once(pulse) -> None:
+    out = AudioOutput()
+    rec = pulse.start_recording(rate=REC_RATE)
+    assert out.play(make_tone(500.0, 0.4, rate=8000, amplitude=0.4), 8000, crossfade_s=0.3)
+    _wait_until_done(out, 2.0)
+    x = rec.stop(tail_s=0.2)
+    out.close()
+    on = _onset(x, 500.0, 0.04)
+    assert _onset(x, 500.0, 0.36, after=on) - on < 0.02 * REC_RATE  # no 0.3 s fade-in: nothing to fade from
+
+
+def test_falls_back_to_mixing_when_a_second_stream_cannot_open(pulse, monkeypatch) -> None:
+    import vaesynth.audio
+
+    real = vaesynth.audio._Stream
+
+    class OneAtATime(real):  # an exclusive device: a second stream fails to open
+        def __init__(self, owner, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            if owner.open_streams:
+                raise RuntimeError("Device unavailable [PaErrorCode -9985]")
+            super().__init__(owner, *args, **kwargs)
+
+    monkeypatch.setattr(vaesynth.audio, "_Stream", OneAtATime)
+    out = AudioOutput()
+    rec = pulse.start_recording(rate=REC_RATE)
+    assert out.play(make_tone(440.0, 1.0, rate=8000, amplitude=0.4), 8000)
+    time.sleep(0.3)
+    assert out.play(make_tone(660.0, 0.5, rate=8000, amplitude=0.4), 8000)
+    assert out.open_streams == 1 and out.available
+    _wait_until_done(out, 3.0)
+    x = rec.stop(tail_s=0.2)
+    out.close()
+    assert np.max(np.abs(np.diff(x))) < 0.08
+    span = active_span(x, REC_RATE)
+    assert span is not None and span[1] - span[0] < 1.2  # the first was cut
+    tail = x[round((span[1] - 0.3) * REC_RATE) : round((span[1] - 0.05) * REC_RATE)]
+    assert abs(dominant_frequency(tail, REC_RATE) - 660.0) < 5.0
 
 
 def test_no_output_device(no_audio_env) -> None:
@@ -225,6 +375,10 @@ def test_bad_waveforms_raise_value_error() -> None:
         out.play(np.array([np.nan], np.float32), 8000)
     with pytest.raises(ValueError):
         out.play(np.zeros(10, np.float32), 0)
+    with pytest.raises(ValueError):
+        out.play(np.zeros(10, np.float32), 8000, crossfade_s=-0.1)
+    with pytest.raises(ValueError):
+        out.play(np.zeros(10, np.float32), 8000, crossfade_s=float("nan"))
     out.close()
 
 

@@ -1,4 +1,4 @@
-"""Audio output: one persistent sounddevice stream, click-free note changes, and no crashes.
+"""Audio output: every sound on a fresh sounddevice stream, click-free changes, idle costs nothing.
 
 :class:`AudioOutput` owns the PortAudio side of the app. It never raises from its public
 methods for audio reasons: when PortAudio is missing, there is no output device, a device
@@ -7,10 +7,22 @@ words for a status bar), sets :attr:`AudioOutput.available` to ``False`` and car
 silently. The next :meth:`AudioOutput.play` tries again, so a device that comes back works.
 
 Sound path: ``play(wave, rate)`` resamples the model-rate waveform (8 kHz) to the stream
-rate (48 kHz when the device takes it, else its default rate) with soxr, and hands it to the
-stream's callback, which mixes the new sound in while the previous one fades out over
-:data:`FADE_S` (so cutting a note never clicks). The stream stays open between notes; it
-pauses itself after :data:`IDLE_PAUSE_S` of silence and restarts on the next note.
+rate (48 kHz when the device takes it, else its default rate) with soxr and starts it on a
+**new** PortAudio stream (a "voice"), whose callback plays that one sound. A running
+stream's buffer is already full (:data:`LATENCY_S` of audio queued ahead of the device), so
+a sound handed to it would be heard only that much later; a freshly started stream puts the
+sound at the front of its (empty) buffer, and the sound server starts it within a few
+milliseconds (``docs/latency.md`` has the measurements). The sound that was playing fades
+out on its own stream at the same time: over :data:`FADE_S` (a cut) or over
+``crossfade_s`` while the new one fades in (a cross-fade). The hand-off is lock-free: the
+new voice is fully prepared before its stream starts, and a fade request to a playing voice
+is one attribute assignment that its callback picks up on its next block.
+
+A stream stops itself when its sound (and fade) has been played, and is closed right away
+by a small reaper thread, so nothing is open between sounds: an idle app adds no wake-ups
+at the sound server (an open stream, even a stopped one, raises them 4-40x). If the device
+cannot hold a second stream (an exclusive ALSA ``hw:`` device), the new sound is mixed into
+the stream that is already running instead (heard one buffer later).
 
 ``sounddevice`` is imported lazily (PortAudio loads at import time), so importing this module
 is cheap and safe everywhere.
@@ -18,35 +30,180 @@ is cheap and safe everywhere.
 
 from __future__ import annotations
 
+import atexit
+import math
+import queue
 import threading
-import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 FADE_S = 0.006  # fade-out of a sound that is cut by a new one or by stop()
-FADE_IN_S = 0.002  # every sound starts with this short fade-in
-IDLE_PAUSE_S = 10.0  # pause the stream after this long without sound
+FADE_IN_S = 0.002  # every sound starts with at least this short fade-in
 PREFERRED_RATES = (48000, 44100)
-DEFAULT_LATENCY_S = 0.05  # PortAudio suggested output latency
+LATENCY_S = 0.05  # PortAudio suggested output latency (the stream's buffer); see docs/latency.md
+DEFAULT_LATENCY_S = LATENCY_S  # the old name, kept for callers
+TAIL_S = 0.02  # silence a stream writes after its sound beyond its latency, before it stops
 
 NO_PORTAUDIO = "Audio playback is off: the PortAudio library is missing (install libportaudio2)"
 NO_DEVICE = "No audio output device found — playback is off"
 
 
-@dataclass
-class _Sound:
-    """A sound in the stream's format: float32 ``(n_frames, channels)`` and a read position."""
+_reap_queue: queue.SimpleQueue[_Stream] = queue.SimpleQueue()
+_reaper: threading.Thread | None = None
+_reaper_lock = threading.Lock()
+
+
+_live: weakref.WeakSet[AudioOutput] = weakref.WeakSet()
+_atexit_registered = False
+
+
+def _close_all_at_exit() -> None:
+    """Close every stream while Python is still whole: PortAudio's own exit handler (Pa_Terminate)
+    would otherwise close them during interpreter shutdown, when their callbacks can no longer
+    enter Python, and the process can hang on exit."""
+    for out in list(_live):
+        try:
+            out.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _reap_forever() -> None:
+    """Close streams that have finished; blocked on the queue otherwise (so it costs no wake-ups)."""
+    while True:
+        s = _reap_queue.get()
+        try:
+            s.owner._reaped(s)
+        except Exception:  # noqa: BLE001 - never let the reaper die
+            pass
+
+
+def _reap_later(s: _Stream) -> None:
+    """Ask the reaper thread to close ``s`` (callable from PortAudio's threads: never blocks)."""
+    global _reaper
+    if _reaper is None or not _reaper.is_alive():
+        with _reaper_lock:
+            if _reaper is None or not _reaper.is_alive():
+                _reaper = threading.Thread(target=_reap_forever, name="vaesynth-audio-reaper", daemon=True)
+                _reaper.start()
+    _reap_queue.put(s)
+
+
+@dataclass(eq=False)
+class _Voice:
+    """One sound in the stream's format: float32 ``(n_frames, channels)`` and its play state.
+
+    ``fade_request`` is written by the controlling thread (one assignment: lock-free) and read
+    by the stream callback: ``(frames, equal_power)`` asks for a fade-out starting with the next
+    block. Everything else is written by the callback only.
+    """
 
     data: np.ndarray
-    pos: int = 0
-    fade_left: int = -1  # >= 0: fading out, this many frames of fade remain
-    fade_len: int = 0
+    pos: int = 0  # frames handed to the stream so far (keeps counting through the fade)
+    fade_request: tuple[int, bool] | None = None
+    fade_len: int = 0  # > 0: fading out over this many frames
+    fade_pos: int = 0
+    equal_power: bool = False
+    done: bool = False
 
-    @property
-    def done(self) -> bool:
-        return self.pos >= len(self.data) or self.fade_left == 0
+    def fade_out(self, frames: int, equal_power: bool = False) -> None:
+        if not self.done and self.fade_request is None:
+            self.fade_request = (max(1, int(frames)), equal_power)
+
+    def mix_into(self, out: np.ndarray, frames: int) -> bool:
+        """Add the next ``frames`` of this voice to ``out``; return whether it is still sounding."""
+        if self.done:
+            return False
+        req = self.fade_request
+        if req is not None and self.fade_len == 0:
+            self.fade_len, self.equal_power = req
+        n = min(frames, len(self.data) - self.pos)
+        if self.fade_len:
+            n = min(n, self.fade_len - self.fade_pos)
+        if n > 0:
+            chunk = self.data[self.pos : self.pos + n]
+            if self.fade_len:
+                k = np.arange(self.fade_pos + 1, self.fade_pos + n + 1, dtype=np.float32) / self.fade_len
+                gain = np.cos(0.5 * np.pi * k) if self.equal_power else 1.0 - k
+                out[:n] += chunk * gain[:, None]
+                self.fade_pos += n
+            else:
+                out[:n] += chunk
+        self.pos += frames
+        if self.pos >= len(self.data) or (self.fade_len and self.fade_pos >= self.fade_len):
+            self.done = True
+        return not self.done
+
+
+class _Stream:
+    """One PortAudio output stream and the voices its callback mixes (usually exactly one)."""
+
+    def __init__(self, owner: AudioOutput, voice: _Voice, device: int, rate: int, channels: int) -> None:
+        self.owner = owner
+        self.voices: tuple[_Voice, ...] = (voice,)  # replaced (never mutated) by the controlling thread
+        self.ending = False  # we stopped it (its sound is over, or close/abort): not a device failure
+        self.finished = False
+        self.closed = False
+        self.underruns = 0  # written by this stream's callback only
+        self.silent_frames = 0  # silence written since the last voice ended (callback only)
+        sd = owner._sd
+        self.stream = sd.OutputStream(
+            samplerate=rate,
+            device=device,
+            channels=channels,
+            dtype="float32",
+            latency=owner._latency,
+            callback=self._callback,
+            finished_callback=self._finished,
+            # fill the whole buffer from the callback before the device starts: no underrun at
+            # start (the weak moment of a new stream on a busy machine), and the sound is first
+            prime_output_buffers_using_stream_callback=True,
+        )
+        self.latency = float(self.stream.latency)
+        # PortAudio's ALSA host drops what is still queued when the stream completes, so the
+        # stream writes this much silence after its sound before it stops: a sound is never cut
+        self.tail_frames = round((self.latency + TAIL_S) * rate)
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        sd = self.owner._sd
+        try:
+            if status is not None and status.output_underflow:
+                self.underruns += 1
+            outdata.fill(0.0)
+            voices = self.voices
+            sounding = False
+            for v in voices:
+                sounding = v.mix_into(outdata, frames) or sounding
+            if sounding:
+                self.silent_frames = 0
+            elif self.voices is voices:
+                self.silent_frames += frames
+            if self.silent_frames >= self.tail_frames and self.voices is voices:
+                self.ending = True
+                raise sd.CallbackStop  # plays out what is queued, then calls _finished
+        except Exception as e:  # noqa: BLE001
+            if sd is not None and isinstance(e, (sd.CallbackStop, sd.CallbackAbort)):
+                raise  # ours (CallbackStop), or a deliberate abort: the stream ends, _finished follows
+            outdata.fill(0.0)  # never let any other exception abort the stream from here
+
+    def _finished(self) -> None:
+        """PortAudio's thread: the stream stopped, because its sound ended, we closed it, or the device went away."""
+        self.finished = True
+        self.owner._stream_finished(self)
+
+    def close(self) -> None:
+        self.ending = True
+        if self.closed:
+            return
+        self.closed = True
+        for op in (self.stream.abort, self.stream.close):
+            try:
+                op()
+            except Exception:  # noqa: BLE001
+                pass
 
 
 def _message(e: BaseException) -> str:
@@ -76,42 +233,48 @@ class AudioOutput:
     """Non-blocking playback on one output device; see the module docstring.
 
     ``device``: a PortAudio device index, or ``None`` for the system default output.
+    ``latency``: PortAudio's suggested output latency in seconds (each stream's buffer).
     Attributes: :attr:`available` (sound can be played right now, as far as we know),
     :attr:`status` (plain words), :attr:`sample_rate` (stream rate in Hz, or ``None``).
+    Read-only properties: :attr:`latency_s`, :attr:`open_streams`, :attr:`underruns`,
+    :attr:`is_playing`.
     """
 
-    def __init__(self, device: int | None = None, latency: float = DEFAULT_LATENCY_S) -> None:
+    def __init__(self, device: int | None = None, latency: float = LATENCY_S) -> None:
         self.available = False
         self.status = "Audio is starting"
         self.sample_rate: int | None = None
         self.channels = 1
         self.device: int | None = device
-        self._latency = latency
+        self._latency = float(latency)
+        self._latency_seen: float | None = None  # PortAudio's latency of the last stream opened
         self._sd: Any = None
-        self._stream: Any = None
-        # _lock guards the sound state shared with the PortAudio callback; it is only ever held
-        # for a few array operations and never while calling into PortAudio (abort/close wait
-        # for the callback, which would then wait for the lock: a deadlock).
-        # _stream_lock serialises opening and closing the stream between our callers' threads.
-        self._lock = threading.Lock()
-        self._stream_lock = threading.RLock()
-        self._current: _Sound | None = None
-        self._fading: list[_Sound] = []
-        self._played_at = 0.0  # monotonic time of the last play()
-        self._closing = False
-        self._broken = False
-        self._idle_paused = False
+        self._dev: int | None = None  # the resolved PortAudio index of the device in use
+        self._dev_name = ""
+        # _lock serialises our callers' threads (play, stop, close, device changes) and guards
+        # _streams and _current. It is never taken by a stream callback: those only read their
+        # own voices, so a callback never waits for us, and closing a stream (which waits for its
+        # callback thread) under _lock cannot deadlock.
+        self._lock = threading.RLock()
+        self._streams: list[_Stream] = []  # replaced, never mutated, so readers need no lock
+        self._now: tuple[_Voice, _Stream] | None = None  # the current sound and its stream
+        self._underruns_closed = 0  # underruns of streams already closed
         try:
             import sounddevice as sd
 
             self._sd = sd
+            global _atexit_registered
+            if not _atexit_registered:  # after sounddevice's own handler, so that ours runs first
+                atexit.register(_close_all_at_exit)
+                _atexit_registered = True
+            _live.add(self)
         except OSError:  # the PortAudio shared library is missing
             self.status = NO_PORTAUDIO
             return
         except Exception as e:  # noqa: BLE001 - any import-time failure means "no audio", never a crash
             self.status = f"Audio playback is off: {_message(e)}"
             return
-        self._open(device)
+        self._probe(device)
 
     # --- devices ---------------------------------------------------------------------------
 
@@ -155,36 +318,35 @@ class AudioOutput:
 
         PortAudio is re-initialised process-wide, which invalidates every open stream: this
         object closes its own first, and does nothing if PortAudio is missing. Do not call it
-        while another part of the process holds a PortAudio stream. A stream is reopened on
-        the next :meth:`play`.
+        while another part of the process holds a PortAudio stream. The device is checked
+        again on the next :meth:`play`.
         """
         sd = self._sd
         if sd is None:
             return
-        with self._stream_lock:
-            self._close_stream()
+        with self._lock:
+            self._close_streams()
             try:
                 sd._terminate()
                 sd._initialize()
             except Exception:  # noqa: BLE001
                 pass
+            self.available = False
 
     def set_device(self, index: int | None) -> None:
         """Switch to device ``index`` (``None``: the system default). Reports failure in :attr:`status`."""
         if self._sd is None:
             return
-        with self._stream_lock:
+        with self._lock:
             self.device = index
-            self._open(index)
+            self._probe(index)
 
-    def _open(self, index: int | None) -> bool:
-        """Open and start a stream on ``index``; on failure set ``available`` False and say why."""
+    def _probe(self, index: int | None) -> bool:
+        """Check that ``index`` can play (open a stream and close it again); set ``available`` and ``status``."""
         sd = self._sd
-        with self._stream_lock:
-            self._close_stream()
+        with self._lock:
+            self._close_streams()
             self.available = False
-            self._broken = False
-            self._idle_paused = False
             try:
                 dev = index if index is not None else self._default_output()
                 if dev is None:
@@ -201,23 +363,18 @@ class AudioOutput:
                     self.status = f"{info.get('name', dev)} cannot play sound — playback is off"
                     return False
                 rate, channels = self._pick_format(dev, info)
-                stream = sd.OutputStream(
-                    samplerate=rate,
-                    device=dev,
-                    channels=channels,
-                    dtype="float32",
-                    latency=self._latency,
-                    callback=self._callback,
-                    finished_callback=self._finished,
-                )
-                self._stream = stream
+                self._dev, self._dev_name = int(dev), str(info.get("name", dev))
                 self.sample_rate = int(rate)
                 self.channels = channels
+                # open (not start) one stream to find out now whether the device works, and close it:
+                # an open stream, even a stopped one, costs wake-ups at the sound server
+                probe = _Stream(self, _Voice(np.zeros((0, channels), np.float32), done=True), self._dev, rate, channels)
+                self._latency_seen = probe.latency
+                probe.close()
                 self.available = True
-                self.status = f"Playing on {info.get('name', dev)} at {int(rate)} Hz"
+                self.status = f"Playing on {self._dev_name} at {int(rate)} Hz"
                 return True
             except Exception as e:  # noqa: BLE001 - sd.PortAudioError and anything a driver throws
-                self._stream = None
                 self.status = f"Audio device unavailable: {_message(e)} — playback is off"
                 return False
 
@@ -233,31 +390,45 @@ class AudioOutput:
                     continue
         return int(info.get("default_samplerate") or 48000), 1
 
-    def _close_stream(self) -> None:
-        """Abort and close the stream (call with ``_stream_lock`` held, never ``_lock``)."""
+    # --- stream lifecycle ------------------------------------------------------------------
+
+    def _close_streams(self) -> None:
+        """Abort and close every stream now (call with ``_lock`` held)."""
+        streams, self._streams = self._streams, []
+        self._now = None
+        for s in streams:
+            s.close()
+            self._underruns_closed += s.underruns
+
+    def _stream_finished(self, s: _Stream) -> None:
+        """From PortAudio's thread (never blocks): have the stream closed; report a lost device."""
+        if not s.ending:
+            self._mark_broken("Audio device stopped during playback — it may have been unplugged")
+        _reap_later(s)
+
+    def _reaped(self, s: _Stream) -> None:
+        """The reaper thread: close a stream that has finished."""
         with self._lock:
-            stream, self._stream = self._stream, None
-            self._current, self._fading = None, []
-        if stream is not None:
-            self._closing = True
-            try:
-                stream.abort()
-            except Exception:  # noqa: BLE001
-                pass
-            try:
-                stream.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._closing = False
+            if s in self._streams:
+                self._streams = [x for x in self._streams if x is not s]
+                self._underruns_closed += s.underruns
+            s.close()
 
     # --- playback --------------------------------------------------------------------------
 
-    def play(self, wave: np.ndarray, sample_rate: int) -> bool:
+    def play(self, wave: np.ndarray, sample_rate: int, crossfade_s: float = 0.0) -> bool:
         """Start playing ``wave`` (float ``(n,)`` at ``sample_rate`` Hz) now; returns at once.
 
-        Cuts the current sound with a short fade. Returns ``True`` if the sound was handed to
-        the device, ``False`` (and :attr:`status` says why) if playback is off. Bad input
-        (not 1-D, non-finite samples, a non-positive rate) raises :class:`ValueError`.
+        ``crossfade_s == 0``: the playing sound (if any) is cut with a :data:`FADE_S` fade while
+        the new one starts with a :data:`FADE_IN_S` fade-in. ``crossfade_s > 0`` and a sound is
+        playing: the new sound starts at once with an equal-power fade-in over ``crossfade_s``
+        while the old one fades out (equal-power) so that it is gone ``crossfade_s`` after this
+        call as heard (its stream's already-queued latency included; at least :data:`FADE_S`).
+        With nothing playing, ``crossfade_s`` makes no difference.
+
+        Returns ``True`` if the sound was handed to the device, ``False`` (and :attr:`status`
+        says why) if playback is off. Bad input (not 1-D, non-finite samples, a non-positive
+        rate, a negative cross-fade) raises :class:`ValueError`.
         """
         wave = np.asarray(wave, dtype=np.float32)
         if wave.ndim != 1:
@@ -266,72 +437,111 @@ class AudioOutput:
             raise ValueError("play needs finite samples")
         if int(sample_rate) <= 0:
             raise ValueError(f"invalid sample rate {sample_rate}")
+        crossfade_s = float(crossfade_s)
+        if not math.isfinite(crossfade_s) or crossfade_s < 0:
+            raise ValueError(f"invalid crossfade {crossfade_s}")
         if self._sd is None:
             return False
-        with self._stream_lock:
-            if (self._stream is None or self._broken) and not self._open(self.device):
+        with self._lock:
+            if not self.available and not self._probe(self.device):
                 return False
-        rate = self.sample_rate or int(sample_rate)
-        data = np.clip(resample(wave, int(sample_rate), rate), -1.0, 1.0)
-        k = min(len(data), round(FADE_IN_S * rate))
-        if k:  # never start with a step, whatever the input
-            data[:k] *= (np.arange(1, k + 1, dtype=np.float32) / k) ** 2
-        data = np.repeat(data[:, None], self.channels, axis=1) if self.channels > 1 else data[:, None]
-        with self._stream_lock:
-            with self._lock:
-                self._fade_out_current()
-                self._current = _Sound(np.ascontiguousarray(data, dtype=np.float32))
-                self._played_at = time.monotonic()
-                stream = self._stream
+            rate = int(self.sample_rate or sample_rate)
+            channels = self.channels
+            playing = [v for s in self._streams for v in s.voices if not v.done and v.fade_request is None]
+            crossfade = crossfade_s > 0 and bool(playing)
+            data = np.clip(resample(wave, int(sample_rate), rate), -1.0, 1.0)
+            k = min(len(data), max(1, round((crossfade_s if crossfade else FADE_IN_S) * rate)))
+            if k:  # never start with a step, whatever the input
+                t = np.arange(1, k + 1, dtype=np.float32) / k
+                data[:k] *= np.sin(0.5 * np.pi * t) if crossfade else t**2
+            data = np.repeat(data[:, None], channels, axis=1) if channels > 1 else data[:, None]
+            voice = _Voice(np.ascontiguousarray(data, dtype=np.float32))
+            # the old sounds fade out on their own streams, starting with their next block
+            for s in self._streams:
+                fade = FADE_S
+                if crossfade:
+                    fade = max(FADE_S, crossfade_s - s.latency)
+                for v in s.voices:
+                    v.fade_out(round(fade * rate), equal_power=crossfade)
             try:
-                if stream is not None and not stream.active:
-                    if not stream.stopped:
-                        stream.stop()  # it finished by itself (idle pause): reset before starting again
-                    self._idle_paused = False
-                    stream.start()
+                stream = _Stream(self, voice, self._dev if self._dev is not None else -1, rate, channels)
+                self._latency_seen = stream.latency
+                self._streams = [*self._streams, stream]
+                self._now = (voice, stream)
+                stream.stream.start()
+                return True
             except Exception as e:  # noqa: BLE001
+                if self._mix_into_running(voice):
+                    return True
                 self._mark_broken(f"Audio device failed: {_message(e)} — playback is off")
                 return False
-        return self.available
+
+    def _mix_into_running(self, voice: _Voice) -> bool:
+        """Fallback when no second stream can be opened: add ``voice`` to the newest running stream."""
+        for s in reversed(self._streams):
+            if s.finished or s.ending or not s.stream.active:
+                continue
+            s.voices = (*[v for v in s.voices if not v.done], voice)
+            if s.ending or s.finished:  # it stopped itself in between: not usable
+                continue
+            self._now = (voice, s)
+            return True
+        return False
 
     def stop(self) -> None:
-        """Fade out whatever is playing (6 ms); the stream stays open."""
+        """Fade out whatever is playing (:data:`FADE_S`); its stream then closes by itself."""
         with self._lock:
-            self._fade_out_current()
+            rate = self.sample_rate or 48000
+            self._now = None
+            for s in self._streams:
+                for v in s.voices:
+                    v.fade_out(round(FADE_S * rate))
 
-    def _fade_out_current(self) -> None:
-        cur = self._current
-        self._current = None
-        if cur is not None and not cur.done and self.sample_rate:
-            cur.fade_len = cur.fade_left = max(1, round(FADE_S * self.sample_rate))
-            self._fading = [f for f in self._fading if not f.done][-3:] + [cur]
+    @property
+    def latency_s(self) -> float:
+        """Output latency in seconds: PortAudio's figure for the newest open stream, else for the
+        last stream opened (the construction-time probe at least), else the requested setting.
+
+        It is how far ahead of the device a stream's callback runs: the delay of a fade or stop.
+        A new sound starts on a fresh stream and is heard sooner (see ``docs/latency.md``).
+        """
+        streams = self._streams
+        if streams:
+            return streams[-1].latency
+        return self._latency_seen if self._latency_seen is not None else self._latency
+
+    @property
+    def open_streams(self) -> int:
+        """How many PortAudio streams are open now (0 while nothing plays: idle costs nothing)."""
+        return len(self._streams)
+
+    @property
+    def underruns(self) -> int:
+        """Output underflows reported by PortAudio to our callbacks since this object was made."""
+        return self._underruns_closed + sum(s.underruns for s in self._streams)
 
     @property
     def is_playing(self) -> bool:
         """Whether a sound is still being played (including the device's output latency)."""
-        pos = self.position()
-        return pos is not None
+        return self.position() is not None
 
     def position(self) -> float | None:
         """Seconds into the current sound as heard (output latency subtracted), or ``None`` if idle."""
-        with self._lock:
-            cur, rate, stream = self._current, self.sample_rate, self._stream
-            pos = cur.pos if cur is not None else 0
-        if cur is None or not rate or stream is None:
+        now, rate = self._now, self.sample_rate
+        if now is None or not rate:
             return None
-        try:
-            latency = float(stream.latency)
-        except Exception:  # noqa: BLE001
-            latency = 0.0
-        t = pos / rate - latency
+        cur, s = now
+        if s.finished or s.closed:
+            return None
+        t = cur.pos / rate - s.latency
         if t > len(cur.data) / rate:
             return None
         return max(0.0, t)
 
     def close(self) -> None:
-        """Stop and release the device (the object stays usable: a later play reopens it)."""
-        with self._stream_lock:
-            self._close_stream()
+        """Stop and release the device (the object stays usable: a later play opens a stream again)."""
+        with self._lock:
+            self._close_streams()
 
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
         try:
@@ -339,48 +549,6 @@ class AudioOutput:
         except Exception:  # noqa: BLE001
             pass
 
-    # --- stream callbacks (PortAudio's thread) ----------------------------------------------
-
-    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        try:
-            outdata.fill(0.0)
-            with self._lock:
-                cur = self._current
-                if cur is not None:
-                    n = min(frames, len(cur.data) - cur.pos)
-                    if n > 0:
-                        outdata[:n] += cur.data[cur.pos : cur.pos + n]
-                    # keep counting past the end so position() covers the output latency
-                    cur.pos += frames
-                for f in self._fading:
-                    n = min(frames, len(f.data) - f.pos, f.fade_left)
-                    if n > 0:
-                        k = f.fade_len - f.fade_left
-                        ramp = 1.0 - (np.arange(k, k + n, dtype=np.float32) + 1.0) / f.fade_len
-                        outdata[:n] += f.data[f.pos : f.pos + n] * ramp[:, None]
-                    f.pos += max(n, 0)
-                    f.fade_left = 0 if n <= 0 else f.fade_left - n
-                self._fading = [f for f in self._fading if not f.done]
-                idle = (cur is None or cur.pos >= len(cur.data) + frames * 4) and not self._fading
-                if idle and time.monotonic() - self._played_at > IDLE_PAUSE_S:
-                    self._current = None
-                    self._idle_paused = True
-                    raise self._sd.CallbackStop
-        except Exception as e:  # noqa: BLE001
-            if self._sd is not None and isinstance(e, self._sd.CallbackStop):
-                raise
-            outdata.fill(0.0)  # never let an exception abort the stream from here
-
-    def _finished(self) -> None:
-        """PortAudio says the stream stopped: by us (idle pause, close) or because the device went away."""
-        if self._closing or self._idle_paused:
-            return
-        if self._stream is not None:
-            self._mark_broken("Audio device stopped during playback — it may have been unplugged")
-
     def _mark_broken(self, message: str) -> None:
-        self._broken = True
         self.available = False
         self.status = message
-        with self._lock:
-            self._current, self._fading = None, []
