@@ -238,7 +238,7 @@ class PulseServer:
     def _ensure_locked(cls) -> PulseServer:
         server = cls()
         if not cls.is_running():
-            server._start_daemon()
+            server.start_daemon()
         sinks = _run(["pactl", "list", "short", "sinks"]).stdout.split("\n")
         if not any(line.split("\t")[1:2] == [server.sink_name] for line in sinks):
             res = _run(["pactl", "load-module", "module-null-sink", SINK_ARGS])
@@ -258,7 +258,7 @@ class PulseServer:
                 raise PulseUnavailable(f"{' '.join(cmd)} failed: {res.stderr.strip()}")
         return server
 
-    def _start_daemon(self) -> None:
+    def start_daemon(self) -> None:
         self.log_path = Path(tempfile.gettempdir()) / f"vaesynth-pulseaudio-{os.getuid()}.log"
         cmd = [
             "pulseaudio",
