@@ -30,6 +30,7 @@ class Recipe:
     beta: float = 1.0
     warmup_epochs: int = 10
     free_bits: float = 0.0
+    adv: dict = field(default_factory=dict)  # adversarial stage (training.adversarial.AdvConfig fields); {} = none
     spectral: dict = field(default_factory=lambda: SpectralConfig().to_dict())
 
 
@@ -135,9 +136,15 @@ def fit(
         trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
     except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown + exit(1)
         raise KeyboardInterrupt(f"training interrupted after epoch {trainer.current_epoch}; {resume_hint}") from None
-    seconds = time.perf_counter() - t0
     if trainer.interrupted:
         raise KeyboardInterrupt(f"training interrupted; {resume_hint}")
+    adv_log = None
+    if recipe.adv.get("steps", 0) > 0 and trainer.global_rank == 0:
+        from .adversarial import AdvConfig, finetune
+
+        device = "cuda" if accelerator in ("gpu", "cuda") else "cpu"
+        adv_log = finetune(module, train_dl, AdvConfig(**recipe.adv), device=device)
+    seconds = time.perf_counter() - t0
     if trainer.global_rank != 0:
         return Path(out) if out else default_models_dir() / kind
     model = module.model.cpu().eval()
@@ -150,6 +157,8 @@ def fit(
         "n_train": len(train), "device": accelerator, "log_dir": str(run_dir),
         "load_report": ds.report.summary() if ds.report else "",
     }  # fmt: skip
+    if adv_log is not None:
+        training_info["adversarial"] = {**recipe.adv, **adv_log}
     export_bundle(
         model, recipe.params, cfg, stats, ds.speakers, out, name=kind,
         data_fingerprint=ds.fingerprint, training=training_info,

@@ -29,6 +29,7 @@ class VAEExperiment(L.LightningModule):
         f0_weight: float = 20.0,
         teacher_f0: bool = True,
         epochs: int = 60,
+        voicing_weight: float = 1.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -50,9 +51,11 @@ class VAEExperiment(L.LightningModule):
         voiced = valid * (voicing > 0.6).float() * (x.mean(-1) > 0.25).float()
         mu, logvar = self.model.encode(x, digit)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        gated = getattr(self.model, "voicing", False)
         if getattr(self.model, "head", None) == "harmonic" and self.hparams.teacher_f0:
             # teacher forcing: the comb uses the measured f0 in voiced frames (see ConditionalVAE.decode)
-            out = self.model.decode(z, digit, teacher_f0=torch.where(voiced > 0, f0, torch.nan))
+            extra = {"teacher_voicing": voiced} if gated else {}
+            out = self.model.decode(z, digit, teacher_f0=torch.where(voiced > 0, f0, torch.nan), **extra)
         else:
             out = self.model.decode(z, digit)
         rec = ((out.features - x) ** 2).sum(dim=(1, 2)).mean()
@@ -66,6 +69,10 @@ class VAEExperiment(L.LightningModule):
             f0_err = (torch.log(out.f0_hz) - torch.log(f0)).abs() * voiced
             losses["f0"] = f0_err.sum() / voiced.sum().clamp(min=1)
             total = total + self.hparams.f0_weight * f0_err.sum(1).mean()
+        if getattr(out, "voicing_logits", None) is not None:  # voicing gate: BCE against the measured voicing
+            v_bce = F.binary_cross_entropy_with_logits(out.voicing_logits, voiced, reduction="none") * valid
+            losses["voicing"] = v_bce.sum() / valid.sum().clamp(min=1)
+            total = total + self.hparams.voicing_weight * v_bce.sum(1).mean()
         losses["loss"] = total
         return losses
 

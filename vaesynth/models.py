@@ -16,6 +16,7 @@ Architectures are built from a plain ``params`` dict that is saved in each bundl
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ class DecoderOutput:
     features: torch.Tensor  # (B, T, F) in [0, 1]
     valid_logits: torch.Tensor  # (B, T)
     f0_hz: torch.Tensor | None = None  # (B, T), harmonic head only
+    voicing_logits: torch.Tensor | None = None  # (B, T), harmonic head with ``voicing=True`` only
 
 
 class VAE(nn.Module):
@@ -162,6 +164,16 @@ class ConditionalVAE(VAE):
     main lobe placed at every harmonic of f0. Harmonics are sharp by construction, which a
     plain regression head on log-magnitude blurs. ``head="magnitude"`` predicts the
     log-magnitude bins directly.
+
+    Options of the harmonic head (issue 13; the defaults keep older bundles bit-identical):
+    ``voicing=True`` adds a per-frame voicing output ``v`` in [0, 1] that gates the comb
+    (``harm_env * v * comb(f0) + noise_env``), trained with BCE against the measured voicing and
+    teacher-forced in training like f0, so fricatives and closures come out as noise.
+    ``texture > 0`` multiplies the noise envelope by the normalised STFT magnitude of white noise
+    (raised to ``texture``): the Rayleigh-distributed fine structure a real noise spectrum has,
+    where the envelope alone is smooth. It is applied in eval mode (seeded from the latent, so a
+    render stays deterministic) and when ``decode(..., texture=True)`` asks for it (adversarial
+    stage); plain VAE training sees the smooth envelope.
     """
 
     kind = "cvae"
@@ -176,6 +188,8 @@ class ConditionalVAE(VAE):
         n_blocks: int = 2,
         head: str = "harmonic",
         n_ceps: int = 32,
+        voicing: bool = False,
+        texture: float = 0.0,
     ) -> None:
         super().__init__(cfg, latent_dim)
         if head not in ("harmonic", "magnitude"):
@@ -183,6 +197,8 @@ class ConditionalVAE(VAE):
         if self.n_frames % 8:
             raise ValueError("ConditionalVAE needs max_frames divisible by 8")
         self.head = head
+        self.voicing = bool(voicing)
+        self.texture = float(texture)
         c = channels
         self.digit_emb = nn.Embedding(N_DIGITS, digit_dim)
         self.enc_in = nn.Conv1d(self.n_bins + digit_dim, c, 5, padding=2)
@@ -203,7 +219,7 @@ class ConditionalVAE(VAE):
         else:
             self.n_ceps = n_ceps
             # 2 envelopes + f0
-            self.out = nn.Conv1d(c, 2 * n_ceps + 1, 1)
+            self.out = nn.Conv1d(c, 2 * n_ceps + 1 + int(self.voicing), 1)
             self.register_buffer("basis", dct_basis(n_ceps, self.n_bins), persistent=False)
             freqs = torch.arange(self.n_bins, dtype=torch.float32) * cfg.sample_rate / cfg.n_fft
             self.register_buffer("bin_hz", freqs, persistent=False)
@@ -226,9 +242,18 @@ class ConditionalVAE(VAE):
                 h = block(h, cond)
         return F.gelu(h + self.pos)
 
-    def decode(self, z, digit, teacher_f0: torch.Tensor | None = None):
+    def decode(
+        self,
+        z,
+        digit,
+        teacher_f0: torch.Tensor | None = None,
+        teacher_voicing: torch.Tensor | None = None,
+        texture: bool | None = None,
+    ):
         """Decode; ``teacher_f0 (B, T)`` (Hz, NaN where unknown) replaces the predicted f0 in the
-        harmonic comb during training, so the envelopes learn against correctly placed harmonics."""
+        harmonic comb during training, so the envelopes learn against correctly placed harmonics;
+        ``teacher_voicing (B, T)`` in [0, 1] likewise replaces the voicing gate (``voicing=True``).
+        ``texture``: apply the noise texture (default: in eval mode, when ``self.texture > 0``)."""
         h = self.trunk(z, digit)
         valid = self.valid_head(h).squeeze(1)
         if self.head == "magnitude":
@@ -238,14 +263,43 @@ class ConditionalVAE(VAE):
         k = self.n_ceps
         harm_db = o[..., :k] @ self.basis  # (B, T, F), in feature units (1 = full dB range)
         noise_db = o[..., k : 2 * k] @ self.basis
-        f0 = 60.0 * torch.exp(torch.sigmoid(o[..., -1]) * math.log(400.0 / 60.0))  # 60..400 Hz
+        f0 = 60.0 * torch.exp(torch.sigmoid(o[..., 2 * k]) * math.log(400.0 / 60.0))  # 60..400 Hz
         comb_f0 = f0 if teacher_f0 is None else torch.where(torch.isnan(teacher_f0), f0.detach(), teacher_f0)
         comb = harmonic_comb(comb_f0, self.bin_hz, self.cfg.sample_rate / self.cfg.n_fft)
+        v_logits = None
+        if self.voicing:
+            v_logits = o[..., 2 * k + 1]
+            gate = torch.sigmoid(v_logits)
+            if teacher_voicing is not None:
+                gate = torch.where(torch.isnan(teacher_voicing), gate, teacher_voicing)
+            comb = comb * gate.unsqueeze(-1)
         # mix in the linear-magnitude domain, return to normalised dB
         span = (self.cfg.db_max - self.cfg.db_min) / 20.0 * math.log(10.0)  # feature unit -> ln
-        log_mag = torch.logaddexp(harm_db * span + torch.log(comb + 1e-6), noise_db * span)
+        noise_ln = noise_db * span
+        if self.texture > 0 and (texture if texture is not None else not self.training):
+            noise_ln = noise_ln + self.texture * self.noise_texture(z)
+        log_mag = torch.logaddexp(harm_db * span + torch.log(comb + 1e-6), noise_ln)
         feat = (log_mag / span).clamp(0.0, 1.0)
-        return DecoderOutput(feat, valid, f0)
+        return DecoderOutput(feat, valid, f0, v_logits)
+
+    def noise_texture(self, z: torch.Tensor) -> torch.Tensor:
+        """``(B, T, F)`` natural log of the STFT magnitude of unit white noise, normalised to unit
+        mean power (Rayleigh-distributed, correlated across overlapping frames like a real
+        noise spectrum). Random in training mode; in eval mode seeded from each latent's bytes."""
+        cfg = self.cfg
+        n = self.n_frames * cfg.hop
+        if self.training:
+            noise = torch.randn(z.shape[0], n, device=z.device)
+        else:
+            rows = []
+            for zi in z.detach().float().cpu().numpy():
+                seed = int.from_bytes(hashlib.blake2b(zi.tobytes(), digest_size=8).digest(), "little") >> 1
+                rows.append(torch.randn(n, generator=torch.Generator().manual_seed(seed)))
+            noise = torch.stack(rows).to(z.device)
+        win = torch.hann_window(cfg.n_fft, periodic=True, device=z.device)
+        spec = torch.stft(noise, cfg.n_fft, cfg.hop, window=win, center=True, return_complex=True)
+        mag2 = spec.abs().transpose(1, 2)[:, : self.n_frames] ** 2 / (win**2).sum()
+        return 0.5 * torch.log(mag2 + 1e-8)
 
 
 def harmonic_comb(
