@@ -33,6 +33,9 @@ VARIANTS: dict[str, dict] = {
     "g32tex_adv10": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1500, "adv_weight": 10.0}, "from": "g32tex"},
     "g32tex_adv40": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1500, "adv_weight": 40.0}, "from": "g32tex"},
     "g32tex_adv3": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1500, "adv_weight": 3.0}, "from": "g32tex"},
+    # after the first grid: gate target = periodic frames (not only loud ones); 1000 adversarial steps
+    "g32p": {"params": GATE32_TEX, "beta": 0.05},
+    "g32p_adv10": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1000, "adv_weight": 10.0}, "from": "g32p"},
     "gate": {"params": GATE},
     "g32fb": {"params": GATE32, "beta": 0.05, "free_bits": 0.1},
 }
