@@ -78,8 +78,10 @@ def export_bundle(
     metrics: dict | None = None,
     data_fingerprint: dict | None = None,
     training: dict | None = None,
+    render: dict | None = None,
 ) -> Path:
-    """Write a bundle for ``model`` to ``folder`` (atomic per file)."""
+    """Write a bundle for ``model`` to ``folder`` (atomic per file). ``render``: optional per-bundle
+    render settings for :class:`vaesynth.synth.Synth` (e.g. ``{"fade_out_s": 0.0}``)."""
     name = name or model.kind
     meta = {
         "display_name": DISPLAY_NAMES.get(model.kind, name),
@@ -89,6 +91,8 @@ def export_bundle(
         "training": training or {},
         "credits": "Trained on the Free Spoken Digit Dataset (Zohar Jackson et al.), CC BY-SA 4.0",
     }
+    if render:
+        meta["render"] = dict(render)
     return save_bundle(Bundle(name, model, spectral, stats, list(speakers), meta), folder)
 
 

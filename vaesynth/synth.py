@@ -203,6 +203,10 @@ class Synth:
         self.gl_init = gl_init
         self.gl_momentum = float(gl_momentum)
         self._lock = threading.Lock()
+        # optional per-bundle render settings (config.json "render"); absent: the engine defaults
+        render = bundle.meta.get("render") or {}
+        self.fade_in_s = float(render.get("fade_in_s", FADE_IN_S))
+        self.fade_out_s = float(render.get("fade_out_s", FADE_OUT_S))
         s = bundle.stats
         self._digit_mean = s.digit_mean.double().numpy()  # (10, D)
         self._digit_chol = s.digit_chol.double().numpy()  # (10, D, D)
@@ -408,7 +412,7 @@ class Synth:
                 mag, cfg, self.gl_iters, self.gl_momentum, self.gl_init, seed=0, n_samples=n_frames * hop
             )
         wave = np.zeros(n_frames * hop, dtype=np.float32)
-        n_in, n_out = round(FADE_IN_S * cfg.sample_rate), round(FADE_OUT_S * cfg.sample_rate)
+        n_in, n_out = round(self.fade_in_s * cfg.sample_rate), round(self.fade_out_s * cfg.sample_rate)
         for a, b in spans:
             seg = raw[a * hop : b * hop].copy()
             k_in, k_out = min(n_in, len(seg) // 4), min(n_out, len(seg) // 4)
