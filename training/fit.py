@@ -31,13 +31,20 @@ class Recipe:
     warmup_epochs: int = 10
     free_bits: float = 0.0
     adv: dict = field(default_factory=dict)  # adversarial stage (training.adversarial.AdvConfig fields); {} = none
+    render: dict = field(default_factory=dict)  # per-bundle render settings stored in the bundle (Synth)
     spectral: dict = field(default_factory=lambda: SpectralConfig().to_dict())
 
 
 RECIPES: dict[str, Recipe] = {
     "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=100, lr=2e-3),
     "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=40, lr=2e-3),
-    "cvae": Recipe("cvae", {"latent_dim": 12, "channels": 96, "head": "harmonic"}, epochs=40, lr=2e-3),
+    # issue 13 ("Natural voice", docs/results/natural_voice.md): voicing-gated comb, noise texture,
+    # 32-dim code at beta 0.05, then 1000 adversarial decoder steps; rendered without a fade-out
+    "cvae": Recipe(
+        "cvae",
+        {"latent_dim": 32, "channels": 96, "head": "harmonic", "voicing": True, "texture": 1.0},
+        epochs=40, lr=2e-3, beta=0.05, adv={"steps": 1000, "adv_weight": 10.0}, render={"fade_out_s": 0.0},
+    ),  # fmt: skip
 }
 
 
@@ -143,7 +150,10 @@ def fit(
         from .adversarial import AdvConfig, finetune
 
         device = "cuda" if accelerator in ("gpu", "cuda") else "cpu"
-        adv_log = finetune(module, train_dl, AdvConfig(**recipe.adv), device=device)
+        adv = dict(recipe.adv)
+        if epochs < recipe.epochs:  # a shortened run (--epochs) shortens the adversarial stage alike
+            adv["steps"] = max(1, round(adv["steps"] * epochs / recipe.epochs))
+        adv_log = finetune(module, train_dl, AdvConfig(**adv), device=device)
     seconds = time.perf_counter() - t0
     if trainer.global_rank != 0:
         return Path(out) if out else default_models_dir() / kind
@@ -161,7 +171,7 @@ def fit(
         training_info["adversarial"] = {**recipe.adv, **adv_log}
     export_bundle(
         model, recipe.params, cfg, stats, ds.speakers, out, name=kind,
-        data_fingerprint=ds.fingerprint, training=training_info,
+        data_fingerprint=ds.fingerprint, training=training_info, render=recipe.render or None,
     )  # fmt: skip
     (run_dir / "last_fit.json").write_text(json.dumps(training_info, indent=2))
     return out
