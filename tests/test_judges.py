@@ -89,3 +89,21 @@ def test_voicing_and_texture_options():
         # teacher voicing 0 switches the comb off: only the noise envelope remains
         unvoiced = gated.decode(z, d, teacher_voicing=torch.zeros(3, CFG.max_frames), texture=False).features
         assert (unvoiced <= smooth + 1e-6).all()
+
+
+def test_render_options_trim_and_fade(tmp_path):
+    from training.export import untrained_bundle
+    from vaesynth.bundle import load_bundle
+    from vaesynth.synth import Synth
+
+    bundle = load_bundle(untrained_bundle("cvae", tmp_path / "cvae"))
+    u = np.zeros(bundle.latent_dim, dtype=np.float32)
+    plain = Synth(bundle).render_digit(3, u)
+    assert len(plain.wave) == len(plain.features) * CFG.hop  # no render settings: the engine's defaults
+    bundle.meta["render"] = {"fade_out_s": 0.0, "trim_end_s": 0.004}
+    trimmed = Synth(bundle).render_digit(3, u)
+    assert len(trimmed.wave) == len(plain.wave) - 32
+    assert trimmed.segments[0][1] == pytest.approx(len(trimmed.wave) / CFG.sample_rate)
+    s = Synth(bundle).render_string("12", vary=False, seed=0)
+    (a0, e0), (a1, e1) = s.segments
+    assert e0 < a1 and e1 == pytest.approx(len(s.wave) / CFG.sample_rate)

@@ -39,11 +39,13 @@ RECIPES: dict[str, Recipe] = {
     "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=100, lr=2e-3),
     "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=40, lr=2e-3),
     # issue 13 ("Natural voice", docs/results/natural_voice.md): voicing-gated comb, noise texture,
-    # 32-dim code at beta 0.05, then 1000 adversarial decoder steps; rendered without a fade-out
+    # 32-dim code at beta 0.05, then 1000 adversarial decoder steps; rendered without a fade-out and
+    # with each digit's last half hop cut (see vaesynth.synth.Synth)
     "cvae": Recipe(
         "cvae",
         {"latent_dim": 32, "channels": 96, "head": "harmonic", "voicing": True, "texture": 1.0},
-        epochs=40, lr=2e-3, beta=0.05, adv={"steps": 1000, "adv_weight": 10.0}, render={"fade_out_s": 0.0},
+        epochs=40, lr=2e-3, beta=0.05, adv={"steps": 1000, "adv_weight": 10.0},
+        render={"fade_out_s": 0.0, "trim_end_s": 0.004},
     ),  # fmt: skip
 }
 

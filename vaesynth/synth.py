@@ -207,6 +207,9 @@ class Synth:
         render = bundle.meta.get("render") or {}
         self.fade_in_s = float(render.get("fade_in_s", FADE_IN_S))
         self.fade_out_s = float(render.get("fade_out_s", FADE_OUT_S))
+        # cut each digit's end by this much: ``n`` decoded frames describe about ``(n - 1/2) * hop``
+        # samples of a trimmed recording, the rendered ``n * hop`` end in Griffin-Lim's decaying edge
+        self.trim_end_s = float(render.get("trim_end_s", 0.0))
         s = bundle.stats
         self._digit_mean = s.digit_mean.double().numpy()  # (10, D)
         self._digit_chol = s.digit_chol.double().numpy()  # (10, D, D)
@@ -413,8 +416,11 @@ class Synth:
             )
         wave = np.zeros(n_frames * hop, dtype=np.float32)
         n_in, n_out = round(self.fade_in_s * cfg.sample_rate), round(self.fade_out_s * cfg.sample_rate)
+        trim = min(round(self.trim_end_s * cfg.sample_rate), hop)
+        ends = []
         for a, b in spans:
-            seg = raw[a * hop : b * hop].copy()
+            seg = raw[a * hop : b * hop - trim].copy()
+            ends.append(b * hop - trim)
             k_in, k_out = min(n_in, len(seg) // 4), min(n_out, len(seg) // 4)
             if k_in:
                 seg[:k_in] *= _ramp(k_in)
@@ -423,7 +429,9 @@ class Synth:
             peak = float(np.max(np.abs(seg))) if len(seg) else 0.0
             if peak > 1e-6:
                 seg *= cfg.peak / peak
-            wave[a * hop : b * hop] = seg
+            wave[a * hop : a * hop + len(seg)] = seg
+        if trim and ends:
+            wave = wave[: ends[-1]]
         sr = cfg.sample_rate
-        segments = [(a * hop / sr, b * hop / sr) for a, b in spans]
+        segments = [(a * hop / sr, e / sr) for (a, _), e in zip(spans, ends, strict=True)]
         return Render(wave, sr, timeline, "".join(map(str, digits)), segments, [np.array(u) for u in knobs])
