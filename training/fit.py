@@ -44,9 +44,12 @@ RECIPES: dict[str, Recipe] = {
     "cvae": Recipe(
         "cvae",
         {"latent_dim": 32, "channels": 96, "head": "harmonic", "voicing": True, "texture": 1.0},
-        epochs=40, lr=2e-3, beta=0.05, adv={"steps": 1000, "adv_weight": 10.0},
+        epochs=40,
+        lr=2e-3,
+        beta=0.05,
+        adv={"steps": 1000, "adv_weight": 10.0},
         render={"fade_out_s": 0.0, "trim_end_s": 0.004},
-    ),  # fmt: skip
+    ),
 }
 
 
