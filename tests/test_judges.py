@@ -89,6 +89,11 @@ def test_voicing_and_texture_options():
         # teacher voicing 0 switches the comb off: only the noise envelope remains
         unvoiced = gated.decode(z, d, teacher_voicing=torch.zeros(3, CFG.max_frames), texture=False).features
         assert (unvoiced <= smooth + 1e-6).all()
+        # hard_gate: outside training the gate is exactly the teacher-style 0/1 of the voicing logits
+        gated.hard_gate = True
+        hard = gated.decode(z, d, texture=False)
+        binary = (hard.voicing_logits > 0).float()
+        torch.testing.assert_close(hard.features, gated.decode(z, d, teacher_voicing=binary, texture=False).features)
 
 
 def test_render_options_trim_and_fade(tmp_path):

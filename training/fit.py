@@ -43,7 +43,7 @@ RECIPES: dict[str, Recipe] = {
     # with each digit's last half hop cut (see vaesynth.synth.Synth)
     "cvae": Recipe(
         "cvae",
-        {"latent_dim": 32, "channels": 96, "head": "harmonic", "voicing": True, "texture": 1.0},
+        {"latent_dim": 32, "channels": 96, "head": "harmonic", "voicing": True, "texture": 1.0, "hard_gate": True},
         epochs=40,
         lr=2e-3,
         beta=0.05,

@@ -168,7 +168,8 @@ class ConditionalVAE(VAE):
     Options of the harmonic head (issue 13; the defaults keep older bundles bit-identical):
     ``voicing=True`` adds a per-frame voicing output ``v`` in [0, 1] that gates the comb
     (``harm_env * v * comb(f0) + noise_env``), trained with BCE against the measured voicing and
-    teacher-forced in training like f0, so fricatives and closures come out as noise.
+    teacher-forced in training like f0, so fricatives and closures come out as noise;
+    ``hard_gate=True`` makes the gate 0 or 1 outside training, like the teacher's gate.
     ``texture > 0`` multiplies the noise envelope by the normalised STFT magnitude of white noise
     (raised to ``texture``): the Rayleigh-distributed fine structure a real noise spectrum has,
     where the envelope alone is smooth. It is applied in eval mode (seeded from the latent, so a
@@ -190,6 +191,7 @@ class ConditionalVAE(VAE):
         n_ceps: int = 32,
         voicing: bool = False,
         texture: float = 0.0,
+        hard_gate: bool = False,
     ) -> None:
         super().__init__(cfg, latent_dim)
         if head not in ("harmonic", "magnitude"):
@@ -199,6 +201,7 @@ class ConditionalVAE(VAE):
         self.head = head
         self.voicing = bool(voicing)
         self.texture = float(texture)
+        self.hard_gate = bool(hard_gate)
         c = channels
         self.digit_emb = nn.Embedding(N_DIGITS, digit_dim)
         self.enc_in = nn.Conv1d(self.n_bins + digit_dim, c, 5, padding=2)
@@ -269,7 +272,8 @@ class ConditionalVAE(VAE):
         v_logits = None
         if self.voicing:
             v_logits = o[..., 2 * k + 1]
-            gate = torch.sigmoid(v_logits)
+            # hard_gate: outside training the gate is 0 or 1, as the teacher-forced gate was in training
+            gate = (v_logits > 0).float() if self.hard_gate and not self.training else torch.sigmoid(v_logits)
             if teacher_voicing is not None:
                 gate = torch.where(torch.isnan(teacher_voicing), gate, teacher_voicing)
             comb = comb * gate.unsqueeze(-1)
