@@ -157,7 +157,9 @@ def fit(
         device = "cuda" if accelerator in ("gpu", "cuda") else "cpu"
         adv = dict(recipe.adv)
         if epochs < recipe.epochs:  # a shortened run (--epochs) shortens the adversarial stage alike
-            adv["steps"] = max(1, round(adv["steps"] * epochs / recipe.epochs))
+            scale = epochs / recipe.epochs
+            adv["steps"] = max(1, round(adv["steps"] * scale))
+            adv["warmup_steps"] = round(adv.get("warmup_steps", AdvConfig.warmup_steps) * scale)
         adv_log = finetune(module, train_dl, AdvConfig(**adv), device=device)
     seconds = time.perf_counter() - t0
     if trainer.global_rank != 0:
