@@ -344,7 +344,7 @@ def test_experiment_takes_every_setting_from_its_recipe():
     exp = VAEExperiment(recipe)
     assert dict(exp.hparams) == recipe.to_dict()
     assert exp.beta_now() == 0.0  # warm-up starts at 0
-    assert exp.model.latent_dim == 12 and exp.model.head == "harmonic"
+    assert exp.model.latent_dim == recipe.params["latent_dim"] == 32 and exp.model.head == "harmonic"
     again = VAEExperiment(recipe.to_dict())  # as Lightning rebuilds it from a checkpoint's hyperparameters
     assert again.recipe == recipe
 

@@ -34,7 +34,7 @@ def test_knob_space_maps_to_the_digit_gaussian(synth: Synth) -> None:
     np.testing.assert_allclose(synth.knobs.to_latent(4, u), want, atol=1e-5)
 
 
-def test_random_knobs(synth: Synth) -> None:
+def test_fresh_voices(synth: Synth) -> None:
     a = synth.knobs.fresh(rng=7)
     assert a.shape == (synth.latent_dim,) and a.dtype == np.float32
     np.testing.assert_array_equal(a, synth.knobs.fresh(rng=7))
@@ -46,7 +46,7 @@ def test_random_knobs(synth: Synth) -> None:
         synth.knobs.fresh(temperature=float("nan"))
 
 
-def test_voice_knobs_reach_the_speaker_mean(synth: Synth) -> None:
+def test_presets_reach_the_speaker_mean(synth: Synth) -> None:
     st = synth.bundle.stats
     assert synth.speakers == ["alice", "bob", "carol"]
     for speaker in ("bob", 2, "0"):
@@ -60,7 +60,7 @@ def test_voice_knobs_reach_the_speaker_mean(synth: Synth) -> None:
         synth.knobs.preset(9, 1)
 
 
-def test_random_knobs_for_a_digit_sample_the_aggregate_posterior(synth: Synth) -> None:
+def test_fresh_voices_for_a_digit_sample_the_aggregate_posterior(synth: Synth) -> None:
     """With a digit, a fresh voice is drawn from the mixture of that digit's training posteriors."""
     stats = synth.bundle.stats
     assert stats.has_posteriors
@@ -79,7 +79,7 @@ def test_random_knobs_for_a_digit_sample_the_aggregate_posterior(synth: Synth) -
     np.testing.assert_array_equal(u1, u2)  # seeded, digit as text or int
 
 
-def test_random_knobs_fall_back_to_the_gaussian_without_posteriors(models_dir: Path) -> None:
+def test_fresh_voices_fall_back_to_the_gaussian_without_posteriors(models_dir: Path) -> None:
     b = load_bundle(models_dir / "cvae")
     b.stats.post_mu = b.stats.post_var = b.stats.post_digit = None
     s = Synth(b)

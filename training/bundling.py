@@ -70,8 +70,12 @@ def write_bundle(
     metrics: dict | None = None,
     data_fingerprint: dict | None = None,
     training: dict | None = None,
+    render: dict | None = None,
 ) -> Path:
-    """Write a bundle for ``model`` to ``folder`` (atomic per file; stale temporaries removed first)."""
+    """Write a bundle for ``model`` to ``folder`` (atomic per file; stale temporaries removed first).
+
+    ``render``: optional per-bundle render settings for :class:`vaesynth.synth.Synth`
+    (e.g. ``{"fade_out_s": 0.0}``)."""
     name = name or model.kind
     meta = {
         "display_name": DISPLAY_NAMES.get(model.kind, name),
@@ -81,6 +85,8 @@ def write_bundle(
         "training": training or {},
         "credits": CREDITS,
     }
+    if render:
+        meta["render"] = dict(render)
     folder = prepare_bundle_folder(folder)
     return save_bundle(Bundle(name, model, spectral, stats, list(speakers), meta), folder)
 

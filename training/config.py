@@ -49,7 +49,12 @@ class Recipe:
         (at most a third of the run, at least one epoch); ``free_bits``: nats per latent
         dimension below which KL is not penalised (0 = off); ``f0_weight``: weight of the f0
         loss of the harmonic head; ``teacher_f0``: feed the measured f0 to the harmonic comb in
-        voiced frames while training.
+        voiced frames while training; ``voicing_weight``: weight of the voicing gate's BCE (models
+        with ``voicing``).
+    After the VAE (see :mod:`training.adversarial`):
+        ``adv``: the adversarial decoder stage (:class:`training.adversarial.AdvConfig` fields;
+        empty = none); ``render``: render settings stored in the bundle for
+        :class:`vaesynth.synth.Synth` (e.g. ``{"fade_out_s": 0.0}``).
     """
 
     kind: str
@@ -64,7 +69,10 @@ class Recipe:
     free_bits: float = 0.0
     f0_weight: float = 20.0
     teacher_f0: bool = True
+    voicing_weight: float = 1.0
     seed: int = 0
+    adv: dict = field(default_factory=dict)
+    render: dict = field(default_factory=dict)
     spectral: SpectralConfig = field(default_factory=SpectralConfig)
 
     def __post_init__(self) -> None:
@@ -86,7 +94,9 @@ class Recipe:
             raise ConfigError(f"lr must be positive, got {self.lr!r}")
         if not 0 < self.lr_warmup_pct < 1:
             raise ConfigError(f"lr_warmup_pct must be between 0 and 1, got {self.lr_warmup_pct!r}")
-        for name in ("weight_decay", "beta", "free_bits", "f0_weight", "warmup_epochs"):
+        if not isinstance(self.adv, dict) or not isinstance(self.render, dict):
+            raise ConfigError("adv and render must be mappings")
+        for name in ("weight_decay", "beta", "free_bits", "f0_weight", "warmup_epochs", "voicing_weight"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)!r}")
 
@@ -109,6 +119,7 @@ class Recipe:
         d = asdict(self)
         d["spectral"] = self.spectral.to_dict()
         d["params"] = dict(self.params)
+        d["adv"], d["render"] = dict(self.adv), dict(self.render)
         return d
 
     @classmethod
@@ -130,11 +141,20 @@ def model_signature_params(kind: str) -> dict[str, object]:
 #: The shipped models' recipes. Model params are complete (every constructor argument), so the
 #: architecture never silently follows a changed default in ``vaesynth.models``.
 RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first)
+    # issue 13 ("Natural voice", docs/results/natural_voice.md): voicing-gated comb, noise texture,
+    # 32-dim code at beta 0.05, then 1000 adversarial decoder steps; rendered without a fade-out and
+    # with each digit's last half hop cut (see vaesynth.synth.Synth)
     "cvae": Recipe(
         "cvae",
-        {"latent_dim": 12, "channels": 96, "digit_dim": 32, "n_blocks": 2, "head": "harmonic", "n_ceps": 32},
+        {
+            "latent_dim": 32, "channels": 96, "digit_dim": 32, "n_blocks": 2, "head": "harmonic", "n_ceps": 32,
+            "voicing": True, "texture": 1.0, "hard_gate": True,
+        },
         epochs=40,
-    ),
+        beta=0.05,
+        adv={"steps": 1000, "adv_weight": 10.0},
+        render={"fade_out_s": 0.0, "trim_end_s": 0.004},
+    ),  # fmt: skip
     "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=40),
     "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=100),
 }

@@ -158,6 +158,7 @@ def fit(
     from lightning.pytorch.loggers import CSVLogger
 
     recipe = recipe_for(recipe) if isinstance(recipe, str) else recipe
+    planned_epochs = recipe.epochs  # the recipe's own length (a shortened run shortens its adversarial stage too)
     recipe = recipe.with_overrides(**(overrides or {}), epochs=epochs, seed=seed)
     kind = recipe.kind
     out = check_bundle_destination(Path(out) if out else default_models_dir() / kind)
@@ -226,9 +227,20 @@ def fit(
         trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
     except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown + exit(1)
         raise KeyboardInterrupt(f"training interrupted after epoch {trainer.current_epoch}; {resume_hint}") from None
-    seconds = time.perf_counter() - t0
     if trainer.interrupted:
         raise KeyboardInterrupt(f"training interrupted; {resume_hint}")
+    adv_log = None
+    if recipe.adv.get("steps", 0) > 0 and trainer.global_rank == 0:
+        from .adversarial import AdvConfig, finetune
+
+        device = "cuda" if accelerator in ("gpu", "cuda") else "cpu"
+        adv = dict(recipe.adv)
+        if recipe.epochs < planned_epochs:  # a shortened run (--epochs) shortens the adversarial stage alike
+            scale = recipe.epochs / planned_epochs
+            adv["steps"] = max(1, round(adv["steps"] * scale))
+            adv["warmup_steps"] = round(adv.get("warmup_steps", AdvConfig.warmup_steps) * scale)
+        adv_log = finetune(module, train_dl, AdvConfig(**adv), device=device)
+    seconds = time.perf_counter() - t0
     if trainer.global_rank != 0:
         return None
     model = module.model.cpu().eval()
@@ -243,9 +255,11 @@ def fit(
         "load_report": ds.report.summary() if ds.report else "",
         "recipe": recipe.to_dict(),
     }  # fmt: skip
+    if adv_log is not None:
+        training_info["adversarial"] = {**recipe.adv, **adv_log}
     write_bundle(
         model, recipe.params, recipe.spectral, stats, ds.speakers, out, name=kind,
-        data_fingerprint=ds.fingerprint, training=training_info,
+        data_fingerprint=ds.fingerprint, training=training_info, render=recipe.render or None,
     )  # fmt: skip
     annotate_bundle(out, train=train)  # the voice map and measured knob labels, stored for the app
     (run_dir / "last_fit.json").write_text(json.dumps(training_info, indent=2))

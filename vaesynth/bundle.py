@@ -245,6 +245,14 @@ def _check_json(value: object, where: str, depth: int = 0) -> None:
             _check_json(v, where, depth + 1)
 
 
+def _render_ok(render: object) -> bool:
+    """A bundle's optional render settings (seconds; :class:`vaesynth.synth.Synth`) are few and small."""
+    keys = {"fade_in_s", "fade_out_s", "trim_end_s"}
+    return isinstance(render, dict) and set(render) <= keys and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 0.1 for v in render.values()
+    )
+
+
 def read_config(folder: str | Path) -> dict:
     """Read and check a bundle's ``config.json`` without loading weights (for listings).
 
@@ -289,6 +297,7 @@ def read_config(folder: str | Path) -> dict:
         ),
         (isinstance(latent, bool) or not isinstance(latent, int) or not 0 < latent <= 256, "'latent_dim' is invalid"),
         (not isinstance(config.get("metrics", {}), dict), "'metrics' must be a mapping"),
+        (not _render_ok(config.get("render", {})), "'render' may hold fade_in_s, fade_out_s, trim_end_s in 0..0.1 s"),
     ]
     for bad, what in problems:
         if bad:

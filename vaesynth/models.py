@@ -16,6 +16,7 @@ Architectures are built from a plain ``params`` dict that is saved in each bundl
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from .blocks import FiLMBlock, dct_basis, harmonic_comb
 from .digits import N_DIGITS
 from .spectral import SpectralConfig
 
@@ -33,21 +35,32 @@ class DecoderOutput:
     features: torch.Tensor  # (B, T, F) in [0, 1]
     valid_logits: torch.Tensor  # (B, T)
     f0_hz: torch.Tensor | None = None  # (B, T), harmonic head only
+    voicing_logits: torch.Tensor | None = None  # (B, T), harmonic head with ``voicing=True`` only
 
 
 @dataclass(frozen=True)
 class Param:
-    """What one model constructor parameter may be: an int in ``lo..hi`` or one of ``choices``."""
+    """What one model constructor parameter may be: an int (or, with ``kind="float"``, a number) in
+    ``lo..hi``, one of ``choices``, or with ``kind="bool"`` true or false."""
 
-    lo: int = 1
-    hi: int = 1
+    lo: float = 1
+    hi: float = 1
     choices: tuple[str, ...] = ()
+    kind: str = "int"
 
     def check(self, name: str, value: object) -> object:
         if self.choices:
             if not isinstance(value, str) or value not in self.choices:
                 raise ValueError(f"parameter {name} must be one of {', '.join(self.choices)}, not {value!r}")
             return value
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"parameter {name} must be true or false, not {str(value)[:20]!r}")
+            return value
+        if self.kind == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float) or not self.lo <= value <= self.hi:
+                raise ValueError(f"parameter {name} must be a number in {self.lo:g}..{self.hi:g}, not {value!s:.20}")
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, int) or not self.lo <= value <= self.hi:
             shown = repr(value) if len(repr(value)) < 30 else repr(value)[:27] + "..."
             raise ValueError(f"parameter {name} must be a whole number in {self.lo}..{self.hi}, not {shown}")
@@ -159,31 +172,6 @@ class CNNVAE(VAE):
         return DecoderOutput(feat, self.valid_head(logits).squeeze(-1))
 
 
-class FiLMBlock(nn.Module):
-    """Residual 1-D conv block whose activations are scaled and shifted by the condition."""
-
-    def __init__(self, channels: int, cond_dim: int, kernel: int = 5, dilation: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv1d(channels, channels, kernel, padding=dilation * (kernel // 2), dilation=dilation)
-        self.conv2 = nn.Conv1d(channels, channels, 3, padding=1)
-        self.film = nn.Linear(cond_dim, 2 * channels)
-        self.norm = nn.GroupNorm(1, channels)
-
-    def forward(self, h: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.film(cond).unsqueeze(-1).chunk(2, dim=1)
-        y = self.norm(self.conv1(F.gelu(h)))
-        y = y * (1 + scale) + shift
-        return h + self.conv2(F.gelu(y))
-
-
-def dct_basis(n_coeffs: int, n_bins: int) -> torch.Tensor:
-    """Cosine basis ``(n_coeffs, n_bins)``: a smooth spectral envelope from a few coefficients."""
-    # on the CPU explicitly, also while a shape-only model is built on the meta device
-    k = torch.arange(n_coeffs, dtype=torch.float32, device="cpu")[:, None]
-    f = torch.arange(n_bins, dtype=torch.float32, device="cpu")[None, :]
-    return torch.cos(math.pi * k * (f + 0.5) / n_bins)
-
-
 class ConditionalVAE(VAE):
     """The default: a digit-conditioned 1-D convolutional VAE.
 
@@ -197,6 +185,17 @@ class ConditionalVAE(VAE):
     main lobe placed at every harmonic of f0. Harmonics are sharp by construction, which a
     plain regression head on log-magnitude blurs. ``head="magnitude"`` predicts the
     log-magnitude bins directly.
+
+    Options of the harmonic head (issue 13; the defaults keep older bundles bit-identical):
+    ``voicing=True`` adds a per-frame voicing output ``v`` in [0, 1] that gates the comb
+    (``harm_env * v * comb(f0) + noise_env``), trained with BCE against the measured voicing and
+    teacher-forced in training like f0, so fricatives and closures come out as noise;
+    ``hard_gate=True`` makes the gate 0 or 1 outside training, like the teacher's gate.
+    ``texture > 0`` multiplies the noise envelope by the normalised STFT magnitude of white noise
+    (raised to ``texture``): the Rayleigh-distributed fine structure a real noise spectrum has,
+    where the envelope alone is smooth. It is applied in eval mode (seeded from the latent, so a
+    render stays deterministic) and when ``decode(..., texture=True)`` asks for it (adversarial
+    stage); plain VAE training sees the smooth envelope.
     """
 
     kind = "cvae"
@@ -208,6 +207,9 @@ class ConditionalVAE(VAE):
         "n_blocks": Param(1, 8),
         "head": Param(choices=("harmonic", "magnitude")),
         "n_ceps": Param(1, 4097),
+        "voicing": Param(kind="bool"),
+        "texture": Param(0.0, 1.0, kind="float"),
+        "hard_gate": Param(kind="bool"),
     }
 
     def __init__(
@@ -219,6 +221,9 @@ class ConditionalVAE(VAE):
         n_blocks: int = 2,
         head: str = "harmonic",
         n_ceps: int = 32,
+        voicing: bool = False,
+        texture: float = 0.0,
+        hard_gate: bool = False,
     ) -> None:
         super().__init__(cfg, latent_dim)
         if head not in ("harmonic", "magnitude"):
@@ -226,6 +231,9 @@ class ConditionalVAE(VAE):
         if self.n_frames % 8:
             raise ValueError("ConditionalVAE needs max_frames divisible by 8")
         self.head = head
+        self.voicing = bool(voicing)
+        self.texture = float(texture)
+        self.hard_gate = bool(hard_gate)
         c = channels
         self.digit_emb = nn.Embedding(N_DIGITS, digit_dim)
         self.enc_in = nn.Conv1d(self.n_bins + digit_dim, c, 5, padding=2)
@@ -246,7 +254,7 @@ class ConditionalVAE(VAE):
         else:
             self.n_ceps = n_ceps
             # 2 envelopes + f0
-            self.out = nn.Conv1d(c, 2 * n_ceps + 1, 1)
+            self.out = nn.Conv1d(c, 2 * n_ceps + 1 + int(self.voicing), 1)
             self.register_buffer("basis", dct_basis(n_ceps, self.n_bins), persistent=False)
             freqs = torch.arange(self.n_bins, dtype=torch.float32, device="cpu") * cfg.sample_rate / cfg.n_fft
             self.register_buffer("bin_hz", freqs, persistent=False)
@@ -269,9 +277,18 @@ class ConditionalVAE(VAE):
                 h = block(h, cond)
         return F.gelu(h + self.pos)
 
-    def decode(self, z, digit, teacher_f0: torch.Tensor | None = None):
+    def decode(
+        self,
+        z,
+        digit,
+        teacher_f0: torch.Tensor | None = None,
+        teacher_voicing: torch.Tensor | None = None,
+        texture: bool | None = None,
+    ):
         """Decode; ``teacher_f0 (B, T)`` (Hz, NaN where unknown) replaces the predicted f0 in the
-        harmonic comb during training, so the envelopes learn against correctly placed harmonics."""
+        harmonic comb during training, so the envelopes learn against correctly placed harmonics;
+        ``teacher_voicing (B, T)`` in [0, 1] likewise replaces the voicing gate (``voicing=True``).
+        ``texture``: apply the noise texture (default: in eval mode, when ``self.texture > 0``)."""
         h = self.trunk(z, digit)
         valid = self.valid_head(h).squeeze(1)
         if self.head == "magnitude":
@@ -281,29 +298,44 @@ class ConditionalVAE(VAE):
         k = self.n_ceps
         harm_db = o[..., :k] @ self.basis  # (B, T, F), in feature units (1 = full dB range)
         noise_db = o[..., k : 2 * k] @ self.basis
-        f0 = 60.0 * torch.exp(torch.sigmoid(o[..., -1]) * math.log(400.0 / 60.0))  # 60..400 Hz
+        f0 = 60.0 * torch.exp(torch.sigmoid(o[..., 2 * k]) * math.log(400.0 / 60.0))  # 60..400 Hz
         comb_f0 = f0 if teacher_f0 is None else torch.where(torch.isnan(teacher_f0), f0.detach(), teacher_f0)
         comb = harmonic_comb(comb_f0, self.bin_hz, self.cfg.sample_rate / self.cfg.n_fft)
+        v_logits = None
+        if self.voicing:
+            v_logits = o[..., 2 * k + 1]
+            # hard_gate: outside training the gate is 0 or 1, as the teacher-forced gate was in training
+            gate = (v_logits > 0).float() if self.hard_gate and not self.training else torch.sigmoid(v_logits)
+            if teacher_voicing is not None:
+                gate = torch.where(torch.isnan(teacher_voicing), gate, teacher_voicing)
+            comb = comb * gate.unsqueeze(-1)
         # mix in the linear-magnitude domain, return to normalised dB
         span = (self.cfg.db_max - self.cfg.db_min) / 20.0 * math.log(10.0)  # feature unit -> ln
-        log_mag = torch.logaddexp(harm_db * span + torch.log(comb + 1e-6), noise_db * span)
+        noise_ln = noise_db * span
+        if self.texture > 0 and (texture if texture is not None else not self.training):
+            noise_ln = noise_ln + self.texture * self.noise_texture(z)
+        log_mag = torch.logaddexp(harm_db * span + torch.log(comb + 1e-6), noise_ln)
         feat = (log_mag / span).clamp(0.0, 1.0)
-        return DecoderOutput(feat, valid, f0)
+        return DecoderOutput(feat, valid, f0, v_logits)
 
-
-def harmonic_comb(
-    f0: torch.Tensor, bin_hz: torch.Tensor, bin_width_hz: float, sigma_bins: float = 0.85
-) -> torch.Tensor:
-    """Magnitude comb ``(B, T, F)``: a Gaussian main lobe at every harmonic of ``f0 (B, T)``.
-
-    ``sigma_bins`` approximates a Hann window's main lobe (-6 dB at one bin). Bins below
-    half the fundamental get nothing (no DC harmonic).
-    """
-    f0 = f0.unsqueeze(-1)
-    ratio = bin_hz / f0
-    dist_hz = (ratio - torch.round(ratio)) * f0
-    comb = torch.exp(-0.5 * (dist_hz / (sigma_bins * bin_width_hz)) ** 2)
-    return comb * (ratio > 0.5).float()
+    def noise_texture(self, z: torch.Tensor) -> torch.Tensor:
+        """``(B, T, F)`` natural log of the STFT magnitude of unit white noise, normalised to unit
+        mean power (Rayleigh-distributed, correlated across overlapping frames like a real
+        noise spectrum). Random in training mode; in eval mode seeded from each latent's bytes."""
+        cfg = self.cfg
+        n = self.n_frames * cfg.hop
+        if self.training:
+            noise = torch.randn(z.shape[0], n, device=z.device)
+        else:
+            rows = []
+            for zi in z.detach().float().cpu().numpy():
+                seed = int.from_bytes(hashlib.blake2b(zi.tobytes(), digest_size=8).digest(), "little") >> 1
+                rows.append(torch.randn(n, generator=torch.Generator().manual_seed(seed)))
+            noise = torch.stack(rows).to(z.device)
+        win = torch.hann_window(cfg.n_fft, periodic=True, device=z.device)
+        spec = torch.stft(noise, cfg.n_fft, cfg.hop, window=win, center=True, return_complex=True)
+        mag2 = spec.abs().transpose(1, 2)[:, : self.n_frames] ** 2 / (win**2).sum()
+        return 0.5 * torch.log(mag2 + 1e-8)
 
 
 # The model kinds, the default first: the one list of them (bundle listings, the training CLI, tests).

@@ -134,6 +134,13 @@ class Synth:
             raise ValueError(f"unknown FFT backend {self.fft!r}; known: {', '.join(phase.FFT_BACKENDS)}")
         self._lock = threading.Lock()
         self._knobs = KnobSpace.from_stats(bundle.stats, bundle.speakers)
+        # optional per-bundle render settings (config.json "render", checked on load); absent: the defaults
+        render = bundle.meta.get("render") or {}
+        self.fade_in_s = float(render.get("fade_in_s", FADE_IN_S))
+        self.fade_out_s = float(render.get("fade_out_s", FADE_OUT_S))
+        # cut each digit's end by this much: ``n`` decoded frames describe about ``(n - 1/2) * hop``
+        # samples of a trimmed recording, the rendered ``n * hop`` end in Griffin-Lim's decaying edge
+        self.trim_end_s = float(render.get("trim_end_s", 0.0))
         bundle.model.eval()
 
     @classmethod
@@ -305,15 +312,20 @@ class Synth:
                 mag, cfg, self.gl_iters, self.gl_momentum, self.gl_init, 0, n_frames * hop, self.fft
             )
         wave = np.zeros(n_frames * hop, dtype=np.float32)
-        n_in, n_out = round(FADE_IN_S * cfg.sample_rate), round(FADE_OUT_S * cfg.sample_rate)
+        n_in, n_out = round(self.fade_in_s * cfg.sample_rate), round(self.fade_out_s * cfg.sample_rate)
+        trim = min(round(self.trim_end_s * cfg.sample_rate), hop)
+        ends = []
         for a, b in spans:
-            seg = raw[a * hop : b * hop].copy()
+            seg = raw[a * hop : b * hop - trim].copy()
+            ends.append(b * hop - trim)
             k_in, k_out = min(n_in, len(seg) // 4), min(n_out, len(seg) // 4)
             if k_in:
                 seg[:k_in] *= _ramp(k_in)
             if k_out:
                 seg[-k_out:] *= _ramp(k_out)[::-1]
-            wave[a * hop : b * hop] = spectral.normalize_peak(seg, cfg)
+            wave[a * hop : a * hop + len(seg)] = spectral.normalize_peak(seg, cfg)
+        if trim and ends:
+            wave = wave[: ends[-1]]
         sr = cfg.sample_rate
-        segments = [(a * hop / sr, b * hop / sr) for a, b in spans]
+        segments = [(a * hop / sr, e / sr) for (a, _), e in zip(spans, ends, strict=True)]
         return Render(wave, sr, timeline, "".join(map(str, digits)), segments, [np.array(u) for u in knobs])

@@ -1,0 +1,119 @@
+"""Issue 13 experiment grid: train several cvae variants in sequence with the real recipe code
+(:func:`training.fit.fit`, plus the adversarial stage), e.g. on a GPU machine without the audio
+stack. Features come from a precomputed ``.npz`` (the training feature cache's format), so
+neither soundfile nor the recordings are needed there.
+
+    python bench/natural_voice_grid.py --features fsdd_feats.npz --out OUT [--accelerator gpu]
+        [--only name,name] [--smoke]
+
+Each variant's bundle goes to ``OUT/<name>/``; a summary (training seconds per variant) to
+``OUT/grid.json``. Measure the bundles with ``python -m training.judges``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+
+BASE = {"latent_dim": 12, "channels": 96, "head": "harmonic"}
+GATE = {**BASE, "voicing": True}
+GATE32 = {**GATE, "latent_dim": 32}
+GATE32_TEX = {**GATE32, "texture": 1.0}
+
+# "from": start from that variant's finished VAE (its last checkpoint; same VAE recipe), so the
+# adversarial variants differ only in their adversarial stage.
+VARIANTS: dict[str, dict] = {
+    "g32tex": {"params": GATE32_TEX, "beta": 0.05},
+    "g32tex_adv10": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1500, "adv_weight": 10.0}, "from": "g32tex"},
+    "g32tex_adv40": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1500, "adv_weight": 40.0}, "from": "g32tex"},
+    "g32tex_adv3": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1500, "adv_weight": 3.0}, "from": "g32tex"},
+    # after the first grid: gate target = periodic frames (not only loud ones); 1000 adversarial steps
+    "g32p": {"params": GATE32_TEX, "beta": 0.05},
+    "g32p_adv10": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1000, "adv_weight": 10.0}, "from": "g32p"},
+    "gate": {"params": GATE},
+    "g32fb": {"params": GATE32, "beta": 0.05, "free_bits": 0.1},
+}
+
+
+def load_npz_dataset(path: str):
+    from training.data import Dataset, LoadReport
+
+    z = np.load(path, allow_pickle=False)
+    return Dataset(
+        z["features"].astype(np.float32), z["n_valid"], z["digit"], z["speaker"], z["index"], z["f0"],
+        z["voicing"], [str(s) for s in z["speakers"]], [str(s) for s in z["names"]],
+        {"n_files": int(len(z["digit"])), "sha256": "from-npz"}, LoadReport(loaded=len(z["digit"])),
+    )  # fmt: skip
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--features", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--accelerator", default="cpu")
+    p.add_argument("--only", default="")
+    p.add_argument("--smoke", action="store_true", help="tiny run: 2 epochs on a subset, 4 adversarial steps")
+    p.add_argument("--runs", default=None, help="checkpoints and logs (default OUT/runs)")
+    p.add_argument("--tar", default=None, help="after each variant, pack all bundles into this .tar.gz")
+    args = p.parse_args()
+    if "soundfile" not in sys.modules:
+        try:
+            import soundfile  # noqa: F401
+        except ImportError:  # the GPU machine has no audio stack; features come from the npz
+            sys.modules["soundfile"] = types.ModuleType("soundfile")
+    import torch
+
+    import training.fit as tf
+
+    torch.set_float32_matmul_precision("high")
+    ds = load_npz_dataset(args.features)
+    if args.smoke:
+        keep = np.isin(ds.index, [0, 5, 6])
+        ds = ds.subset(keep)
+    tf.find_data = lambda data=None: Path(args.features)
+    tf.load_dataset = lambda folder, cfg, **kw: ds
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {}
+    names = [n for n in VARIANTS if not args.only or n in args.only.split(",")]
+    runs = Path(args.runs) if args.runs else out / "runs"
+    for name in names:
+        v = dict(VARIANTS[name])
+        src = v.pop("from", None)
+        over = {"params": v.pop("params"), **v}
+        if src:
+            import shutil
+
+            shutil.rmtree(runs / name, ignore_errors=True)
+            shutil.copytree(runs / src / "checkpoints", runs / name / "checkpoints")
+        if args.smoke and "adv" in over:
+            over["adv"] = {**over["adv"], "steps": 4, "warmup_steps": 2}
+        t0 = time.perf_counter()
+        try:
+            tf.fit(
+                "cvae", epochs=2 if args.smoke else None, out=out / name, accelerator=args.accelerator,
+                run_dir=runs / name, progress=False, overrides=over, resume=bool(src),
+            )  # fmt: skip
+            summary[name] = {"seconds": round(time.perf_counter() - t0, 1), **over}
+        except Exception as e:  # keep going: one broken variant must not cost the others
+            summary[name] = {"error": repr(e), **over}
+        print(name, summary[name], flush=True)
+        (out / "grid.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if args.tar:
+            import tarfile
+
+            with tarfile.open(args.tar, "w:gz") as tar:
+                for n in summary:
+                    if (out / n).is_dir():
+                        tar.add(out / n, arcname=n)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""Adversarial fine-tuning of a trained VAE's decoder (issue 13), in the manner of RAVE's second stage.
+
+The encoder is frozen; the decoder keeps its VAE objective (the same loss as
+:class:`training.experiment.VAEExperiment`, teacher-forced) and is additionally trained against
+multi-scale spectrogram discriminators (least-squares GAN loss + feature matching) on what it
+produces at inference: its own f0 and voicing, and the noise texture when the model has one
+(``texture > 0``). The discriminators see normalised log-magnitude features ``(B, T, F)``,
+masked to the real utterance's frames, at full, 2x and 4x time-pooled resolution (1-D convs
+over time with the frequency bins as channels), and are told the digit (projection), so the
+decoder cannot trade the digit for texture.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from vaesynth.digits import N_DIGITS
+
+
+@dataclass
+class AdvConfig:
+    steps: int = 0  # 0: no adversarial stage
+    adv_weight: float = 10.0  # weight of (adversarial + fm_weight * feature matching) next to the VAE loss
+    fm_weight: float = 2.0
+    lr: float = 2e-4
+    d_lr: float = 2e-4
+    channels: int = 128
+    scales: tuple[int, ...] = (1, 2, 4)
+    warmup_steps: int = 100  # discriminator-only steps before the decoder sees its gradient
+    batch_size: int = 32
+
+
+class SpecDiscriminator(nn.Module):
+    """1-D conv discriminator over time on ``(B, T, F)`` features (frequency bins as input
+    channels, so the first layer sees the whole spectrum's fine structure), average-pooled in time
+    by ``pool``; returns (intermediate feature maps, patch logits ``(B, t)``). Cheap enough for a
+    CPU (a 2-D conv discriminator over the spectrogram image cost ~10 s per step there)."""
+
+    def __init__(self, n_bins: int, channels: int = 128, pool: int = 1) -> None:
+        super().__init__()
+        c = channels
+        self.pool = pool
+        self.convs = nn.ModuleList(
+            [
+                nn.Conv1d(n_bins, c, 3, padding=1),
+                nn.Conv1d(c, c, 5, stride=2, padding=2),
+                nn.Conv1d(c, c, 5, stride=2, padding=2),
+            ]
+        )
+        self.out = nn.Conv1d(c, 1, 3, padding=1)
+        self.emb = nn.Embedding(N_DIGITS, c)
+
+    def forward(self, x: torch.Tensor, digit: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        h = x.transpose(1, 2)
+        if self.pool > 1:
+            h = F.avg_pool1d(h, self.pool, ceil_mode=True)
+        feats = []
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), 0.2)
+            feats.append(h)
+        proj = (h * self.emb(digit)[:, :, None]).sum(1) / h.shape[1] ** 0.5  # digit projection
+        return feats, self.out(h)[:, 0] + proj
+
+
+class MultiScaleDiscriminator(nn.Module):
+    def __init__(self, n_bins: int, channels: int = 128, scales: tuple[int, ...] = (1, 2, 4)) -> None:
+        super().__init__()
+        self.ds = nn.ModuleList([SpecDiscriminator(n_bins, channels, s) for s in scales])
+
+    def forward(self, x, digit):
+        return [d(x, digit) for d in self.ds]
+
+
+def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -> dict:
+    """Adversarially fine-tune ``module.model``'s decoder (``module``: a :class:`VAEExperiment`).
+
+    ``train_dl`` yields the training batches of :func:`training.fit.tensors`. Returns a small
+    log (losses of the last steps, seconds).
+    """
+    module.to(device)
+    module.train()
+    model = module.model
+    for p in model.parameters():
+        p.requires_grad_(False)
+    dec_params = [p for n, p in model.named_parameters() if not n.startswith(("enc_", "to_stats"))]
+    for p in dec_params:
+        p.requires_grad_(True)
+    disc = MultiScaleDiscriminator(model.n_bins, cfg.channels, tuple(cfg.scales)).to(device)
+    opt_g = torch.optim.Adam(dec_params, lr=cfg.lr, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
+    step, t0, hist = 0, time.perf_counter(), []
+    while step < cfg.steps:
+        for batch in train_dl:
+            if step >= cfg.steps:
+                break
+            batch = [b.to(device) for b in batch]
+            x, digit, n_valid = batch[0], batch[1], batch[2]
+            mask = (torch.arange(x.shape[1], device=device)[None, :] < n_valid[:, None]).float().unsqueeze(-1)
+            # the VAE objective, teacher-forced, on the same batch (encoder frozen: KL is a constant)
+            vae = module.losses(batch)
+            with torch.no_grad():
+                mu, logvar = model.encode(x, digit)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            fake = model.decode(z, digit, texture=True).features * mask
+            real = x * mask
+            # discriminator step (LS-GAN)
+            d_loss = 0.0
+            for (_, lr_), (_, lf) in zip(disc(real, digit), disc(fake.detach(), digit), strict=True):
+                d_loss = d_loss + ((lr_ - 1) ** 2).mean() + (lf**2).mean()
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            # decoder step
+            g_adv, fm = torch.zeros(()), torch.zeros(())
+            if step >= cfg.warmup_steps:
+                out_r = disc(real, digit)
+                out_f = disc(fake, digit)
+                for (fr, _), (ff, lf) in zip(out_r, out_f, strict=True):
+                    g_adv = g_adv + ((lf - 1) ** 2).mean()
+                    fm = fm + sum((a.detach() - b).abs().mean() for a, b in zip(fr, ff, strict=True)) / len(fr)
+                g_loss = vae["loss"] + cfg.adv_weight * (g_adv + cfg.fm_weight * fm)
+                opt_g.zero_grad()
+                g_loss.backward()
+                opt_g.step()
+            hist.append((float(d_loss.detach()), float(g_adv.detach()), float(fm.detach()), float(vae["rec"].detach())))
+            step += 1
+            if step % 200 == 0 or step == cfg.steps:
+                last = torch.tensor(hist[-50:]).mean(0).tolist()
+                log(f"adv step {step}/{cfg.steps}: D {last[0]:.3f} G {last[1]:.3f} FM {last[2]:.3f} rec {last[3]:.1f}"
+                    f" ({time.perf_counter() - t0:.0f}s)")  # fmt: skip
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model.eval()
+    last = torch.tensor(hist[-50:]).mean(0).tolist() if hist else [0.0] * 4
+    return {"steps": cfg.steps, "seconds": round(time.perf_counter() - t0, 1), "d": last[0], "g": last[1],
+            "fm": last[2], "rec": last[3]}  # fmt: skip
