@@ -20,7 +20,9 @@ The recorder makes the null sink render in ~2 ms blocks, which is also the resol
 Paths:
 - ``direct``: what the app's worker does, in one thread: ``Synth.render_digit`` (shipped model,
   fresh random knobs per press) then ``AudioOutput.play``. "after idle": every stream closed
-  before the press (the state after a pause); "while playing": pressed 150 ms into the previous
+  before the press (the state after a pause), also with ``AudioOutput.prepare()`` called at the
+  event in a second thread (the stream opens during the render, as the app's audio thread would
+  do it); "while playing": pressed 150 ms into the previous
   sound (which is cut); "knob sweep": a knob moves every 100 ms, each re-render cross-faded in
   (``crossfade_s=0.03``), event = the knob change.
 - ``app``: the real ``vaesynth.app.main_window.MainWindow`` in-process (Qt offscreen), driven by
@@ -210,15 +212,20 @@ def wait_closed(out, limit_s: float = 3.0) -> None:  # noqa: ANN001
 
 def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noqa: ANN001
     """Synth.render_digit + AudioOutput.play in one thread (what the app's worker does)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from vaesynth.audio import AudioOutput, resample
 
     out = AudioOutput()
+    audio_thread = ThreadPoolExecutor(max_workers=1)
     sr = synth.sample_rate
     res: dict = {}
     render_ms: list[float] = []
 
-    def press(d: int, events: Events, audio_only: Events) -> None:
+    def press(d: int, events: Events, audio_only: Events, prepare: bool = False) -> None:
         t0 = time.monotonic()
+        if prepare:  # the audio thread opens the stream while this one renders, as the app's would
+            audio_thread.submit(out.prepare)
         r = synth.render_digit(d, synth.random_knobs(digit=d, rng=rng))
         t1 = time.monotonic()
         out.play(r.wave, sr)
@@ -240,6 +247,17 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
     x = rec.stop()
     res["key press after idle (direct)"] = (idle, x, rec)
     res["play() call after idle -> first sample (audio only)"] = (idle_audio, x, rec)
+
+    rec = TimedRecorder(pulse.monitor_name)
+    idle, idle_audio = Events(), Events()
+    for i in range(n):
+        wait_closed(out)
+        time.sleep(0.05 + 0.05 * rng.random())
+        press(i % 10, idle, idle_audio, prepare=True)
+        time.sleep(0.9)
+    x = rec.stop()
+    res["key press after idle, prepare() at the event (direct)"] = (idle, x, rec)
+    res["play() call after idle, prepared -> first sample (audio only)"] = (idle_audio, x, rec)
 
     rec = TimedRecorder(pulse.monitor_name)
     busy, busy_audio = Events(skip_s=0.05), Events(skip_s=0.05)
@@ -269,6 +287,7 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
     res["knob sweep, new sound every 100 ms, cross-faded (direct)"] = (sweep, x, rec)
     wait_closed(out)
     out.close()
+    audio_thread.shutdown()
     return {"paths": res, "render_ms": render_ms, "underruns": out.underruns, "latency_s": out.latency_s}
 
 

@@ -208,6 +208,30 @@ def test_stop_closes_the_stream(pulse) -> None:
     out.close()
 
 
+def test_prepare_opens_the_stream_ahead_and_play_uses_it(pulse, monkeypatch) -> None:
+    import vaesynth.audio
+
+    monkeypatch.setattr(vaesynth.audio, "STANDBY_S", 0.3)
+    out = AudioOutput()
+    out.prepare()
+    assert out.open_streams == 1  # opened, not started
+    out.prepare()  # a second call while one waits: still one
+    assert out.open_streams == 1
+    rec = pulse.start_recording(rate=REC_RATE)
+    assert out.play(make_tone(500.0, 0.3, rate=8000), 8000)
+    assert out.open_streams == 1  # the prepared stream plays it: no second one
+    _wait_until_done(out, 2.0)
+    x = rec.stop(tail_s=0.2)
+    _wait_closed(out)
+    assert out.open_streams == 0
+    assert abs(dominant_frequency(x, REC_RATE) - 500.0) < 5.0
+    out.prepare()  # and when no sound follows, it is closed again soon
+    assert out.open_streams == 1
+    _wait_closed(out)
+    assert out.open_streams == 0 and out.available
+    out.close()
+
+
 def test_callback_errors_never_escape(pulse) -> None:
     out = AudioOutput()
     assert out.play(make_tone(300.0, 1.0, rate=8000), 8000)

@@ -20,7 +20,9 @@ is one attribute assignment that its callback picks up on its next block.
 
 A stream stops itself when its sound (and fade) has been played, and is closed right away
 by a small reaper thread, so nothing is open between sounds: an idle app adds no wake-ups
-at the sound server (an open stream, even a stopped one, raises them 4-40x). If the device
+at the sound server (an open stream, even a stopped one, raises them 4-40x). Opening a
+stream takes 2-6 ms on a busy machine; :meth:`AudioOutput.prepare`, called at the event
+from the audio thread, opens the next one while the sound is being rendered. If the device
 cannot hold a second stream (an exclusive ALSA ``hw:`` device), the new sound is mixed into
 the stream that is already running instead (heard one buffer later).
 
@@ -45,6 +47,7 @@ FADE_IN_S = 0.002  # every sound starts with at least this short fade-in
 PREFERRED_RATES = (48000, 44100)
 LATENCY_S = 0.05  # PortAudio suggested output latency (the stream's buffer); see docs/latency.md
 DEFAULT_LATENCY_S = LATENCY_S  # the old name, kept for callers
+STANDBY_S = 1.0  # a stream opened by prepare() and not used by a play() is closed after this
 TAIL_S = 0.02  # silence a stream writes after its sound beyond its latency, before it stops
 
 NO_PORTAUDIO = "Audio playback is off: the PortAudio library is missing (install libportaudio2)"
@@ -141,9 +144,10 @@ class _Voice:
 class _Stream:
     """One PortAudio output stream and the voices its callback mixes (usually exactly one)."""
 
-    def __init__(self, owner: AudioOutput, voice: _Voice, device: int, rate: int, channels: int) -> None:
+    def __init__(self, owner: AudioOutput, voice: _Voice | None, device: int, rate: int, channels: int) -> None:
         self.owner = owner
-        self.voices: tuple[_Voice, ...] = (voice,)  # replaced (never mutated) by the controlling thread
+        # replaced (never mutated) by the controlling thread; empty only before a standby stream starts
+        self.voices: tuple[_Voice, ...] = (voice,) if voice is not None else ()
         self.ending = False  # we stopped it (its sound is over, or close/abort): not a device failure
         self.finished = False
         self.closed = False
@@ -259,6 +263,7 @@ class AudioOutput:
         self._streams: list[_Stream] = []  # replaced, never mutated, so readers need no lock
         self._now: tuple[_Voice, _Stream] | None = None  # the current sound and its stream
         self._underruns_closed = 0  # underruns of streams already closed
+        self._standby: _Stream | None = None  # opened by prepare(), not started yet
         try:
             import sounddevice as sd
 
@@ -396,6 +401,9 @@ class AudioOutput:
         """Abort and close every stream now (call with ``_lock`` held)."""
         streams, self._streams = self._streams, []
         self._now = None
+        if self._standby is not None:
+            streams.append(self._standby)
+            self._standby = None
         for s in streams:
             s.close()
             self._underruns_closed += s.underruns
@@ -463,18 +471,55 @@ class AudioOutput:
                     fade = max(FADE_S, crossfade_s - s.latency)
                 for v in s.voices:
                     v.fade_out(round(fade * rate), equal_power=crossfade)
+            stream = None
             try:
-                stream = _Stream(self, voice, self._dev if self._dev is not None else -1, rate, channels)
+                stream, self._standby = self._standby, None
+                if stream is not None:
+                    stream.voices = (voice,)  # before it starts: the callback's first block has the sound
+                else:
+                    stream = _Stream(self, voice, self._dev if self._dev is not None else -1, rate, channels)
                 self._latency_seen = stream.latency
                 self._streams = [*self._streams, stream]
                 self._now = (voice, stream)
                 stream.stream.start()
                 return True
             except Exception as e:  # noqa: BLE001
+                if stream is not None:
+                    self._streams = [x for x in self._streams if x is not stream]
+                    self._now = None
+                    stream.close()
                 if self._mix_into_running(voice):
                     return True
                 self._mark_broken(f"Audio device failed: {_message(e)} — playback is off")
                 return False
+
+    def prepare(self) -> None:
+        """A sound is coming: open its stream now (without starting it), so that the next
+        :meth:`play` only has to start it. Call it at the event (key press, knob move), before
+        rendering, from the thread that calls :meth:`play`; opening (2-6 ms on a busy machine) then
+        overlaps the render. Harmless when no sound follows: an unused stream is closed after
+        :data:`STANDBY_S`. Never raises; does nothing when playback is off.
+        """
+        if self._sd is None or not self.available:
+            return
+        with self._lock:
+            if self._standby is not None or not self.available or self._dev is None or not self.sample_rate:
+                return
+            try:
+                s = _Stream(self, None, self._dev, self.sample_rate, self.channels)
+            except Exception:  # noqa: BLE001 - play() will try again and report
+                return
+            self._standby = s
+        timer = threading.Timer(STANDBY_S, self._expire_standby, args=(s,))
+        timer.daemon = True
+        timer.start()
+
+    def _expire_standby(self, s: _Stream) -> None:
+        with self._lock:
+            if self._standby is not s:
+                return  # used by a play(), or closed already
+            self._standby = None
+        s.close()
 
     def _mix_into_running(self, voice: _Voice) -> bool:
         """Fallback when no second stream can be opened: add ``voice`` to the newest running stream."""
@@ -512,8 +557,8 @@ class AudioOutput:
 
     @property
     def open_streams(self) -> int:
-        """How many PortAudio streams are open now (0 while nothing plays: idle costs nothing)."""
-        return len(self._streams)
+        """How many PortAudio streams are open now, a :meth:`prepare` d one included (0 while idle)."""
+        return len(self._streams) + (self._standby is not None)
 
     @property
     def underruns(self) -> int:
