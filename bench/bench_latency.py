@@ -214,7 +214,8 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
     """Synth.render_digit + AudioOutput.play in one thread (what the app's worker does)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from vaesynth.audio import AudioOutput, resample
+    from vaesynth.audio import AudioOutput
+    from vaesynth.spectral import resample
 
     out = AudioOutput()
     audio_thread = ThreadPoolExecutor(max_workers=1)
@@ -342,7 +343,7 @@ class AppDriver:
 
 
 def bench_app(pulse, model: str, n: int, rng: np.random.Generator) -> dict:  # noqa: ANN001
-    from vaesynth.audio import resample
+    from vaesynth.spectral import resample
 
     drv = AppDriver(model)
     res: dict = {}
@@ -402,7 +403,7 @@ def bench_app(pulse, model: str, n: int, rng: np.random.Generator) -> dict:  # n
 def bench_espeak(pulse, n: int, rng: np.random.Generator) -> dict:  # noqa: ANN001
     import soundfile as sf
 
-    from vaesynth.audio import resample
+    from vaesynth.spectral import resample
 
     if shutil.which("espeak-ng") is None or shutil.which("paplay") is None:
         return {"skipped": "espeak-ng or paplay not installed (apt-get install espeak-ng pulseaudio-utils)"}

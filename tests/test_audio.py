@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from audio_utils import active_span, dominant_frequency, make_tone, rms_db
 
-from vaesynth.audio import NO_DEVICE, NO_PORTAUDIO, AudioOutput, resample
-from vaesynth.spectral import magnitude
+from vaesynth.audio import NO_DEVICE, NO_PORTAUDIO, AudioOutput
+from vaesynth.spectral import magnitude, resample
 
 REC_RATE = 48000
 
@@ -154,7 +154,7 @@ def test_device_lost_mid_play_is_reported_and_recovers(pulse) -> None:
 
             raise sd.CallbackAbort
 
-    out._streams[-1].voices = (Vanished(),)
+    out.streams[-1].voices = (Vanished(),)
     deadline = time.monotonic() + 2
     while out.available and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -235,10 +235,10 @@ def test_prepare_opens_the_stream_ahead_and_play_uses_it(pulse, monkeypatch) -> 
 def test_callback_errors_never_escape(pulse) -> None:
     out = AudioOutput()
     assert out.play(make_tone(300.0, 1.0, rate=8000), 8000)
-    stream = out._streams[-1]
+    stream = out.streams[-1]
     stream.voices = ("not a sound",)  # type: ignore[assignment]
     buf = np.ones((256, 1), np.float32)
-    stream._callback(buf, 256, None, None)
+    stream.callback(buf, 256, None, None)
     assert not buf.any()
     out.close()
 
@@ -335,16 +335,19 @@ def test_crossfade_with_nothing_playing_starts_at_once(pulse) -> None:
 def test_falls_back_to_mixing_when_a_second_stream_cannot_open(pulse, monkeypatch) -> None:
     import vaesynth.audio
 
-    real = vaesynth.audio._Stream
+    real = vaesynth.audio.Stream
+
+    outputs: list[AudioOutput] = []
 
     class OneAtATime(real):  # an exclusive device: a second stream fails to open
-        def __init__(self, owner, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
-            if owner.open_streams:
+        def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
+            if outputs and outputs[0].open_streams:
                 raise RuntimeError("Device unavailable [PaErrorCode -9985]")
-            super().__init__(owner, *args, **kwargs)
+            super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(vaesynth.audio, "_Stream", OneAtATime)
+    monkeypatch.setattr(vaesynth.audio, "Stream", OneAtATime)
     out = AudioOutput()
+    outputs.append(out)
     rec = pulse.start_recording(rate=REC_RATE)
     assert out.play(make_tone(440.0, 1.0, rate=8000, amplitude=0.4), 8000)
     time.sleep(0.3)

@@ -6,25 +6,13 @@ cannot be opened or disappears mid-play, it says so in :attr:`AudioOutput.status
 words for a status bar), sets :attr:`AudioOutput.available` to ``False`` and carries on
 silently. The next :meth:`AudioOutput.play` tries again, so a device that comes back works.
 
-Sound path: ``play(wave, rate)`` resamples the model-rate waveform (8 kHz) to the stream
-rate (48 kHz when the device takes it, else its default rate) with soxr and starts it on a
-**new** PortAudio stream (a "voice"), whose callback plays that one sound. A running
-stream's buffer is already full (:data:`LATENCY_S` of audio queued ahead of the device), so
-a sound handed to it would be heard only that much later; a freshly started stream puts the
-sound at the front of its (empty) buffer, and the sound server starts it within a few
-milliseconds (``docs/latency.md`` has the measurements). The sound that was playing fades
-out on its own stream at the same time: over :data:`FADE_S` (a cut) or over
-``crossfade_s`` while the new one fades in (a cross-fade). The hand-off is lock-free: the
-new voice is fully prepared before its stream starts, and a fade request to a playing voice
-is one attribute assignment that its callback picks up on its next block.
-
-A stream stops itself when its sound (and fade) has been played, and is closed right away
-by a small reaper thread, so nothing is open between sounds: an idle app adds no wake-ups
-at the sound server (an open stream, even a stopped one, raises them 4-40x). Opening a
-stream takes 2-6 ms on a busy machine; :meth:`AudioOutput.prepare`, called at the event
-from the audio thread, opens the next one while the sound is being rendered. If the device
-cannot hold a second stream (an exclusive ALSA ``hw:`` device), the new sound is mixed into
-the stream that is already running instead (heard one buffer later).
+Sound path (measurements and reasoning: ``docs/latency.md``): ``play(wave, rate)`` resamples the
+model-rate waveform with soxr and starts it on a **new** PortAudio stream (a running stream's
+full buffer would delay it by :data:`LATENCY_S`), while the sound that was playing fades out on
+its own stream (:data:`FADE_S`, or ``crossfade_s`` as a cross-fade). Streams stop and close
+themselves after their sound (:mod:`vaesynth.audio_stream`), so an idle app adds no wake-ups at
+the sound server; :meth:`AudioOutput.prepare` opens the next stream while a sound is rendered.
+A device that cannot hold a second stream gets the new sound mixed into the running one.
 
 ``sounddevice`` is imported lazily (PortAudio loads at import time), so importing this module
 is cheap and safe everywhere.
@@ -34,29 +22,23 @@ from __future__ import annotations
 
 import atexit
 import math
-import queue
 import threading
 import weakref
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .audio_stream import Stream, Voice, default_output, output_devices, pick_format, reap_later
+from .spectral import resample
+
 FADE_S = 0.006  # fade-out of a sound that is cut by a new one or by stop()
 FADE_IN_S = 0.002  # every sound starts with at least this short fade-in
-PREFERRED_RATES = (48000, 44100)
 LATENCY_S = 0.05  # PortAudio suggested output latency (the stream's buffer); see docs/latency.md
 DEFAULT_LATENCY_S = LATENCY_S  # the old name, kept for callers
 STANDBY_S = 1.0  # a stream opened by prepare() and not used by a play() is closed after this
-TAIL_S = 0.02  # silence a stream writes after its sound beyond its latency, before it stops
 
 NO_PORTAUDIO = "Audio playback is off: the PortAudio library is missing (install libportaudio2)"
 NO_DEVICE = "No audio output device found — playback is off"
-
-
-_reap_queue: queue.SimpleQueue[_Stream] = queue.SimpleQueue()
-_reaper: threading.Thread | None = None
-_reaper_lock = threading.Lock()
 
 
 _live: weakref.WeakSet[AudioOutput] = weakref.WeakSet()
@@ -74,163 +56,9 @@ def _close_all_at_exit() -> None:
             pass
 
 
-def _reap_forever() -> None:
-    """Close streams that have finished; blocked on the queue otherwise (so it costs no wake-ups)."""
-    while True:
-        s = _reap_queue.get()
-        try:
-            s.owner._reaped(s)
-        except Exception:  # noqa: BLE001 - never let the reaper die
-            pass
-
-
-def _reap_later(s: _Stream) -> None:
-    """Ask the reaper thread to close ``s`` (callable from PortAudio's threads: never blocks)."""
-    global _reaper
-    if _reaper is None or not _reaper.is_alive():
-        with _reaper_lock:
-            if _reaper is None or not _reaper.is_alive():
-                _reaper = threading.Thread(target=_reap_forever, name="vaesynth-audio-reaper", daemon=True)
-                _reaper.start()
-    _reap_queue.put(s)
-
-
-@dataclass(eq=False)
-class _Voice:
-    """One sound in the stream's format: float32 ``(n_frames, channels)`` and its play state.
-
-    ``fade_request`` is written by the controlling thread (one assignment: lock-free) and read
-    by the stream callback: ``(frames, equal_power)`` asks for a fade-out starting with the next
-    block. Everything else is written by the callback only.
-    """
-
-    data: np.ndarray
-    pos: int = 0  # frames handed to the stream so far (keeps counting through the fade)
-    fade_request: tuple[int, bool] | None = None
-    fade_len: int = 0  # > 0: fading out over this many frames
-    fade_pos: int = 0
-    equal_power: bool = False
-    done: bool = False
-
-    def fade_out(self, frames: int, equal_power: bool = False) -> None:
-        if not self.done and self.fade_request is None:
-            self.fade_request = (max(1, int(frames)), equal_power)
-
-    def mix_into(self, out: np.ndarray, frames: int) -> bool:
-        """Add the next ``frames`` of this voice to ``out``; return whether it is still sounding."""
-        if self.done:
-            return False
-        req = self.fade_request
-        if req is not None and self.fade_len == 0:
-            self.fade_len, self.equal_power = req
-        n = min(frames, len(self.data) - self.pos)
-        if self.fade_len:
-            n = min(n, self.fade_len - self.fade_pos)
-        if n > 0:
-            chunk = self.data[self.pos : self.pos + n]
-            if self.fade_len:
-                k = np.arange(self.fade_pos + 1, self.fade_pos + n + 1, dtype=np.float32) / self.fade_len
-                gain = np.cos(0.5 * np.pi * k) if self.equal_power else 1.0 - k
-                out[:n] += chunk * gain[:, None]
-                self.fade_pos += n
-            else:
-                out[:n] += chunk
-        self.pos += frames
-        if self.pos >= len(self.data) or (self.fade_len and self.fade_pos >= self.fade_len):
-            self.done = True
-        return not self.done
-
-
-class _Stream:
-    """One PortAudio output stream and the voices its callback mixes (usually exactly one)."""
-
-    def __init__(self, owner: AudioOutput, voice: _Voice | None, device: int, rate: int, channels: int) -> None:
-        self.owner = owner
-        # replaced (never mutated) by the controlling thread; empty only before a standby stream starts
-        self.voices: tuple[_Voice, ...] = (voice,) if voice is not None else ()
-        self.ending = False  # we stopped it (its sound is over, or close/abort): not a device failure
-        self.finished = False
-        self.closed = False
-        self.underruns = 0  # written by this stream's callback only
-        self.silent_frames = 0  # silence written since the last voice ended (callback only)
-        sd = owner._sd
-        self.stream = sd.OutputStream(
-            samplerate=rate,
-            device=device,
-            channels=channels,
-            dtype="float32",
-            latency=owner._latency,
-            callback=self._callback,
-            finished_callback=self._finished,
-            # fill the whole buffer from the callback before the device starts: no underrun at
-            # start (the weak moment of a new stream on a busy machine), and the sound is first
-            prime_output_buffers_using_stream_callback=True,
-        )
-        self.latency = float(self.stream.latency)
-        # PortAudio's ALSA host drops what is still queued when the stream completes, so the
-        # stream writes this much silence after its sound before it stops: a sound is never cut
-        self.tail_frames = round((self.latency + TAIL_S) * rate)
-
-    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        sd = self.owner._sd
-        try:
-            if status is not None and status.output_underflow:
-                self.underruns += 1
-            outdata.fill(0.0)
-            voices = self.voices
-            sounding = False
-            for v in voices:
-                sounding = v.mix_into(outdata, frames) or sounding
-            if sounding:
-                self.silent_frames = 0
-            elif self.voices is voices:
-                self.silent_frames += frames
-            if self.silent_frames >= self.tail_frames and self.voices is voices:
-                self.ending = True
-                raise sd.CallbackStop  # plays out what is queued, then calls _finished
-        except Exception as e:  # noqa: BLE001
-            if sd is not None and isinstance(e, (sd.CallbackStop, sd.CallbackAbort)):
-                raise  # ours (CallbackStop), or a deliberate abort: the stream ends, _finished follows
-            outdata.fill(0.0)  # never let any other exception abort the stream from here
-
-    def _finished(self) -> None:
-        """PortAudio's thread: the stream stopped, because its sound ended, we closed it, or the device went away."""
-        self.finished = True
-        self.owner._stream_finished(self)
-
-    def close(self) -> None:
-        self.ending = True
-        if self.closed:
-            return
-        self.closed = True
-        for op in (self.stream.abort, self.stream.close):
-            try:
-                op()
-            except Exception:  # noqa: BLE001
-                pass
-
-
 def _message(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
-
-
-def resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Resample float32 ``(n,)`` from ``rate_in`` to ``rate_out`` Hz (soxr, high quality)."""
-    wave = np.ascontiguousarray(wave, dtype=np.float32)
-    if rate_in == rate_out or wave.size == 0:
-        return wave.copy()
-    try:
-        import soxr
-
-        return np.asarray(soxr.resample(wave, rate_in, rate_out, quality="HQ"), dtype=np.float32)
-    except ImportError:  # pragma: no cover - soxr is a dependency; keep a proper fallback anyway
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
-        g = gcd(int(rate_in), int(rate_out))
-        return resample_poly(wave, rate_out // g, rate_in // g).astype(np.float32)
 
 
 class AudioOutput:
@@ -260,10 +88,10 @@ class AudioOutput:
         # own voices, so a callback never waits for us, and closing a stream (which waits for its
         # callback thread) under _lock cannot deadlock.
         self._lock = threading.RLock()
-        self._streams: list[_Stream] = []  # replaced, never mutated, so readers need no lock
-        self._now: tuple[_Voice, _Stream] | None = None  # the current sound and its stream
+        self._streams: list[Stream] = []  # replaced, never mutated, so readers need no lock
+        self._now: tuple[Voice, Stream] | None = None  # the current sound and its stream
         self._underruns_closed = 0  # underruns of streams already closed
-        self._standby: _Stream | None = None  # opened by prepare(), not started yet
+        self._standby: Stream | None = None  # opened by prepare(), not started yet
         try:
             import sounddevice as sd
 
@@ -285,38 +113,10 @@ class AudioOutput:
 
     def devices(self) -> list[dict]:
         """Output devices: ``[{"index", "name", "default_samplerate", "default": bool}]`` (empty without PortAudio)."""
-        sd = self._sd
-        if sd is None:
-            return []
-        try:
-            found = sd.query_devices()
-            default = self._default_output()
-        except Exception:  # noqa: BLE001
-            return []
-        out = []
-        for i, dev in enumerate(found):
-            if dev.get("max_output_channels", 0) > 0:
-                out.append(
-                    {
-                        "index": i,
-                        "name": str(dev.get("name", f"device {i}")),
-                        "default_samplerate": float(dev.get("default_samplerate", 0.0)),
-                        "default": i == default,
-                    }
-                )
-        return out
+        return output_devices(self._sd)
 
     def _default_output(self) -> int | None:
-        try:
-            idx = self._sd.default.device[1]
-        except Exception:  # noqa: BLE001
-            return None
-        if idx is None or int(idx) < 0:
-            try:
-                idx = self._sd.query_devices(kind="output")["index"]
-            except Exception:  # noqa: BLE001
-                return None
-        return int(idx)
+        return default_output(self._sd)
 
     def rescan(self) -> None:
         """Make PortAudio enumerate devices again (e.g. after one was plugged in or went away).
@@ -367,13 +167,14 @@ class AudioOutput:
                 if info.get("max_output_channels", 0) < 1:
                     self.status = f"{info.get('name', dev)} cannot play sound — playback is off"
                     return False
-                rate, channels = self._pick_format(dev, info)
+                rate, channels = pick_format(self._sd, dev, info)
                 self._dev, self._dev_name = int(dev), str(info.get("name", dev))
                 self.sample_rate = int(rate)
                 self.channels = channels
                 # open (not start) one stream to find out now whether the device works, and close it:
                 # an open stream, even a stopped one, costs wake-ups at the sound server
-                probe = _Stream(self, _Voice(np.zeros((0, channels), np.float32), done=True), self._dev, rate, channels)
+                silent = Voice(np.zeros((0, channels), np.float32), done=True)
+                probe = self._new_stream(silent, self._dev, rate, channels)
                 self._latency_seen = probe.latency
                 probe.close()
                 self.available = True
@@ -382,18 +183,6 @@ class AudioOutput:
             except Exception as e:  # noqa: BLE001 - sd.PortAudioError and anything a driver throws
                 self.status = f"Audio device unavailable: {_message(e)} — playback is off"
                 return False
-
-    def _pick_format(self, dev: int, info: dict) -> tuple[int, int]:
-        sd = self._sd
-        candidates = [*PREFERRED_RATES, int(info.get("default_samplerate") or 48000)]
-        for ch in (1, 2):
-            for rate in candidates:
-                try:
-                    sd.check_output_settings(device=dev, samplerate=rate, channels=ch, dtype="float32")
-                    return rate, ch
-                except Exception:  # noqa: BLE001
-                    continue
-        return int(info.get("default_samplerate") or 48000), 1
 
     # --- stream lifecycle ------------------------------------------------------------------
 
@@ -408,13 +197,21 @@ class AudioOutput:
             s.close()
             self._underruns_closed += s.underruns
 
-    def _stream_finished(self, s: _Stream) -> None:
+    def _new_stream(self, voice: Voice | None, device: int, rate: int, channels: int) -> Stream:
+        return Stream(self._sd, voice, device, rate, channels, self._latency, self._stream_finished)
+
+    @property
+    def streams(self) -> tuple[Stream, ...]:
+        """The open streams, oldest first (for diagnostics; read-only)."""
+        return tuple(self._streams)
+
+    def _stream_finished(self, s: Stream) -> None:
         """From PortAudio's thread (never blocks): have the stream closed; report a lost device."""
         if not s.ending:
             self._mark_broken("Audio device stopped during playback — it may have been unplugged")
-        _reap_later(s)
+        reap_later(s, self._reaped)
 
-    def _reaped(self, s: _Stream) -> None:
+    def _reaped(self, s: Stream) -> None:
         """The reaper thread: close a stream that has finished."""
         with self._lock:
             if s in self._streams:
@@ -463,7 +260,7 @@ class AudioOutput:
                 t = np.arange(1, k + 1, dtype=np.float32) / k
                 data[:k] *= np.sin(0.5 * np.pi * t) if crossfade else t**2
             data = np.repeat(data[:, None], channels, axis=1) if channels > 1 else data[:, None]
-            voice = _Voice(np.ascontiguousarray(data, dtype=np.float32))
+            voice = Voice(np.ascontiguousarray(data, dtype=np.float32))
             # the old sounds fade out on their own streams, starting with their next block
             for s in self._streams:
                 fade = FADE_S
@@ -477,7 +274,7 @@ class AudioOutput:
                 if stream is not None:
                     stream.voices = (voice,)  # before it starts: the callback's first block has the sound
                 else:
-                    stream = _Stream(self, voice, self._dev if self._dev is not None else -1, rate, channels)
+                    stream = self._new_stream(voice, self._dev if self._dev is not None else -1, rate, channels)
                 self._latency_seen = stream.latency
                 self._streams = [*self._streams, stream]
                 self._now = (voice, stream)
@@ -506,7 +303,7 @@ class AudioOutput:
             if self._standby is not None or not self.available or self._dev is None or not self.sample_rate:
                 return
             try:
-                s = _Stream(self, None, self._dev, self.sample_rate, self.channels)
+                s = self._new_stream(None, self._dev, self.sample_rate, self.channels)
             except Exception:  # noqa: BLE001 - play() will try again and report
                 return
             self._standby = s
@@ -514,14 +311,14 @@ class AudioOutput:
         timer.daemon = True
         timer.start()
 
-    def _expire_standby(self, s: _Stream) -> None:
+    def _expire_standby(self, s: Stream) -> None:
         with self._lock:
             if self._standby is not s:
                 return  # used by a play(), or closed already
             self._standby = None
         s.close()
 
-    def _mix_into_running(self, voice: _Voice) -> bool:
+    def _mix_into_running(self, voice: Voice) -> bool:
         """Fallback when no second stream can be opened: add ``voice`` to the newest running stream."""
         for s in reversed(self._streams):
             if s.finished or s.ending or not s.stream.active:

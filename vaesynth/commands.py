@@ -110,7 +110,7 @@ def cmd_say(args: argparse.Namespace) -> int:
     wave, rate = render.wave, render.sample_rate
     if out is not None:
         if args.rate is not None and args.rate != rate:
-            from vaesynth.audio import resample
+            from vaesynth.spectral import resample
 
             wave, rate = resample(wave, render.sample_rate, args.rate), args.rate
         write_output(out, wave, rate, recipe)

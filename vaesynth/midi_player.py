@@ -136,7 +136,7 @@ class MidiPlayer:
             render = self.synth.render_digit(command.digit, self.knobs, perf)
             hit = (render.wave, render.sample_rate)
             if isinstance(out_rate, int) and out_rate != render.sample_rate:
-                from vaesynth.audio import resample
+                from vaesynth.spectral import resample
 
                 hit = (resample(render.wave, render.sample_rate, out_rate), out_rate)
             if self._cache_size > 0:

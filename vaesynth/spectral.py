@@ -180,3 +180,21 @@ def wave_to_features(wave: np.ndarray, cfg: SpectralConfig) -> tuple[np.ndarray,
     out = np.zeros((cfg.max_frames, cfg.n_bins), dtype=np.float32)
     out[:n_valid] = feat[:n_valid]
     return out, n_valid
+
+
+def resample(wave: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Resample float32 ``(n,)`` from ``rate_in`` to ``rate_out`` Hz (soxr, high quality)."""
+    wave = np.ascontiguousarray(wave, dtype=np.float32)
+    if rate_in == rate_out or wave.size == 0:
+        return wave.copy()
+    try:
+        import soxr
+
+        return np.asarray(soxr.resample(wave, rate_in, rate_out, quality="HQ"), dtype=np.float32)
+    except ImportError:  # pragma: no cover - soxr is a dependency; keep a proper fallback anyway
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(int(rate_in), int(rate_out))
+        return resample_poly(wave, rate_out // g, rate_in // g).astype(np.float32)

@@ -17,8 +17,7 @@ def load_recording(path: str | Path, sample_rate: int) -> np.ndarray:
     """
     import soundfile as sf
 
-    from vaesynth.audio import resample
-    from vaesynth.spectral import SpectralConfig, normalize_peak
+    from vaesynth.spectral import SpectralConfig, normalize_peak, resample
 
     wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
     wave = wave.mean(axis=1)
