@@ -4,13 +4,18 @@ Analysis path (no Qt; torch only through the model of a :class:`~vaesynth.synth.
 
 1. :func:`load_take`: any rate -> the model rate (soxr), mono, checked for the ways a take goes
    wrong (too quiet, clipped, too long), then peak-normalised and silence-trimmed exactly like
-   the training features (:func:`vaesynth.spectral.normalize_peak`, :func:`~vaesynth.spectral.trim_silence`).
+   the training features (:func:`vaesynth.spectral.normalize_peak`, :func:`~vaesynth.spectral.trim_silence`),
+   then cut to the first and last sample within 60 dB of the peak (:func:`trim_edges`: a live
+   take keeps some silence the training files never had).
+   The encoder sees :func:`take_features` (the training features with the band next to 4 kHz
+   filled in, so resampled takes and 8 kHz files agree).
 2. :func:`recognise_digit`: analysis by synthesis with the conditional model. The take's features
    are encoded under each of the 10 digit conditions, each posterior mean decoded under the same
    digit, and the digit whose reconstruction is closest (mean squared feature error over the
    112-frame window, padding included, so the length counts too) wins. The confidence margin is
    ``(second-best error - best error) / best error``; a take whose margin is below
-   :data:`MIN_MARGIN` or whose best error is above :data:`MAX_ERROR` is "not a digit".
+   :data:`MIN_MARGIN`, whose best error is above :data:`MAX_ERROR` or that has no voiced frame
+   (periodicity below :data:`MIN_VOICING`: noise) is "not a digit".
 3. :func:`encode_voice`: posterior mean under the (recognised or given) digit ->
    :meth:`vaesynth.voice.KnobSpace.to_knobs`: knobs ``(latent_dim,)`` in standard units; the same
    knobs spoken on another digit keep the voice (what ``vaesynth say --voice-from`` does).
@@ -29,6 +34,7 @@ import numpy as np
 
 from . import spectral
 from .digits import N_DIGITS, as_digit
+from .pitch import periodicity
 from .spectral import SpectralConfig
 
 if TYPE_CHECKING:
@@ -40,6 +46,10 @@ MAX_CLIPPED_SHARE = 0.005  # more than 0.5 % of the samples at full scale: clipp
 MAX_SECONDS = 2.0  # longer than this after trimming: not one digit
 MIN_SECONDS = 0.1  # shorter than this after trimming: nothing to analyse
 MIN_MARGIN = 0.01  # recognition margin below this: not a digit (calibrated on FSDD, docs/voice_in.md)
+BAND_EDGE_HZ: float | None = 3800.0  # feature bins above this are replaced by the bin below (see take_features)
+BAND_GAP = 0.1  # ... when they lie this far (feature units; 0.1 = 10.5 dB) below that bin on average
+EDGE_DB = 60.0  # after frame trimming, samples quieter than this below the peak are cut from both ends
+MIN_VOICING = 0.45  # best frame periodicity below this: no voiced sound, not a digit (FSDD test takes: >= 0.59)
 MAX_ERROR = 0.015  # best reconstruction error (mean squared, features in [0, 1]) above this: not a digit
 
 
@@ -53,18 +63,21 @@ class Recognition:
 
     ``digit``: the best digit; ``margin``: ``(e2 - e1) / e1`` of the two lowest errors (0 = a tie);
     ``errors``: float64 ``(10,)`` mean squared feature error per digit condition;
-    ``latents``: float32 ``(10, latent_dim)`` posterior means per digit condition.
+    ``latents``: float32 ``(10, latent_dim)`` posterior means per digit condition;
+    ``voicing``: the take's highest frame periodicity (0..1, :func:`vaesynth.pitch.periodicity`):
+    every digit has a vowel, noise has none.
     """
 
     digit: int
     margin: float
     errors: np.ndarray
     latents: np.ndarray
+    voicing: float = 1.0
 
     @property
     def confident(self) -> bool:
         """Whether the take is accepted as a spoken digit (margin and error within limits)."""
-        return self.margin >= MIN_MARGIN and float(self.errors[self.digit]) <= MAX_ERROR
+        return self.margin >= MIN_MARGIN and float(self.errors[self.digit]) <= MAX_ERROR and self.voicing >= MIN_VOICING
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, int]:
@@ -112,6 +125,18 @@ def check_level(wave: np.ndarray, cfg: SpectralConfig | None = None) -> None:
         )
 
 
+def trim_edges(wave: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
+    """Cut the samples before the first and after the last one within :data:`EDGE_DB` of ``cfg.peak``.
+
+    FSDD files (the training data) start and end on the utterance itself, while a live take keeps
+    up to one analysis frame (``n_fft`` samples) of silence after frame-level trimming; that shifts
+    all features by a few frames, which the model notices. ``wave``: float32 ``(n_samples,)``,
+    peak-normalised. FSDD recordings lose at most a few quiet samples.
+    """
+    loud = np.flatnonzero(np.abs(wave) > cfg.peak * 10 ** (-EDGE_DB / 20))
+    return wave[loud[0] : loud[-1] + 1] if loud.size else wave
+
+
 def load_take(
     source: str | os.PathLike | np.ndarray, rate: int | None = None, cfg: SpectralConfig | None = None
 ) -> np.ndarray:
@@ -144,7 +169,7 @@ def load_take(
     _check_clipping(wave)  # on the original samples: resampling smears the flat tops
     mono = resample(mono, int(rate), cfg.sample_rate)
     check_level(np.clip(mono, -0.99, 0.99), cfg)
-    take = spectral.trim_silence(spectral.normalize_peak(mono, cfg), cfg)
+    take = trim_edges(spectral.trim_silence(spectral.normalize_peak(mono, cfg), cfg), cfg)
     seconds = len(take) / cfg.sample_rate
     if seconds > MAX_SECONDS:
         raise VoiceInError(
@@ -156,9 +181,25 @@ def load_take(
     return take
 
 
-def _features(take: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
-    """The take's model features float32 ``(max_frames, n_bins)`` (the training definition)."""
-    return spectral.wave_to_features(take, cfg)[0]
+def take_features(take: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
+    """The features the encoder sees: float32 ``(max_frames, n_bins)`` in [0, 1].
+
+    The training definition (:func:`vaesynth.spectral.wave_to_features`), except that when the
+    bins above :data:`BAND_EDGE_HZ` lie :data:`BAND_GAP` below the last bin under it (an emptied
+    band), they are replaced by that bin in the valid frames. Any
+    resampler (a sound card at 48 kHz, a 44.1 kHz file) empties the band next to the model's
+    Nyquist frequency, which FSDD files fill with their noise floor, and the encoder weighs those
+    few bins heavily: an 8 -> 48 -> 8 kHz round trip of a test recording moved its latent by more
+    than the distance between two speakers; with the band edge filled it moves by a tenth of that.
+    Takes at 8 kHz with the band intact are left as they are (docs/voice_in.md).
+    """
+    feat, n_valid = spectral.wave_to_features(take, cfg)
+    k0 = int(np.ceil(BAND_EDGE_HZ * cfg.n_fft / cfg.sample_rate)) if BAND_EDGE_HZ else cfg.n_bins
+    if 0 < k0 < cfg.n_bins and n_valid > 0:
+        edge = feat[:n_valid, k0 - 1 : k0]
+        if float(feat[:n_valid, k0:].mean()) < float(edge.mean()) - BAND_GAP:  # the band was emptied
+            feat[:n_valid, k0:] = edge
+    return feat
 
 
 def analyse_digits(synth: Synth, take: np.ndarray) -> Recognition:
@@ -169,7 +210,7 @@ def analyse_digits(synth: Synth, take: np.ndarray) -> Recognition:
     import torch
 
     cfg = synth.spectral
-    x = torch.from_numpy(_features(take, cfg))[None].expand(N_DIGITS, -1, -1).contiguous()
+    x = torch.from_numpy(take_features(take, cfg))[None].expand(N_DIGITS, -1, -1).contiguous()
     digits = torch.arange(N_DIGITS, dtype=torch.long)
     model = synth.bundle.model
     with torch.inference_mode():
@@ -179,7 +220,9 @@ def analyse_digits(synth: Synth, take: np.ndarray) -> Recognition:
     order = np.argsort(errors)
     best, second = float(errors[order[0]]), float(errors[order[1]])
     margin = (second - best) / max(best, 1e-12)
-    return Recognition(int(order[0]), margin, errors, mu.float().numpy())
+    per = periodicity(take, cfg)[0]
+    voicing = float(per.max()) if per.size else 0.0
+    return Recognition(int(order[0]), margin, errors, mu.float().numpy(), voicing)
 
 
 def recognise_digit(synth: Synth, take: np.ndarray) -> Recognition:
@@ -196,7 +239,7 @@ def recognise_digit(synth: Synth, take: np.ndarray) -> Recognition:
     if not rec.confident:
         raise VoiceInError(
             f"the take does not sound like a spoken digit (best guess {rec.digit}, margin {rec.margin:.3f}, "
-            f"error {rec.errors[rec.digit]:.4f}): say one digit clearly"
+            f"error {rec.errors[rec.digit]:.4f}, voicing {rec.voicing:.2f}): say one digit clearly"
         )
     return rec
 
@@ -205,7 +248,7 @@ def encode_latent(synth: Synth, take: np.ndarray, digit: int) -> np.ndarray:
     """Posterior mean latent float32 ``(latent_dim,)`` of ``take`` spoken as ``digit``."""
     import torch
 
-    x = torch.from_numpy(_features(take, synth.spectral))[None]
+    x = torch.from_numpy(take_features(take, synth.spectral))[None]
     with torch.inference_mode():
         mu, _ = synth.bundle.model.encode(x, torch.tensor([as_digit(digit)], dtype=torch.long))
     return mu[0].float().numpy()
