@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--model", dest="sub_model", metavar="NAME|PATH", help="model name or bundle folder")
     say.add_argument("--voice", default="random", help="a speaker of the model, a saved voice, or 'random' (default)")
     say.add_argument("--voice-file", metavar="FILE.json", help="speak in a voice saved to this file")
+    say.add_argument("--voice-from", metavar="FILE.wav", help="speak in the voice of a recorded digit (a WAV take)")
     say.add_argument("--save-voice", metavar="NAME", help="keep the voice used (the first digit's knobs) as NAME")
     say.add_argument("--recipe", metavar="WAV|JSON", help="render again exactly what a vaesynth WAV (or recipe) holds")
     say.add_argument("--seed", type=_seed, default=None, help="random seed (same seed, same sound)")

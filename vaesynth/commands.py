@@ -7,6 +7,7 @@ The parser and the other commands are in :mod:`vaesynth.cli`; every failure here
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 from pathlib import Path
 
@@ -39,6 +40,23 @@ def _saved_voice(args: argparse.Namespace, speakers: list[str] | None = None):  
     except KeepError as e:
         raise UsageError(str(e)) from None
     return None
+
+
+def _voice_from_take(args: argparse.Namespace, synth):  # noqa: ANN001, ANN202
+    """A :class:`~vaesynth.keep.SavedVoice` (named after the file) encoded from the ``--voice-from`` take.
+
+    A bad take (unreadable, silent, clipped, too long, not a digit) is a :class:`UsageError`.
+    """
+    from vaesynth.catalog import model_id
+    from vaesynth.keep import SavedVoice
+    from vaesynth.voice_in import VoiceInError, encode_voice, load_take
+
+    try:
+        knobs = encode_voice(synth, load_take(args.voice_from, cfg=synth.spectral))
+    except VoiceInError as e:
+        raise UsageError(f"{args.voice_from}: {e}") from None
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(args.voice_from).stem)[:40] or "take"
+    return SavedVoice(name, model_id(synth.bundle.path), tuple(float(v) for v in knobs), args.temperature)
 
 
 def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa: ANN001
@@ -92,8 +110,11 @@ def cmd_say(args: argparse.Namespace) -> int:
     if out is not None:
         check_writable_file(out)
     play = args.play or out is None
+    voice_from = getattr(args, "voice_from", None)
+    if voice_from and (args.recipe or args.voice_file or args.voice not in ("random", "", None)):
+        raise UsageError("give --voice-from alone, without --voice, --voice-file or --recipe")
     performance_from_args(args)  # bad values fail before the model loads
-    if recipe is None and model_arg(args) is None:
+    if recipe is None and model_arg(args) is None and not voice_from:
         saved = _saved_voice(args)  # a saved voice brings its model
     model = recipe.model if recipe else (model_arg(args) or (saved.model if saved else None))
     synth = load_synth(model)
@@ -102,7 +123,7 @@ def cmd_say(args: argparse.Namespace) -> int:
             if recipe.weights and recipe.weights != weights_fingerprint(synth.bundle.path):
                 raise UsageError(f"the recipe was made with other weights of {recipe.model!r}; it cannot be redone")
         else:
-            saved = _saved_voice(args, synth.speakers)
+            saved = _voice_from_take(args, synth) if voice_from else _saved_voice(args, synth.speakers)
             recipe = _recipe_from_args(args, synth, saved)
         render = recipe.render(synth)
     except ValueError as e:
@@ -117,7 +138,8 @@ def cmd_say(args: argparse.Namespace) -> int:
         if str(out) != "-":  # standard output carries the WAV itself
             print(f"wrote {out} ({len(wave) / rate:.2f} s at {rate} Hz: {render.digits})")
     if args.save_voice:
-        knobs = tuple(float(v) for v in render.latents[0])
+        # a voice from a take keeps the take's knobs; otherwise the first digit's knobs as spoken
+        knobs = saved.knobs if voice_from else tuple(float(v) for v in render.latents[0])
         try:
             voice = SavedVoice(args.save_voice, recipe.model, knobs, recipe.temperature, recipe.performance)
             print(f"saved voice {args.save_voice!r} in {save_voice(voice)}")
