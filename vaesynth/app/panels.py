@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
 from .keypad import Keypad
 from .knobs import KnobPanel
 from .messages import ModelInfo, Origin, RenderResult
+from .midi_panel import MidiPanel
 from .morph_pad import MorphPadPanel
+from .performance_panel import PerformancePanel
 from .pickers import DevicePicker, ModelPicker
 from .spectrogram import SpectrogramView
 from .theme import tool_icon
@@ -192,11 +194,13 @@ class CentralView(QWidget):
         self.voice_map = VoiceMapView()
         self.morph = MorphPadPanel()
         self.voices = VoicesPanel()
+        self.midi = MidiPanel()
         self.explore = QTabWidget()
         self.explore.addTab(self.voice_map, "Voice &map")
         self.explore.addTab(self.morph, "Morph &pad")
         self.explore.addTab(self.voices, "&Voices")
-        # Alt+M / Alt+P / Alt+V switch tabs; the bar itself is no Tab stop (the controls on it are)
+        self.explore.addTab(self.midi, "M&IDI")
+        # Alt+M / Alt+P / Alt+V / Alt+I switch tabs; the bar itself is no Tab stop (the controls on it are)
         self.explore.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.top_splitter.addWidget(self.spec_box)
@@ -205,8 +209,11 @@ class CentralView(QWidget):
         self.top_splitter.setStretchFactor(1, 4)
         self.top_splitter.setChildrenCollapsible(False)
         self.knob_panel = KnobPanel()
+        self.performance = PerformancePanel()
         knob_box = QGroupBox("Latent knobs")
-        QVBoxLayout(knob_box).addWidget(self.knob_panel)
+        knob_l = QVBoxLayout(knob_box)
+        knob_l.addWidget(self.performance)
+        knob_l.addWidget(self.knob_panel, 1)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.top_splitter)
         self.splitter.addWidget(knob_box)
@@ -221,7 +228,7 @@ class CentralView(QWidget):
         # digit keys belong to the keypad unless the number field is being edited
         self.keys.keypad.digit_pressed.connect(lambda _d: self.say_box.release_focus())
         self.keys.keypad.pass_digits_through(self.knob_panel.temperature)
-        for box in (*self.morph.pickers, self.voice_map.colour_by):
+        for box in (*self.morph.pickers, self.voice_map.colour_by, self.midi.ports, *self.performance.spins()):
             self.keys.keypad.pass_digits_through(box)
 
     def show_model(self, info: ModelInfo, saved_knobs: list[float]) -> None:
