@@ -1,6 +1,6 @@
 """How the voice performs: pitch (semitones), speed, and "sing" (a held note with a contour amount).
 
-:class:`PerformancePanel` is one row of controls beside the knobs; it holds a
+:class:`PerformancePanel` is a small box of controls (under the keypad, beside the knobs); it holds a
 :class:`vaesynth.performance.Performance` and emits :attr:`PerformancePanel.changed` when the user
 changes it. Pitch and sing need a decoder with an f0 head (the default model): for a model without
 one they are disabled (with a tooltip that says why) and :meth:`PerformancePanel.performance`
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QGridLayout, QLabel, QLineEdit, QWidget
 
 from vaesynth.performance import NATURAL, PITCH_RANGE, SPEED_RANGE, Performance, midi_to_hz, parse_note
 
@@ -45,7 +45,6 @@ class PerformancePanel(QWidget):
         self.sing = QCheckBox("Sin&g")
         self.sing.setToolTip("Hold the voice on a note (a name like A3 or C#4, a MIDI number like 57, or 220hz)")
         self.note = QLineEdit(DEFAULT_NOTE)
-        self.note.setMaximumWidth(64)
         self.note.setToolTip("The note to sing: A3, C#4, Eb2, a MIDI number (57) or Hz (220hz)")
         self.contour = self._spin(
             (0.0, 1.0), 0.1, 2, "", "How much of the natural intonation is kept around the note (0 = flat)"
@@ -53,13 +52,22 @@ class PerformancePanel(QWidget):
         self.contour.setValue(DEFAULT_CONTOUR)
         self.error = QLabel("")
         self.error.setObjectName("error")
-        lay = QHBoxLayout(self)
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+        lay = QGridLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.pitch_label, self.contour_label = QLabel("Pitch"), QLabel("Contour")
-        for w in (self.pitch_label, self.pitch, QLabel("Speed"), self.speed, self.sing, self.note,
-                  self.contour_label, self.contour, self.error):  # fmt: skip
-            lay.addWidget(w)
-        lay.addStretch(1)
+        lay.addWidget(self.pitch_label, 0, 0)
+        lay.addWidget(self.pitch, 0, 1)
+        lay.addWidget(QLabel("Speed"), 0, 2)
+        lay.addWidget(self.speed, 0, 3)
+        lay.addWidget(self.sing, 1, 0)
+        lay.addWidget(self.note, 1, 1)
+        lay.addWidget(self.contour_label, 1, 2)
+        lay.addWidget(self.contour, 1, 3)
+        lay.addWidget(self.error, 2, 0, 1, 4)
+        lay.setColumnStretch(1, 1)
+        lay.setColumnStretch(3, 1)
         self.pitch.valueChanged.connect(self._emit)
         self.speed.valueChanged.connect(self._emit)
         self.contour.valueChanged.connect(self._emit)
@@ -95,8 +103,10 @@ class PerformancePanel(QWidget):
             hz = parse_note(self.note.text())
         except ValueError as e:
             self.error.setText(str(e))
+            self.error.setVisible(True)
             return None
         self.error.setText("")
+        self.error.setVisible(False)
         return hz
 
     def performance(self) -> Performance:
