@@ -398,3 +398,27 @@ def test_without_midi_the_panel_says_so_and_the_keypad_works(qtbot, make_window,
     assert r.digits == "8" and len(r.wave) > 0
     panel.retry.click()  # still nothing: same sentence, no crash
     assert w.midi.status is None and panel.state.text().startswith("No MIDI")
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (1280, 800)])
+def test_performance_box_and_keypad_fit(qtbot, make_window, size) -> None:  # noqa: ANN001
+    w = make_window(model="cvae", audio_factory=FakeOutput)
+    w.resize(*size)
+    qtbot.waitUntil(lambda: (w.width(), w.height()) == size)
+    qtbot.wait(50)
+    central = w.centralWidget()
+
+    def inside(widget) -> bool:  # noqa: ANN001
+        top_left = widget.mapTo(central, widget.rect().topLeft())
+        bottom_right = widget.mapTo(central, widget.rect().bottomRight())
+        return central.rect().contains(top_left) and central.rect().contains(bottom_right)
+
+    p = w.performance
+    for widget in (p.pitch, p.speed, p.sing, p.note, p.contour, *w.keypad.buttons.values()):
+        assert widget.isVisible() and inside(widget), (size, widget)
+    assert min(b.height() for b in w.keypad.buttons.values()) >= 40
+    keys = sorted(w.keypad.buttons.values(), key=lambda b: b.mapTo(central, b.rect().topLeft()).y())
+    assert (
+        keys[-1].mapTo(central, keys[-1].rect().bottomLeft()).y()
+        < w.hold_voice.mapTo(central, w.hold_voice.rect().topLeft()).y()
+    )

@@ -8,7 +8,7 @@ Stop, Export WAV…). Widgets only: no rendering, no audio.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
@@ -35,6 +35,8 @@ from .spectrogram import SpectrogramView
 from .theme import tool_icon
 from .voice_map import VoiceMapView
 from .voices_panel import VoicesPanel
+
+SHOW_MODEL_BOX_FROM_PX = 640  # the central view's height from which the model's details are shown
 
 
 class KeypadBox(QGroupBox):
@@ -250,6 +252,11 @@ class CentralView(QWidget):
         self.knob_panel.set_placeholder(text)
         self.voice_map.show_problem(text)
         self.model_box.show_problem(text)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        # short windows (e.g. 1024x640): the model's details give way to the keypad (the toolbar names the model)
+        self.model_box.setVisible(event.size().height() >= SHOW_MODEL_BOX_FROM_PX)
+        super().resizeEvent(event)
 
     def show_result(self, result: RenderResult) -> None:
         """Show a finished render: spectrogram and waveform, its title, the keypad's display."""
