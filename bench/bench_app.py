@@ -38,6 +38,15 @@ What is measured:
   was rendered is heard through the newer one). Also from the event to the render shown. The
   output's own latency (``AudioOutput.latency_s``) comes on top and is printed.
 
+- ``midi``: a shown window on the default model listening to a virtual MIDI keyboard (a private JACK
+  server, dummy driver, started here; ``jackd`` must be installed). N note-ons on the white keys
+  C4..E5, one every 150 ms, Hold voice on (every note is rendered: the app keeps no render cache).
+  For each: note-on sent (just before ``send_message``) -> the render shown on the GUI thread, and
+  -> its sound handed to the output (recorded on the audio thread when ``play`` returns). The output
+  is a stand-in that only records (a real ``AudioOutput`` must not meet the JACK server, see
+  tests/test_midi.py), so the output's own latency (``AudioOutput.latency_s``, 50 ms by default;
+  bench/bench_midi.py measures it to the sink) comes on top.
+
 The machine is shared (2 cores): the load average is printed before and after; rerun when high.
 """
 
@@ -498,9 +507,128 @@ def bench_drag(moves: int, model: str | None) -> dict:
     return out
 
 
+class NullOutput:
+    """An output that plays nothing and records when each sound was handed over."""
+
+    available, status, device, sample_rate, latency_s = True, "null output (bench)", None, 8000, None
+
+    def __init__(self) -> None:
+        self.plays: list[tuple[float, object]] = []
+
+    def devices(self) -> list[dict]:
+        return [{"index": 0, "name": "null", "default_samplerate": 8000.0, "default": True}]
+
+    def play(self, wave, sample_rate, crossfade_s: float = 0.0) -> bool:  # noqa: ANN001
+        self.plays.append((time.perf_counter(), wave))
+        return True
+
+    def stop(self) -> None:
+        pass
+
+    def set_device(self, index) -> None:  # noqa: ANN001
+        pass
+
+    def position(self) -> None:
+        return None
+
+
+def bench_midi_notes(notes: int, model: str | None) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if shutil.which("jackd") is None:
+        raise SystemExit("the midi bench needs jackd (apt install jackd2)")
+    import sounddevice  # noqa: F401  (PortAudio before the JACK server: see tests/test_midi.py)
+
+    name = f"vaesynth_bench_{os.getpid()}"
+    jackd = subprocess.Popen(
+        ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    import rtmidi
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    from vaesynth.app.main_window import MainWindow
+    from vaesynth.app.settings import file_settings
+    from vaesynth.app.theme import apply_theme
+    from vaesynth.midi_ports import PortState, match_port
+
+    keyboard = None
+    for _ in range(200):
+        try:
+            keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="benchkeys")
+            break
+        except Exception:  # noqa: BLE001 - the server is still starting
+            time.sleep(0.05)
+    if keyboard is None:
+        raise SystemExit("jackd did not start")
+    keyboard.open_virtual_port("keys")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    apply_theme(app)
+    tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-midi-"))
+    output = NullOutput()
+    w = MainWindow(file_settings(tmp / "s.ini"), model=model, restore=False, audio_factory=lambda: output,
+                   midi_api="jack")  # fmt: skip
+    w.resize(1280, 800)
+    w.show()
+
+    def spin(cond, timeout_s: float = 60.0) -> None:  # noqa: ANN001
+        end = time.monotonic() + timeout_s
+        while not cond():
+            if time.monotonic() > end:
+                raise TimeoutError("the app did not get there in time")
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+            time.sleep(0.001)
+
+    spin(lambda: w.model_info is not None and w.audio_known)
+    spin(
+        lambda: any(
+            match_port("benchkeys:keys", [w.view.midi.ports.itemText(i)]) for i in range(w.view.midi.ports.count())
+        )
+    )
+    w.midi.choose("benchkeys:keys")
+    assert w.midi.status is not None and w.midi.status.state is PortState.OPEN
+    w.hold_voice.setChecked(True)
+    shown: list[tuple[float, object]] = []
+    w.render_shown.connect(lambda r: shown.append((time.perf_counter(), r)))
+    for _ in range(100):  # the new JACK connection is live a cycle or more after open
+        keyboard.send_message([0x90, 60, 100])
+        try:
+            spin(lambda: bool(shown), 0.2)
+            break
+        except TimeoutError:
+            continue
+    spin(lambda: w.scheduler.idle)
+    white = [60, 62, 64, 65, 67, 69, 71, 72, 74, 76]
+    to_shown, to_sound, render = [], [], []
+    for k in range(notes):
+        n_shown, n_plays = len(shown), len(output.plays)
+        t0 = time.perf_counter()
+        keyboard.send_message([0x90, white[k % 10], 100])
+        spin(lambda n_shown=n_shown, n_plays=n_plays: len(shown) > n_shown and len(output.plays) > n_plays, 10)
+        t_shown, r = shown[n_shown]
+        t_play = next(t for t, wave in output.plays[n_plays:] if len(wave) == len(r.wave))  # (scaled by velocity)
+        to_shown.append(t_shown - t0)
+        to_sound.append(t_play - t0)
+        render.append(r.elapsed_s)
+        keyboard.send_message([0x80, white[k % 10], 0])
+        end = time.monotonic() + 0.15
+        spin(lambda end=end: time.monotonic() > end)
+    w.shutdown()
+    w.close()
+    keyboard.delete()
+    jackd.terminate()
+    jackd.wait(5)
+    shutil.rmtree(tmp, ignore_errors=True)
+    ms = lambda xs: {"p50": float(np.percentile(xs, 50) * 1e3), "p95": float(np.percentile(xs, 95) * 1e3)}  # noqa: E731
+    return {"notes": notes, "model": model or "cvae", "note_to_shown_ms": ms(to_shown),
+            "note_to_output_ms": ms(to_sound), "render_ms": ms(render)}  # fmt: skip
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", choices=("startup", "stress", "drag"))
+    p.add_argument("--only", choices=("startup", "stress", "drag", "midi"))
+    p.add_argument("--notes", type=int, default=40, help="MIDI note-ons (the midi bench)")
     p.add_argument("--drag-moves", type=int, default=300, help="mouse moves per drag (map, then pad)")
     p.add_argument("--launches", type=int, default=5)
     p.add_argument("--presses", type=int, default=500)
@@ -544,6 +672,14 @@ def main() -> int:
             f"  RSS after malloc_trim: {trim['after_warmup']:.0f} MB after warm-up, "
             f"{', '.join(f'{m:.0f}' for m in trim['after_each_round'])} MB after each round "
             f"(last round {trim['growth_last_round']:+.1f} MB)"
+        )
+    if args.only == "midi":  # only when asked: it starts a JACK server
+        r = out["midi"] = bench_midi_notes(args.notes, args.model)
+        a, b, c = r["note_to_output_ms"], r["note_to_shown_ms"], r["render_ms"]
+        print(
+            f"midi: {r['notes']} note-ons from a virtual JACK keyboard ({r['model']}): note-on -> sound handed to "
+            f"the output p50 {a['p50']:.1f} / p95 {a['p95']:.1f} ms; -> render shown p50 {b['p50']:.1f} / "
+            f"p95 {b['p95']:.1f} ms; render p50 {c['p50']:.1f} / p95 {c['p95']:.1f} ms (+ the output's own latency)"
         )
     if args.only in (None, "drag"):
         r = out["drag"] = bench_drag(args.drag_moves, args.model)

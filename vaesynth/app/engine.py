@@ -158,7 +158,10 @@ class Engine(QObject):
         knobs, info = self._knobs, self._info
         if knobs is None or info is None:
             raise RuntimeError("no model is loaded")
-        base = {"model": info.model_id, "weights": self._weights, "temperature": float(req.temperature)}
+        base = {
+            "model": info.model_id, "weights": self._weights, "temperature": float(req.temperature),
+            "performance": req.performance,
+        }  # fmt: skip
         if req.text is None:
             digit = parse_digits(req.digit or "")
             if len(digit) != 1:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
@@ -28,6 +29,9 @@ from .voice_knobs import CornerKind, CornerVoice, VoiceKnobs
 from .voice_map import VoiceMapView
 from .voice_mode import VoiceControls
 from .voices_panel import VoicesPanel
+
+if TYPE_CHECKING:
+    from vaesynth.keep import SavedVoice
 
 
 class ExploreController(QObject):
@@ -101,7 +105,8 @@ class ExploreController(QObject):
         files = vk.voice_map.files
         if index < len(files):
             self.pad.add_choice(CornerVoice(CornerKind.LATENT, f"map: {files[index][:-4]}", values=tuple(latent)))
-        controls = VoiceControls(None, True, knobs, self.editor.panel.temperature.value())
+        perf = self.editor.performance.performance()
+        controls = VoiceControls(None, True, knobs, self.editor.panel.temperature.value(), perf)
         req = controls.request(digit=digit, origin=Origin.MAP_DOT, play=True)
         self._submit(dataclasses.replace(req, utterance=index))
 
@@ -174,11 +179,13 @@ class ExploreController(QObject):
         if self.info is None:
             raise ValueError("no model is loaded")
         knobs = tuple(float(v) for v in np.asarray(self.editor.panel.values(), dtype=np.float32))
-        return SavedVoice(name, self.info.model_id, knobs, float(self.editor.panel.temperature.value()))
+        temperature, perf = float(self.editor.panel.temperature.value()), self.editor.performance.performance()
+        return SavedVoice(name, self.info.model_id, knobs, temperature, perf)
 
     def use_saved(self, voice: object) -> None:
-        """Apply a loaded :class:`vaesynth.keep.SavedVoice`: its knobs and temperature, held."""
+        """Apply a loaded :class:`vaesynth.keep.SavedVoice`: its knobs, temperature and performance, held."""
         if self.info is None or len(voice.knobs) != self.info.latent_dim:  # type: ignore[attr-defined]
             self._status("That voice belongs to another model.")
             return
-        self.editor.apply(voice.knobs, Origin.SAVED, temperature=voice.temperature)  # type: ignore[attr-defined]
+        v: SavedVoice = voice  # type: ignore[assignment]
+        self.editor.apply(v.knobs, Origin.SAVED, temperature=v.temperature, performance=v.performance)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QWidget
@@ -36,3 +37,17 @@ def export_wav(result: RenderResult, path: str | Path) -> Path:
     from vaesynth.keep import write_wav_with_recipe
 
     return write_wav_with_recipe(path, result.wave, result.sample_rate, result.recipe) or path
+
+
+def save_render(result: RenderResult | None, path: str | Path, status: Callable[[str], None]) -> Path | None:
+    """:func:`export_wav` that reports in words through ``status`` instead of raising; the path or ``None``."""
+    if result is None:
+        status("Nothing to export yet: press a key first.")
+        return None
+    try:
+        written = export_wav(result, path)
+    except Exception as e:  # noqa: BLE001 - disk full, no permission, no libsndfile
+        status(f"Could not export {path}: {e}")
+        return None
+    status(f"Saved {written} ({result.duration_s:.2f} s).")
+    return written

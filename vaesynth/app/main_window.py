@@ -1,11 +1,6 @@
-"""The main window: wires the keypad, string entry, knobs, spectrogram and pickers to the workers.
-
-View state only. Rendering and model loading go to :class:`~vaesynth.app.engine.Engine` (a worker
-thread) through a :class:`~vaesynth.app.scheduler.RenderScheduler` (one request in flight, only
-the newest waiting); sound goes through a :class:`~vaesynth.app.playback.PlaybackController` to
-the :class:`~vaesynth.app.audio_bridge.AudioBridge` (another thread). Which voice a press uses
-is decided by :class:`~vaesynth.app.voice_mode.VoiceControls`.
-"""
+"""The main window: wires the keypad, string entry, knobs, spectrogram, pickers and MIDI to the
+workers (the engine through a coalescing scheduler; sound through the playback controller and the
+audio bridge). View state only; see docs/app.md "How it is built"."""
 
 from __future__ import annotations
 
@@ -23,8 +18,9 @@ from PySide6.QtWidgets import QLabel, QMainWindow
 from .audio_bridge import AudioBridge
 from .engine import Engine
 from .explore import ExploreController
-from .export import ask_wav_path, export_wav
+from .export import ask_wav_path, save_render
 from .messages import LIVE_ORIGINS, ModelInfo, Origin, RenderRequest, RenderResult
+from .midi_panel import MidiActions, MidiController
 from .model_loader import ModelLoader
 from .panels import CentralView, MainToolBar, said_message
 from .playback import PlaybackController
@@ -33,6 +29,7 @@ from .scheduler import RenderScheduler
 from .settings import AppSettings
 from .voice_editor import VoiceEditor
 from .voice_mode import VoiceControls
+from .window_state import restore_view, save_view
 
 LIVE_SHOW_EVERY_S = 0.1  # while a live edit keeps coming, draw a superseded render at most this often
 
@@ -44,7 +41,8 @@ class MainWindow(QMainWindow):
     ``model``: a bundle name (``"cnn"``) or folder to load instead of the remembered one;
     ``models_root``: where shipped bundles are listed from (default ``resources/models``);
     ``audio_factory``: builds the audio output (default :class:`vaesynth.audio.AudioOutput`);
-    ``restore``: whether to restore geometry/knobs/choices from ``settings``.
+    ``restore``: whether to restore geometry/knobs/choices from ``settings``;
+    ``midi_api``: the MIDI system (``None``: ALSA where there is a sequencer, else JACK).
     """
 
     model_ready = Signal(object)  # ModelInfo
@@ -62,6 +60,7 @@ class MainWindow(QMainWindow):
         models_root: str | Path | None = None,
         audio_factory: Callable[[], Any] | None = None,
         restore: bool = True,
+        midi_api: str | None = None,
     ) -> None:
         install_refcount_guard()  # first: some PySide6 builds crash the process without it
         super().__init__()
@@ -80,23 +79,27 @@ class MainWindow(QMainWindow):
         self.scheduler = RenderScheduler(self.engine.render)
         self.audio = AudioBridge(audio_factory)
         self.playback = PlaybackController(self.audio, self)
-        self.voice = VoiceEditor(self.knob_panel, self.hold_voice, self.auto_play, self)
+        self.voice = VoiceEditor(self.knob_panel, self.hold_voice, self.auto_play, self.performance, self)
         self.explore = ExploreController(
             self.view.voice_map, self.view.morph, self.view.voices, self.voice, self.playback,
-            lambda: self.digit, self._set_digit, self.submit, self.status, self,
+            lambda: self.digit, lambda d: setattr(self, "digit", d), self.submit, self.status, self,
         )  # fmt: skip
         self.models = ModelLoader(
             self.engine, self.scheduler, self.model_picker, self.settings if restore else None, model, self
         )
+        actions = MidiActions(self.press_digit, self.voice.turn_knob, self.stop_playback, lambda: self.digit,
+                              lambda: bool(self.model_info and self.model_info.has_f0))  # fmt: skip
+        self.midi = MidiController(self.view.midi, actions, midi_api, self.settings.midi_port if restore else "", self)
         self._connect()
         if restore:
-            self._restore_view()
+            restore_view(self)
         else:
             self.resize(1280, 800)
             self.say_box.set_text("2025")
         # Fill in after the window is up: threads start now, results arrive as signals.
         self.engine.start()
         self.audio.start()
+        self.midi.start()
         self.models.list_models(str(models_root) if models_root is not None else None)
         self.status("Loading models…")
 
@@ -109,8 +112,8 @@ class MainWindow(QMainWindow):
         self.view = v = CentralView()
         self.setCentralWidget(v)
         self.keypad, self.hold_voice, self.auto_play = v.keys.keypad, v.keys.hold_voice, v.keys.auto_play
-        self.say_box, self.model_box = v.say_box, v.model_box
-        self.knob_panel, self.spectrogram = v.knob_panel, v.spectrogram
+        self.say_box = v.say_box
+        self.knob_panel, self.spectrogram, self.performance = v.knob_panel, v.spectrogram, v.performance
         self.audio_label = QLabel("Sound output: starting…")
         self.audio_label.setObjectName("muted")
         self.statusBar().addPermanentWidget(self.audio_label)
@@ -135,21 +138,6 @@ class MainWindow(QMainWindow):
         self.say_box.play_requested.connect(lambda _text: self.play_text())
         self.voice.edited.connect(self._on_voice_edited)
         self.keypad.add_key_shortcuts(self)
-
-    def _restore_view(self) -> None:
-        s = self.settings
-        geo = s.geometry()
-        if geo is None or not self.restoreGeometry(geo):
-            self.resize(1280, 800)
-        if (sp := s.splitter()) is not None:
-            self.view.splitter.restoreState(sp)
-        if (sp := s.top_splitter()) is not None:
-            self.view.top_splitter.restoreState(sp)
-        self.view.explore.setCurrentIndex(max(0, min(s.explore_tab, self.view.explore.count() - 1)))
-        self.hold_voice.setChecked(s.hold_voice)
-        self.auto_play.setChecked(s.auto_play)
-        self.knob_panel.temperature.setValue(s.temperature)
-        self.say_box.set_text(s.text)
 
     def status(self, text: str, timeout_ms: int = 0) -> None:
         """A plain-words message in the status bar."""
@@ -180,6 +168,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.view.show_model(info, self.settings.knobs(info.name) if self._restore else [])
+        self.performance.set_has_f0(info.has_f0)
         self.explore.set_model(info)
         self._set_ready(True)
         self.status(f"{info.display_name} ready: press 0-9 or type a number.")
@@ -204,14 +193,13 @@ class MainWindow(QMainWindow):
         """Hand ``request`` to the scheduler (if a model is ready); returns it as stamped."""
         return self.scheduler.submit(request) if self._can_render() else None
 
-    def _set_digit(self, digit: str) -> None:
-        self.digit = digit
-
-    def press_digit(self, digit: str, play: bool = True) -> None:
-        """Speak ``digit`` in the current voice mode (fresh variation, held knobs or preset)."""
+    def press_digit(self, digit: str, gain: float = 1.0, note_hz: float | None = None, play: bool = True) -> None:
+        """Speak ``digit`` in the current voice mode (fresh variation, held knobs or preset) and
+        performance; ``gain``: the level it plays at; ``note_hz``: sing it on this note (a MIDI key)."""
         if self._can_render():
             self.digit = digit
-            self.scheduler.submit(self.voice.controls().request(digit=digit, play=play))
+            req = self.voice.controls(note_hz).request(digit=digit, play=play)
+            self.scheduler.submit(dataclasses.replace(req, gain=gain))
 
     def play_text(self, seed: int | None = None) -> None:
         """Speak the digit string in the text field. Its random choices follow ``seed`` (drawn here
@@ -246,16 +234,8 @@ class MainWindow(QMainWindow):
             self.view.show_result(result)
             self.status(said_message(result, self.audio.latency_s()))
         self.render_shown.emit(result)
-        if not req.play:
-            return
-        if req.origin is Origin.KNOB:
-            self.playback.play_knob(result)
-        elif req.origin in LIVE_ORIGINS:
-            self.playback.play_live(result)
-        elif req.origin is Origin.MAP_DOT:
-            self.explore.play_ab(result)
-        else:
-            self.playback.play(result)
+        if req.play:
+            self.playback.play_for(result, self.explore.play_ab)
 
     def _on_render_failed(self, req: RenderRequest, message: str) -> None:
         self.scheduler.finish()
@@ -265,8 +245,6 @@ class MainWindow(QMainWindow):
             self.say_box.show_error(message)
         self.status(f"Could not render: {message}")
         self.render_error.emit(message)
-
-    # --- playback and sound output ------------------------------------------------------------
 
     def replay(self) -> None:
         """Play the last render again."""
@@ -292,38 +270,17 @@ class MainWindow(QMainWindow):
             self.status(f"{status}. Everything else works; sound is off.", 8000)
         self.audio_state.emit(available, status)
 
-    # --- export, settings, close --------------------------------------------------------------
-
     def _on_export(self) -> None:
         if self.last_result is not None and (path := ask_wav_path(self, self.last_result)):
             self.export_wav(path)
 
     def export_wav(self, path: str | Path) -> Path | None:
         """Write the last render to ``path`` as 16-bit PCM WAV at the model's rate. Returns the path."""
-        if self.last_result is None:
-            self.status("Nothing to export yet: press a key first.")
-            return None
-        try:
-            written = export_wav(self.last_result, path)
-        except Exception as e:  # noqa: BLE001 - disk full, no permission, no libsndfile
-            self.status(f"Could not export {path}: {e}")
-            return None
-        self.status(f"Saved {written} ({self.last_result.duration_s:.2f} s).")
-        return written
+        return save_render(self.last_result, path, self.status)
 
     def save_settings(self) -> None:
-        if not self._restore:
-            return
-        s = self.settings
-        s.set_geometry(self.saveGeometry())
-        s.set_splitter(self.view.splitter.saveState())
-        s.set_top_splitter(self.view.top_splitter.saveState())
-        s.explore_tab = self.view.explore.currentIndex()
-        s.hold_voice, s.auto_play = self.hold_voice.isChecked(), self.auto_play.isChecked()
-        s.temperature, s.digit, s.text = self.knob_panel.temperature.value(), self.digit, self.say_box.text()
-        if self.model_info is not None and self.knob_panel.latent_dim == self.model_info.latent_dim:
-            s.set_knobs(self.model_info.name, self.knob_panel.values())
-        s.sync()
+        if self._restore:
+            save_view(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.shutdown()
@@ -336,6 +293,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self.save_settings()
         self.playback.shutdown()
+        self.midi.close()
         self.scheduler.close()
         self.audio.shutdown()
         self.engine.stop()

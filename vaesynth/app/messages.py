@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from vaesynth.performance import NATURAL, Performance
+
 
 class KnobMode(enum.Enum):
     """Where the knobs of a render come from."""
@@ -35,9 +37,12 @@ class Origin(enum.Enum):
     MAP_DOT = "map_dot"  # a click on a map dot: the recording, then this render (A/B)
     PAD = "pad"  # a drag on the morph pad (live, like a knob turn)
     SAVED = "saved"  # a saved voice was loaded
+    PERFORMANCE = "performance"  # pitch, speed or sing changed (re-rendered like a knob turn)
 
 
-LIVE_ORIGINS = frozenset({Origin.KNOB, Origin.MAP, Origin.PAD})  # continuous edits: coalesced, cross-faded
+LIVE_ORIGINS = frozenset(
+    {Origin.KNOB, Origin.PERFORMANCE, Origin.MAP, Origin.PAD}
+)  # continuous edits: coalesced, cross-faded
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class RenderRequest:
     ``seed``: for a string, the seed of its random choices (drawn by the app and recorded, so the
     render can be made again); unused for a single digit, whose knobs are recorded exactly.
     ``utterance``: for :attr:`Origin.MAP_DOT`, the index of the training utterance clicked.
+    ``performance``: pitch, speed and sing note (:class:`vaesynth.performance.Performance`), part of
+    the recipe. ``gain``: linear level the sound plays at (a MIDI key's velocity); not part of the render.
     """
 
     digit: str | None = None
@@ -64,6 +71,8 @@ class RenderRequest:
     generation: int = 0
     seed: int | None = None
     utterance: int | None = None
+    performance: Performance = NATURAL
+    gain: float = 1.0
 
     def __post_init__(self) -> None:
         if (self.digit is None) == (self.text is None):
@@ -72,6 +81,8 @@ class RenderRequest:
             raise ValueError("KnobMode.GIVEN needs knobs")
         if self.knob_mode is KnobMode.PRESET and not self.voice:
             raise ValueError("KnobMode.PRESET needs a voice")
+        if not 0.0 <= self.gain <= 1.0:
+            raise ValueError(f"gain must be between 0 and 1, not {self.gain!r}")
         if self.knobs is not None and not isinstance(self.knobs, tuple):
             object.__setattr__(self, "knobs", tuple(float(v) for v in self.knobs))
 

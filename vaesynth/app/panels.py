@@ -8,7 +8,7 @@ Stop, Export WAV…). Widgets only: no rendering, no audio.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
@@ -27,12 +27,16 @@ from PySide6.QtWidgets import (
 from .keypad import Keypad
 from .knobs import KnobPanel
 from .messages import ModelInfo, Origin, RenderResult
+from .midi_panel import MidiPanel
 from .morph_pad import MorphPadPanel
+from .performance_panel import PerformancePanel
 from .pickers import DevicePicker, ModelPicker
 from .spectrogram import SpectrogramView
 from .theme import tool_icon
 from .voice_map import VoiceMapView
 from .voices_panel import VoicesPanel
+
+SHOW_MODEL_BOX_FROM_PX = 640  # the central view's height from which the model's details are shown
 
 
 class KeypadBox(QGroupBox):
@@ -174,6 +178,9 @@ class CentralView(QWidget):
         self.keys = KeypadBox()
         self.say_box = SayNumberBox()
         self.model_box = ModelDetailsBox()
+        self.performance = PerformancePanel()
+        perf_box = QGroupBox("Performance")
+        QVBoxLayout(perf_box).addWidget(self.performance)
         left = QWidget()
         left_l = QVBoxLayout(left)
         left_l.setContentsMargins(0, 0, 0, 0)
@@ -181,6 +188,7 @@ class CentralView(QWidget):
         left_l.addWidget(self.say_box)
         left_l.addWidget(self.model_box)
         left_l.addStretch(1)
+        left_l.addWidget(perf_box)  # at the bottom: level with the knobs
         left.setMinimumWidth(260)
         left.setMaximumWidth(340)
 
@@ -192,11 +200,13 @@ class CentralView(QWidget):
         self.voice_map = VoiceMapView()
         self.morph = MorphPadPanel()
         self.voices = VoicesPanel()
+        self.midi = MidiPanel()
         self.explore = QTabWidget()
         self.explore.addTab(self.voice_map, "Voice &map")
         self.explore.addTab(self.morph, "Morph &pad")
         self.explore.addTab(self.voices, "&Voices")
-        # Alt+M / Alt+P / Alt+V switch tabs; the bar itself is no Tab stop (the controls on it are)
+        self.explore.addTab(self.midi, "M&IDI")
+        # Alt+M / Alt+P / Alt+V / Alt+I switch tabs; the bar itself is no Tab stop (the controls on it are)
         self.explore.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.top_splitter.addWidget(self.spec_box)
@@ -221,7 +231,7 @@ class CentralView(QWidget):
         # digit keys belong to the keypad unless the number field is being edited
         self.keys.keypad.digit_pressed.connect(lambda _d: self.say_box.release_focus())
         self.keys.keypad.pass_digits_through(self.knob_panel.temperature)
-        for box in (*self.morph.pickers, self.voice_map.colour_by):
+        for box in (*self.morph.pickers, self.voice_map.colour_by, self.midi.ports, *self.performance.spins()):
             self.keys.keypad.pass_digits_through(box)
 
     def show_model(self, info: ModelInfo, saved_knobs: list[float]) -> None:
@@ -242,6 +252,11 @@ class CentralView(QWidget):
         self.knob_panel.set_placeholder(text)
         self.voice_map.show_problem(text)
         self.model_box.show_problem(text)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        # short windows (e.g. 1024x640): the model's details give way to the keypad (the toolbar names the model)
+        self.model_box.setVisible(event.size().height() >= SHOW_MODEL_BOX_FROM_PX)
+        super().resizeEvent(event)
 
     def show_result(self, result: RenderResult) -> None:
         """Show a finished render: spectrogram and waveform, its title, the keypad's display."""

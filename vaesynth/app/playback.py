@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from .audio_bridge import AudioBridge
-from .messages import RenderResult
+from .messages import LIVE_ORIGINS, Origin, RenderResult
 
 PLAYHEAD_MS = 30
 KNOB_PLAY_EVERY_S = 0.1  # while a knob moves, a new sound starts at least this often
@@ -104,6 +105,19 @@ class PlaybackController(QObject):
         self._knob_timer.stop()
         return self._send(result, crossfade_s)
 
+    def play_for(self, result: RenderResult, ab: Callable[[RenderResult], object]) -> None:
+        """Play ``result`` as its origin wants: knob and performance edits paced, other live edits
+        at once (both cross-faded), a map dot's as an A/B through ``ab``, anything else now."""
+        origin = result.request.origin
+        if origin in (Origin.KNOB, Origin.PERFORMANCE):
+            self.play_knob(result)
+        elif origin in LIVE_ORIGINS:
+            self.play_live(result)
+        elif origin is Origin.MAP_DOT:
+            ab(result)
+        else:
+            self.play(result)
+
     def play_knob(self, result: RenderResult) -> None:
         """Play a knob render, paced by :attr:`pacer` and cross-faded into the sound playing."""
         delay = self.pacer.offer(result, self._clock())
@@ -141,7 +155,9 @@ class PlaybackController(QObject):
     def _send(self, result: RenderResult, crossfade_s: float) -> int:
         self._token += 1
         self._playing = result
-        self._audio.play(result.wave, result.sample_rate, self._token, crossfade_s)
+        gain = result.request.gain  # a MIDI key's velocity
+        wave = result.wave if gain == 1.0 else (result.wave * np.float32(gain)).astype(np.float32)
+        self._audio.play(wave, result.sample_rate, self._token, crossfade_s)
         return self._token
 
     def _on_played(self, token: int, started: bool, status: str) -> None:

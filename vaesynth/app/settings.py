@@ -155,5 +155,32 @@ class AppSettings:
     def text(self, t: str) -> None:
         self.q.setValue("voice/text", t)
 
+    def performance(self) -> dict:
+        """Pitch, speed, sing, note text and contour as last set (``{}`` if never or unreadable)."""
+        try:
+            v = json.loads(str(self._get("voice/performance", "{}")))
+        except json.JSONDecodeError:
+            return {}
+        return v if isinstance(v, dict) else {}
+
+    def set_performance(self, values: dict) -> None:
+        self.q.setValue("voice/performance", json.dumps(values))
+
+    @property
+    def midi_port(self) -> str:
+        return str(self._get("midi/port", ""))
+
+    @midi_port.setter
+    def midi_port(self, name: str) -> None:
+        self.q.setValue("midi/port", name)
+
+    @property
+    def midi_sing(self) -> bool:
+        return self._bool("midi/sing", False)
+
+    @midi_sing.setter
+    def midi_sing(self, on: bool) -> None:
+        self.q.setValue("midi/sing", bool(on))
+
     def sync(self) -> None:
         self.q.sync()

@@ -13,18 +13,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from vaesynth.performance import NATURAL, Performance
+
 from .messages import KnobMode, Origin, RenderRequest
 
 
 @dataclass(frozen=True)
 class VoiceControls:
     """A snapshot of the voice controls: ``preset`` (speaker or ``None`` for Custom), ``hold``,
-    the ``knobs`` shown, the ``temperature``."""
+    the ``knobs`` shown, the ``temperature``, the ``performance`` (pitch, speed, sing)."""
 
     preset: str | None
     hold: bool
     knobs: Sequence[float]
     temperature: float
+    performance: Performance = NATURAL
 
     @property
     def mode(self) -> KnobMode:
@@ -51,4 +54,5 @@ class VoiceControls:
             temperature=float(self.temperature),
             play=play,
             origin=origin,
+            performance=self.performance,
         )

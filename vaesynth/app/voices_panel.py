@@ -44,7 +44,7 @@ class VoicesPanel(QWidget):
         self.note.setObjectName("muted")
         self.note.setWordWrap(True)
         self.save_button = QPushButton("Save as…")
-        self.save_button.setToolTip("Keep the current voice (knobs, temperature) under a name")
+        self.save_button.setToolTip("Keep the current voice (knobs, temperature, pitch, speed, sing) under a name")
         self.load_button = QPushButton("Load")
         self.rename_button = QPushButton("Rename…")
         self.delete_button = QPushButton("Delete")
@@ -136,7 +136,7 @@ class VoicesPanel(QWidget):
             self.message.emit(f"Could not load the voice: {e}")
             return False
         self.loaded.emit(voice)
-        self.message.emit(f"Voice “{name}” loaded: knobs and temperature set, held.")
+        self.message.emit(f"Voice “{name}” loaded: knobs, temperature, pitch and speed set, held.")
         return True
 
     def rename(self, old: str, new: str) -> bool:
