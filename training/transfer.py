@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vaesynth.audio import resample
 from vaesynth.digits import N_DIGITS
-from vaesynth.spectral import wave_to_features
+from vaesynth.spectral import resample, wave_to_features
 from vaesynth.synth import Synth
 from vaesynth.voice_in import VoiceInError, analyse_digits, encode_voice, load_take
 

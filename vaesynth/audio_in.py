@@ -139,7 +139,7 @@ def record_take(
     (``load_take(take, cfg.sample_rate)``) can still tell a quiet or clipped take.
     See :func:`record_raw` for the arguments and errors.
     """
-    from .audio import resample
+    from .spectral import resample
 
     cfg = cfg or SpectralConfig()
     raw, rate = record_raw(seconds, device, on_level)
