@@ -10,16 +10,16 @@ records what it is asked to play, so no PortAudio client ever meets the test's J
 # ruff: noqa: F811  (the fixtures imported from test_app are used by name as test parameters)
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from jack_utils import Keyboard
+from jack_utils import jack_server as jack_server_running
 
 pytest.importorskip("pytestqt")
 
@@ -209,83 +209,17 @@ def test_performance_persists_in_settings(qtbot, make_window, settings_file: Pat
 WAIT_S = 10.0
 
 
-def _jack_client_ok(server: str) -> bool:
-    import rtmidi
-
-    saved = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = server
-    try:
-        with midi_ports.quiet_stderr():
-            probe = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="vaesynth-probe")
-    except Exception:  # noqa: BLE001
-        return False
-    finally:
-        if saved is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = saved
-    probe.delete()
-    return True
-
-
 @pytest.fixture(scope="module")
 def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private JACK server (dummy driver); its name. PortAudio is initialised first (see test_midi)."""
-    if shutil.which("jackd") is None:
-        pytest.skip("jackd is not installed (Debian/Ubuntu: apt install jackd2; scripts/setup.sh does)")
-    with contextlib.suppress(OSError):
-        import sounddevice  # noqa: F401
-    name = f"vaesynth_apptest_{os.getpid()}"
-    log = tmp_path_factory.mktemp("jack") / "jackd.log"
-    with open(log, "wb") as f:
-        proc = subprocess.Popen(
-            ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256"],
-            stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while not _jack_client_ok(name):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"jackd did not start (exit {proc.poll()}): {log.read_text(errors='replace')[-1500:]}")
-            time.sleep(0.05)
+    """A private JACK server (dummy driver) for this module; its name (``tests/jack_utils.py``)."""
+    with jack_server_running(f"vaesynth_apptest_{os.getpid()}", tmp_path_factory.mktemp("jack")) as name:
         yield name
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @pytest.fixture
 def jack(jack_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
     return jack_server
-
-
-class Keyboard:
-    """A virtual MIDI output port on JACK (``client:port``), standing in for a keyboard plugged in."""
-
-    def __init__(self, client: str = "appkeys", port: str = "keys") -> None:
-        import rtmidi
-
-        self.name = f"{client}:{port}"
-        self._out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=client)
-        self._out.open_virtual_port(port)
-
-    def send(self, *data: int) -> None:
-        self._out.send_message(list(data))
-
-    def note_on(self, note: int, velocity: int = 100) -> None:
-        self.send(0x90, note, velocity)
-
-    def note_off(self, note: int) -> None:
-        self.send(0x80, note, 0)
-
-    def unplug(self) -> None:
-        self._out.close_port()
-        self._out.delete()
 
 
 def port_names(w) -> list[str]:  # noqa: ANN001

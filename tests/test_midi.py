@@ -10,11 +10,9 @@ through that port. No assertion here depends on how fast anything is.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from jack_utils import Keyboard
+from jack_utils import jack_server as jack_server_running
 
 from vaesynth import cli, midi_ports
 from vaesynth.midi import (
@@ -307,61 +307,11 @@ def test_player_plays_only_the_newest_of_keys_that_arrived_together(fakes) -> No
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _jack_client_ok(server: str) -> bool:
-    import rtmidi
-
-    saved = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = server
-    try:
-        with midi_ports.quiet_stderr():
-            probe = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="vaesynth-probe")
-    except Exception:  # noqa: BLE001
-        return False
-    finally:
-        if saved is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = saved
-    probe.delete()
-    return True
-
-
 @pytest.fixture(scope="module")
 def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private JACK server (dummy driver, 48 kHz, 256-frame periods); its name.
-
-    JACK_DEFAULT_SERVER points at it only inside tests (fixture ``jack``): PortAudio, initialised
-    at any other moment, must not connect its own JACK host API to this server, or it aborts the
-    process when the server goes away. For the same reason PortAudio is initialised here first.
-    """
-    if shutil.which("jackd") is None:
-        pytest.skip("jackd is not installed (Debian/Ubuntu: apt install jackd2; scripts/setup.sh does)")
-    with contextlib.suppress(OSError):
-        import sounddevice  # noqa: F401
-    name = f"vaesynth_test_{os.getpid()}"
-    log = tmp_path_factory.mktemp("jack") / "jackd.log"
-    with open(log, "wb") as f:
-        proc = subprocess.Popen(
-            ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256"],
-            stdin=subprocess.DEVNULL,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while not _jack_client_ok(name):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"jackd did not start (exit {proc.poll()}): {log.read_text(errors='replace')[-1500:]}")
-            time.sleep(0.05)
+    """A private JACK server (dummy driver) for this module; its name (``tests/jack_utils.py``)."""
+    with jack_server_running(f"vaesynth_test_{os.getpid()}", tmp_path_factory.mktemp("jack")) as name:
         yield name
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @pytest.fixture
@@ -369,35 +319,6 @@ def jack(jack_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """JACK_DEFAULT_SERVER set to the test server for this test; the server's name."""
     monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server)
     return jack_server
-
-
-class Keyboard:
-    """A virtual MIDI output port on JACK (``client:port``), standing in for a keyboard plugged in.
-
-    A client that reuses the name of one just closed may be renamed ``client-01`` by JACK while the
-    old one is still being torn down (as a replugged device's ALSA address changes): tests compare
-    such names with :func:`match_port`.
-    """
-
-    def __init__(self, client: str = "vkeys", port: str = "keys") -> None:
-        import rtmidi
-
-        self.name = f"{client}:{port}"
-        self._out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=client)
-        self._out.open_virtual_port(port)
-
-    def send(self, *data: int) -> None:
-        self._out.send_message(list(data))
-
-    def note_on(self, note: int, velocity: int = 100, channel: int = 0) -> None:
-        self.send(0x90 | channel, note, velocity)
-
-    def note_off(self, note: int, channel: int = 0) -> None:
-        self.send(0x80 | channel, note, 0)
-
-    def unplug(self) -> None:
-        self._out.close_port()
-        self._out.delete()
 
 
 @pytest.fixture
