@@ -227,7 +227,7 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
         t0 = time.monotonic()
         if prepare:  # the audio thread opens the stream while this one renders, as the app's would
             audio_thread.submit(out.prepare)
-        r = synth.render_digit(d, synth.random_knobs(digit=d, rng=rng))
+        r = synth.render_digit(d, synth.knobs.fresh(d, rng=rng))
         t1 = time.monotonic()
         out.play(r.wave, sr)
         render_ms.append(1e3 * (t1 - t0))
@@ -236,7 +236,7 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
         audio_only.add(t1, w)
 
     for d in range(3):  # warm-up
-        synth.render_digit(d, synth.random_knobs(digit=d, rng=rng))
+        synth.render_digit(d, synth.knobs.fresh(d, rng=rng))
 
     rec = TimedRecorder(pulse.monitor_name)
     idle, idle_audio = Events(), Events()
@@ -263,7 +263,7 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
     rec = TimedRecorder(pulse.monitor_name)
     busy, busy_audio = Events(skip_s=0.05), Events(skip_s=0.05)
     for i in range(n):
-        r = synth.render_digit(9 - i % 10, synth.random_knobs(digit=9 - i % 10, rng=rng))
+        r = synth.render_digit(9 - i % 10, synth.knobs.fresh(9 - i % 10, rng=rng))
         out.play(r.wave, sr)
         time.sleep(0.15 + 0.02 * rng.random())
         press(i % 10, busy, busy_audio)
@@ -275,7 +275,7 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
     rec = TimedRecorder(pulse.monitor_name)
     # successive renders of a sweep sound alike: search only until the next event (100 ms later)
     sweep = Events(template_s=0.06, fade_in_s=0.03, skip_s=0.035, search_s=0.095)
-    knobs = synth.random_knobs(digit=5, rng=rng)
+    knobs = synth.knobs.fresh(5, rng=rng)
     for i in range(n):
         knobs = knobs.copy()
         knobs[i % len(knobs)] += 0.25 if (i // len(knobs)) % 2 == 0 else -0.25
@@ -333,9 +333,6 @@ class AppDriver:
         dial = self.w.knob_panel.knobs[index].dial
         dial.setValue(dial.value() + steps)
 
-    def output(self):  # noqa: ANN201
-        return self.w.audio.output
-
     def close(self) -> None:
         self.w.close()
         self.pump(0.3)
@@ -378,11 +375,8 @@ def bench_app(pulse, model: str, n: int, rng: np.random.Generator) -> dict:  # n
         drv.pump(0.8)
 
     def settle_idle(_i: int) -> None:
-        out = drv.output()
-        end = time.monotonic() + 3
-        while out is not None and getattr(out, "open_streams", 0) and time.monotonic() < end:
-            drv.pump(0.02)
-        drv.pump(0.05 + 0.05 * rng.random())
+        # a digit lasts < 0.9 s and its stream closes ~0.1 s after it (vaesynth.audio): idle after 1.1 s
+        drv.pump(1.1 + 0.05 * rng.random())
 
     run("key press after idle (app)", lambda i: drv.press(i % 10), settle_idle)
 
@@ -476,7 +470,7 @@ def bench_wakeups(synth, seconds: float) -> dict:  # noqa: ANN001
     rows: dict[str, float] = {}
     rows["idle, no client"] = wakeups_per_s(seconds)
     out = AudioOutput()
-    r = synth.render_digit(7, synth.random_knobs(digit=7, rng=0))
+    r = synth.render_digit(7, synth.knobs.fresh(7, rng=0))
     out.play(r.wave, synth.sample_rate)
     time.sleep(1.0)
     wait_closed(out)
@@ -511,7 +505,7 @@ def bench_underruns(synth, latencies: list[float], seconds: float) -> list[dict]
         try:
             for lat in latencies:
                 out = AudioOutput(latency=lat)
-                knobs = synth.random_knobs(digit=3, rng=1)
+                knobs = synth.knobs.fresh(3, rng=1)
                 pid = pulse_pid()
                 c0, t_start = ctx_switches(pid), time.monotonic()
                 i = 0

@@ -221,6 +221,8 @@ class MainWindow(QMainWindow):
         if not self.scheduler.is_current(req):
             return
         self.last_result = result
+        if req.play:  # sound first: the drawing below takes milliseconds a listener would hear
+            self.playback.play_for(result, self.explore.play_ab)
         self.toolbar.export_action.setEnabled(True)
         live = req.origin in LIVE_ORIGINS
         if not superseded or not live:
@@ -234,8 +236,6 @@ class MainWindow(QMainWindow):
             self.view.show_result(result)
             self.status(said_message(result, self.audio.latency_s()))
         self.render_shown.emit(result)
-        if req.play:
-            self.playback.play_for(result, self.explore.play_ab)
 
     def _on_render_failed(self, req: RenderRequest, message: str) -> None:
         self.scheduler.finish()
