@@ -221,20 +221,21 @@ class MainWindow(QMainWindow):
         if not self.scheduler.is_current(req):
             return
         self.last_result = result
-        if req.play:  # sound first: the drawing below takes milliseconds a listener would hear
-            self.playback.play_for(result, self.explore.play_ab)
-        self.toolbar.export_action.setEnabled(True)
         live = req.origin in LIVE_ORIGINS
+        now = time.monotonic()
+        # a moving drag/knob is drawn at most every 0.1 s (the sound follows every render)
+        show = not (live and superseded) or now - self._shown_at >= LIVE_SHOW_EVERY_S
+        if show:
+            self.status(said_message(result, self.audio.latency_s()))
+        if req.play:  # sound before drawing: the drawing takes milliseconds a listener would hear
+            self.playback.play_for(result, self.explore.play_ab)  # (an A/B may put its own status)
+        self.toolbar.export_action.setEnabled(True)
         if not superseded or not live:
             self.knob_panel.set_values(result.knobs)  # the voice used, unless it is moving again
             self.explore.show_voice(result.knobs, result.digits)
-        now = time.monotonic()
-        if not (live and superseded) or now - self._shown_at >= LIVE_SHOW_EVERY_S:
-            # while a drag or a knob keeps moving, the picture follows at most every 0.1 s (the
-            # sound follows every render): painting takes the time the next render needs
+        if show:
             self._shown_at = now
             self.view.show_result(result)
-            self.status(said_message(result, self.audio.latency_s()))
         self.render_shown.emit(result)
 
     def _on_render_failed(self, req: RenderRequest, message: str) -> None:
