@@ -256,7 +256,26 @@ class PulseServer:
             res = _run(cmd)
             if res.returncode != 0:
                 raise PulseUnavailable(f"{' '.join(cmd)} failed: {res.stderr.strip()}")
+        server.pin_address()
         return server
+
+    @staticmethod
+    def pin_address() -> None:
+        """Name the server's socket in ``$PULSE_SERVER`` so clients still find it when a test changes ``$HOME``.
+
+        Without ``$XDG_RUNTIME_DIR`` (e.g. root in CI) a client looks for the socket through ``~/.config/pulse``;
+        a test that points ``HOME`` at a temporary folder would then lose the server.
+        """
+        if os.environ.get("PULSE_SERVER"):
+            return
+        for line in _run(["pactl", "info"]).stdout.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "Server String" and value.strip():
+                address = value.strip()
+                os.environ["PULSE_SERVER"] = address if ":" in address else f"unix:{address}"
+        cookie = Path(os.path.expanduser("~/.config/pulse/cookie"))
+        if cookie.exists() and not os.environ.get("PULSE_COOKIE"):
+            os.environ["PULSE_COOKIE"] = str(cookie)
 
     def start_daemon(self) -> None:
         self.log_path = Path(tempfile.gettempdir()) / f"vaesynth-pulseaudio-{os.getuid()}.log"

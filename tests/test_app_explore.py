@@ -134,7 +134,7 @@ def test_map_dot_click_plays_recording_then_model_and_sets_knobs(pulse, qtbot, m
 
 def test_map_click_without_recordings_plays_the_model_and_says_why(qtbot, make_window, monkeypatch, tmp_path):  # noqa: ANN001
     monkeypatch.setenv("VAESYNTH_FSDD", str(tmp_path / "nowhere"))
-    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     w = make_window()
     view = w.view.voice_map
     w.view.explore.setCurrentWidget(view)
