@@ -352,21 +352,13 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
 
 class TimedOutput:
     """Wraps an audio output; records ``(perf_counter, wave)`` whenever ``play`` has handed a sound
-    over. ``play`` takes ``crossfade_s`` exactly when the wrapped output's does (the app asks)."""
+    over."""
 
     def __init__(self, out) -> None:  # noqa: ANN001
-        from vaesynth.app.audio_bridge import accepts_crossfade
-
         self._out = out
         self.plays: list[tuple[float, object]] = []
-        self.play = self._play_crossfade if accepts_crossfade(out.play) else self._play
 
-    def _play(self, wave, sample_rate):  # noqa: ANN001, ANN202
-        ok = self._out.play(wave, sample_rate)
-        self.plays.append((time.perf_counter(), wave))
-        return ok
-
-    def _play_crossfade(self, wave, sample_rate, crossfade_s=0.0):  # noqa: ANN001, ANN202
+    def play(self, wave, sample_rate, crossfade_s=0.0):  # noqa: ANN001, ANN201
         ok = self._out.play(wave, sample_rate, crossfade_s=crossfade_s)
         self.plays.append((time.perf_counter(), wave))
         return ok

@@ -68,6 +68,9 @@ def _reinit_portaudio() -> None:
     """Make PortAudio re-read its device list (only needed when the environment changed after its import)."""
     import sounddevice as sd
 
+    from vaesynth.audio import close_all
+
+    close_all()  # Pa_Terminate with a stream still running (a test's last sound) can hang
     sd._terminate()
     sd._initialize()
 

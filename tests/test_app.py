@@ -163,6 +163,33 @@ def test_fresh_variation_and_hold_voice(qtbot, make_window) -> None:  # noqa: AN
     assert list(c) == list(d) == w.knob_panel.values()
 
 
+def test_key_presses_are_rendered_ahead_and_stay_fresh(qtbot, make_window) -> None:  # noqa: ANN001
+    w = make_window()
+    w.hold_voice.setChecked(False)
+    press(qtbot, w, "3")  # aims the engine at the keypad's voice; it renders ahead while idle
+    qtbot.waitUntil(lambda: len(w.engine.ahead) == 10, timeout=WAIT_MS)
+    results = [press(qtbot, w, d) for d in "390"]
+    assert all(r.ahead for r in results)
+    assert "rendered ahead" in w.statusBar().currentMessage()
+    again = press(qtbot, w, "3")  # (ahead again if the engine had time to render a new 3, else now)
+    assert len({r.knobs for r in [*results, again]}) == 4, "every press is a new voice"
+    # what was played is what the recipe makes again, and what the knobs show
+    from vaesynth.synth import Synth
+
+    first = results[0]
+    assert np.array_equal(first.recipe.render(Synth.from_path(w.model_info.path)).wave, first.wave)
+    assert w.knob_panel.values() == list(again.knobs)
+    # a held voice is rendered ahead too; a knob change makes the next press render anew
+    w.hold_voice.setChecked(True)
+    press(qtbot, w, "1")
+    qtbot.waitUntil(lambda: len(w.engine.ahead) == 10, timeout=WAIT_MS)
+    assert press(qtbot, w, "8").ahead
+    w.knob_panel.knobs[0].dial.setValue(w.knob_panel.knobs[0].dial.value() + 3)
+    qtbot.waitUntil(lambda: w.scheduler.idle, timeout=WAIT_MS)
+    after = press(qtbot, w, "8")
+    assert list(after.knobs) == w.knob_panel.values()  # never a sound rendered ahead for the old knobs
+
+
 def test_knob_change_changes_spectrogram(qtbot, make_window) -> None:  # noqa: ANN001
     w = make_window()
     w.auto_play.setChecked(False)

@@ -10,7 +10,6 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from vaesynth.app.audio_bridge import accepts_crossfade  # noqa: E402
 from vaesynth.app.messages import KnobMode, ModelEntry, Origin, RenderRequest, RenderResult  # noqa: E402
 from vaesynth.app.pickers import SYSTEM_DEFAULT, device_choices, initial_model, with_opened  # noqa: E402
 from vaesynth.app.playback import KnobPacer  # noqa: E402
@@ -183,16 +182,6 @@ def test_device_choices_show_one_entry_per_route() -> None:
     assert device_choices([])[0].label == SYSTEM_DEFAULT
 
 
-def test_accepts_crossfade() -> None:
-    def old(wave, sample_rate):  # noqa: ANN001, ANN202
-        return True
-
-    def new(wave, sample_rate, crossfade_s=0.0):  # noqa: ANN001, ANN202
-        return True
-
-    assert not accepts_crossfade(old) and accepts_crossfade(new)
-
-
 # --- PlaybackController (Qt timers, a fake output bridge) -----------------------------------
 
 
@@ -243,3 +232,59 @@ def test_playback_controller_paces_knob_plays_with_crossfade(qtbot) -> None:  # 
     qtbot.wait(250)
     assert [c[0] for c in bridge.calls] == [1.0, 3.0, 4.0, -1.0]
     assert started == [1, 2, 3] and pc.playing.wave[0] == 4.0
+
+
+# --- RenderAhead (no Qt) --------------------------------------------------------------------
+
+
+def _result_for(req: RenderRequest, value: float) -> RenderResult:
+    wave = np.full(8, value, dtype=np.float32)
+    return RenderResult(req, wave, 8000, np.zeros((2, 3), np.float32), 0.001, req.digit or "", (), (value,), 0.01)
+
+
+def test_render_ahead_fills_each_digit_once_for_the_target_voice() -> None:
+    from vaesynth.app.render_ahead import RenderAhead
+
+    ahead = RenderAhead()
+    assert ahead.next_request() is None  # no voice aimed at yet
+    key = RenderRequest(digit="7", knob_mode=KnobMode.FRESH, temperature=0.8, generation=3, gain=0.5)
+    ahead.aim(key)
+    order = []
+    while (req := ahead.next_request()) is not None:
+        assert (req.knob_mode, req.temperature, req.generation, req.play) == (KnobMode.FRESH, 0.8, 3, False)
+        order.append(req.digit)
+        assert ahead.store(_result_for(req, float(req.digit)))
+    assert order == ["7", "8", "9", "0", "1", "2", "3", "4", "5", "6"]  # the pressed digit first
+    assert len(ahead) == 10
+    hit = ahead.take(dataclasses.replace(key, digit="4", gain=1.0))  # gain and play are not the voice
+    assert hit is not None and hit.knobs == (4.0,)
+    assert ahead.take(dataclasses.replace(key, digit="4")) is None  # each sound is used once
+    assert (ahead.hits, ahead.misses) == (1, 1)
+    assert ahead.next_request().digit == "4"  # and rendered again
+
+
+def test_render_ahead_never_answers_for_another_voice() -> None:
+    from vaesynth.app.render_ahead import RenderAhead
+
+    ahead = RenderAhead()
+    held = RenderRequest(digit="2", knobs=(0.1, 0.2), generation=1)
+    ahead.aim(held)
+    req = ahead.next_request()
+    assert req.knob_mode is KnobMode.GIVEN and req.knobs == (0.1, 0.2)
+    ahead.store(_result_for(req, 1.0))
+    others = [
+        dataclasses.replace(held, knobs=(0.1, 0.25)),  # a knob moved
+        dataclasses.replace(held, generation=2),  # another model
+        dataclasses.replace(held, knob_mode=KnobMode.PRESET, knobs=None, voice="george"),
+        dataclasses.replace(held, temperature=1.5),
+        dataclasses.replace(held, origin=Origin.KNOB),  # only key presses are answered ahead
+    ]
+    for other in others:
+        assert ahead.take(other) is None, other
+    assert ahead.take(held) is not None
+    # aiming at a new voice drops what was rendered for the old one; a late result of it is refused
+    ahead.store(_result_for(req, 1.0))
+    ahead.aim(others[0])
+    assert len(ahead) == 0 and not ahead.store(_result_for(req, 1.0))
+    ahead.aim(RenderRequest(text="12", knobs=(0.0, 0.0)))  # strings are never rendered ahead
+    assert ahead.target.digit == "2"

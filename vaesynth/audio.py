@@ -45,15 +45,21 @@ _live: weakref.WeakSet[AudioOutput] = weakref.WeakSet()
 _atexit_registered = False
 
 
-def _close_all_at_exit() -> None:
-    """Close every stream while Python is still whole: PortAudio's own exit handler (Pa_Terminate)
-    would otherwise close them during interpreter shutdown, when their callbacks can no longer
-    enter Python, and the process can hang on exit."""
+def close_all() -> None:
+    """Close every open stream of every :class:`AudioOutput` (the outputs stay usable). Call it
+    before anything terminates PortAudio: ``Pa_Terminate`` with streams still running can hang."""
     for out in list(_live):
         try:
             out.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _close_all_at_exit() -> None:
+    """Close every stream while Python is still whole: PortAudio's own exit handler (Pa_Terminate)
+    would otherwise close them during interpreter shutdown, when their callbacks can no longer
+    enter Python, and the process can hang on exit."""
+    close_all()
 
 
 def _message(e: BaseException) -> str:

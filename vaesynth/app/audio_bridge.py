@@ -7,7 +7,6 @@ the bridge's own ``QThread`` rather than on the GUI thread. :meth:`AudioBridge.p
 
 from __future__ import annotations
 
-import inspect
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -16,15 +15,6 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from .engine import message
-
-
-def accepts_crossfade(play: Callable[..., Any]) -> bool:
-    """Whether an output's ``play`` takes ``crossfade_s`` (newer :class:`vaesynth.audio.AudioOutput`)."""
-    try:
-        params = inspect.signature(play).parameters
-    except (TypeError, ValueError):
-        return False
-    return "crossfade_s" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 class AudioBridge(QObject):
@@ -37,12 +27,13 @@ class AudioBridge(QObject):
     _do_play = Signal(object, int, int, float)
     _do_stop = Signal()
     _do_device = Signal(object)
+    _do_prepare = Signal()
+    _do_close = Signal()
 
     def __init__(self, factory: Callable[[], Any] | None = None) -> None:
         super().__init__()
         self._factory = factory
         self._output: Any = None
-        self._crossfade = False
         self._thread = QThread()
         self._thread.setObjectName("vaesynth-audio")
         self.moveToThread(self._thread)
@@ -50,6 +41,8 @@ class AudioBridge(QObject):
         self._do_play.connect(self._play)
         self._do_stop.connect(self._stop)
         self._do_device.connect(self._set_device)
+        self._do_prepare.connect(self._prepare)
+        self._do_close.connect(self._close)
 
     # --- GUI thread ------------------------------------------------------------------------
 
@@ -58,7 +51,8 @@ class AudioBridge(QObject):
         self._do_start.emit()
 
     def shutdown(self, timeout_ms: int = 3000) -> None:
-        self._do_stop.emit()
+        """Close the output (its streams, in the audio thread) and end the thread."""
+        self._do_close.emit()
         self._thread.quit()
         self._thread.wait(timeout_ms)
 
@@ -69,6 +63,11 @@ class AudioBridge(QObject):
 
     def stop(self) -> None:
         self._do_stop.emit()
+
+    def prepare(self) -> None:
+        """A sound is coming (a key, knob, pad or MIDI event): the output opens its stream now, while
+        the engine renders, so that :meth:`play` only has to start it (``AudioOutput.prepare``)."""
+        self._do_prepare.emit()
 
     def set_device(self, index: int | None) -> None:
         self._do_device.emit(index)
@@ -131,7 +130,6 @@ class AudioBridge(QObject):
             self._output = None
             self.state_changed.emit(False, f"No audio output: {message(e)}", [])
             return
-        self._crossfade = accepts_crossfade(self._output.play)
         self._report()
 
     @Slot(object, int, int, float)
@@ -142,11 +140,7 @@ class AudioBridge(QObject):
             return
         was = bool(out.available)
         try:
-            if crossfade_s > 0 and self._crossfade:
-                ok = bool(out.play(wave, sample_rate, crossfade_s=crossfade_s))
-            else:
-                ok = bool(out.play(wave, sample_rate))
-            ok = ok and bool(out.available)
+            ok = bool(out.play(wave, sample_rate, crossfade_s=crossfade_s)) and bool(out.available)
         except Exception as e:  # noqa: BLE001
             self.played.emit(token, False, message(e))
             return
@@ -155,10 +149,28 @@ class AudioBridge(QObject):
         self.played.emit(token, ok, str(out.status))
 
     @Slot()
+    def _prepare(self) -> None:
+        prepare = getattr(self._output, "prepare", None)
+        if prepare is not None:
+            try:
+                prepare()
+            except Exception:  # noqa: BLE001 - play() opens the stream itself and reports
+                pass
+
+    @Slot()
     def _stop(self) -> None:
         if self._output is not None:
             try:
                 self._output.stop()
+            except Exception:  # noqa: BLE001
+                pass
+
+    @Slot()
+    def _close(self) -> None:
+        close = getattr(self._output, "close", None)
+        if close is not None:
+            try:
+                close()
             except Exception:  # noqa: BLE001
                 pass
 

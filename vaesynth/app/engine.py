@@ -9,15 +9,17 @@ comes back as a plain-words message; nothing here raises into Qt.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResult
+from .render_ahead import AHEAD_IDLE_S, AHEAD_ORIGINS, RenderAhead
 from .voice_knobs import VoiceKnobs
 
 
@@ -39,20 +41,28 @@ class Engine(QObject):
     _do_list = Signal(object)
     _do_load = Signal(str, int)
     _do_render = Signal(object)
+    _do_aim = Signal(object)
+    _do_halt = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, render_ahead: bool = True) -> None:
         super().__init__()
         self._synth: Any = None
         self._knobs: VoiceKnobs | None = None
         self._info: ModelInfo | None = None
         self._weights = ""
         self._generation = -1
+        self.ahead = RenderAhead() if render_ahead else None  # read its counters only when idle
+        self._ahead_timer = QTimer(self)  # a child: it moves to the worker thread with the engine
+        self._ahead_timer.setSingleShot(True)
+        self._ahead_timer.timeout.connect(self._render_one_ahead)
         self._thread = QThread()
         self._thread.setObjectName("vaesynth-engine")
         self.moveToThread(self._thread)
         self._do_list.connect(self._list_models)
         self._do_load.connect(self._load_model)
         self._do_render.connect(self._render)
+        self._do_aim.connect(self._aim)
+        self._do_halt.connect(self._halt, Qt.ConnectionType.BlockingQueuedConnection)
 
     # --- called from the GUI thread --------------------------------------------------------
 
@@ -60,6 +70,8 @@ class Engine(QObject):
         self._thread.start()
 
     def stop(self, timeout_ms: int = 5000) -> None:
+        if self._thread.isRunning():  # the render-ahead timer lives in the worker: stop it there
+            self._do_halt.emit()
         self._thread.quit()
         self._thread.wait(timeout_ms)
 
@@ -71,6 +83,11 @@ class Engine(QObject):
 
     def render(self, request: RenderRequest) -> None:
         self._do_render.emit(request)
+
+    def render_ahead(self, request: RenderRequest) -> None:
+        """While idle, render the digits ahead in ``request``'s voice (what the keypad would say
+        now), so that a key press in that voice is answered without a render (:mod:`.render_ahead`)."""
+        self._do_aim.emit(request)
 
     # --- worker thread ---------------------------------------------------------------------
 
@@ -133,10 +150,23 @@ class Engine(QObject):
             self.model_failed.emit(path, message(e), generation, self._info)
             return
         self._synth, self._knobs, self._info, self._generation = synth, knobs, info, generation
+        if self.ahead is not None:
+            self.ahead.clear()
         self.model_loaded.emit(info)
 
     @Slot(object)
     def _render(self, req: RenderRequest) -> None:
+        ahead = self.ahead
+        if ahead is not None:
+            t0 = time.perf_counter()
+            ready = ahead.take(req) if req.generation == self._generation else None
+            if req.digit is not None and req.origin in AHEAD_ORIGINS:
+                ahead.aim(req)
+            self._ahead_timer.start(round(1000 * AHEAD_IDLE_S))  # (re)start: ahead only when idle
+            if ready is not None:
+                elapsed = time.perf_counter() - t0
+                self.rendered.emit(dataclasses.replace(ready, request=req, elapsed_s=elapsed, ahead=True))
+                return
         try:
             result = self._render_now(req)
         except Exception as e:  # noqa: BLE001 - a failed render is a message, not a crash
@@ -145,6 +175,31 @@ class Engine(QObject):
             self.render_failed.emit(req, message(e))
             return
         self.rendered.emit(result)
+
+    @Slot(object)
+    def _aim(self, req: RenderRequest) -> None:
+        if self.ahead is not None and req.generation == self._generation:
+            self.ahead.aim(req)
+            self._ahead_timer.start(round(1000 * AHEAD_IDLE_S))
+
+    @Slot()
+    def _halt(self) -> None:
+        self._ahead_timer.stop()
+        if self.ahead is not None:
+            self.ahead.clear()
+
+    @Slot()
+    def _render_one_ahead(self) -> None:
+        """One digit ahead per timer shot, so that a request arriving meanwhile is never kept
+        waiting for more than one render."""
+        req = self.ahead.next_request() if self.ahead is not None else None
+        if req is None or self._synth is None or req.generation != self._generation:
+            return
+        try:
+            self.ahead.store(self._render_now(req))
+        except Exception:  # noqa: BLE001 - the press itself will render and report
+            return
+        self._ahead_timer.start(1)
 
     def _recipe(self, req: RenderRequest) -> Any:
         """The :class:`vaesynth.keep.RenderRecipe` for ``req``: what the engine renders, so that the

@@ -35,15 +35,12 @@ LIVE_SHOW_EVERY_S = 0.1  # while a live edit keeps coming, draw a superseded ren
 
 
 class MainWindow(QMainWindow):
-    """The vaesynth window.
-
-    ``settings``: where state persists (pass an INI-file QSettings in tests);
+    """The vaesynth window. ``settings``: where state persists (an INI-file QSettings in tests);
     ``model``: a bundle name (``"cnn"``) or folder to load instead of the remembered one;
     ``models_root``: where shipped bundles are listed from (default ``resources/models``);
     ``audio_factory``: builds the audio output (default :class:`vaesynth.audio.AudioOutput`);
     ``restore``: whether to restore geometry/knobs/choices from ``settings``;
-    ``midi_api``: the MIDI system (``None``: ALSA where there is a sequencer, else JACK).
-    """
+    ``midi_api``: the MIDI system (``None``: ALSA where there is a sequencer, else JACK)."""
 
     model_ready = Signal(object)  # ModelInfo
     model_error = Signal(str)
@@ -129,7 +126,7 @@ class MainWindow(QMainWindow):
         self.audio.state_changed.connect(self._on_audio_state)
         self.playback.started.connect(self.playback_started)
         self.playback.failed.connect(self._on_play_failed)
-        self.playback.playhead_moved.connect(self._on_playhead)
+        self.playback.playhead_moved.connect(self.view.follow_playhead)
         self.device_picker.bind(self.audio, self.settings if self._restore else None)
         self.toolbar.replay_action.triggered.connect(self.replay)
         self.toolbar.stop_action.triggered.connect(self.stop_playback)
@@ -198,6 +195,7 @@ class MainWindow(QMainWindow):
         performance; ``gain``: the level it plays at; ``note_hz``: sing it on this note (a MIDI key)."""
         if self._can_render():
             self.digit = digit
+            self.audio.prepare()  # the stream opens while the engine renders (or finds the sound ready)
             req = self.voice.controls(note_hz).request(digit=digit, play=play)
             self.scheduler.submit(dataclasses.replace(req, gain=gain))
 
@@ -211,9 +209,11 @@ class MainWindow(QMainWindow):
 
     def _on_voice_edited(self, controls: VoiceControls, origin: Origin, play: bool) -> None:
         if self.model_info is not None:  # re-render the current digit in the edited voice
+            if play:
+                self.audio.prepare()
+            self.scheduler.submit(controls.request(digit=self.digit, origin=origin, play=play))
             if controls.hold and not controls.preset and origin is not Origin.MAP:  # (the map moves its own)
                 self.explore.show_voice(controls.knobs, self.digit, soon=origin in LIVE_ORIGINS)
-            self.scheduler.submit(controls.request(digit=self.digit, origin=origin, play=play))
 
     def _on_rendered(self, result: RenderResult) -> None:
         req = result.request
@@ -236,6 +236,8 @@ class MainWindow(QMainWindow):
         if show:
             self._shown_at = now
             self.view.show_result(result)
+        if self.scheduler.idle:  # settled: render the keypad's next sounds ahead, in the voice now set
+            self.engine.render_ahead(self.scheduler.stamp(self.voice.controls().request(digit=self.digit)))
         self.render_shown.emit(result)
 
     def _on_render_failed(self, req: RenderRequest, message: str) -> None:
@@ -254,10 +256,6 @@ class MainWindow(QMainWindow):
 
     def stop_playback(self) -> None:
         self.playback.stop()
-
-    def _on_playhead(self, result: RenderResult | None, position: float | None) -> None:
-        if position is None or result is self.last_result:
-            self.spectrogram.set_playhead(position)
 
     def _on_play_failed(self, status: str) -> None:
         self.audio_label.setText(status)

@@ -101,6 +101,7 @@ class RenderResult:
     knobs: tuple[float, ...]  # the knobs used, exactly (for a string: those of its first digit)
     elapsed_s: float
     recipe: Any = None  # the vaesynth.keep.RenderRecipe that makes this sound again, sample for sample
+    ahead: bool = False  # rendered ahead, before its key was pressed (vaesynth.app.render_ahead)
 
     @property
     def label(self) -> str:

@@ -175,6 +175,7 @@ class CentralView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.shown: RenderResult | None = None  # the render drawn
         self.keys = KeypadBox()
         self.say_box = SayNumberBox()
         self.model_box = ModelDetailsBox()
@@ -267,7 +268,13 @@ class CentralView(QWidget):
             result.image_db, result.duration_s, result.wave, result.sample_rate, list(result.segments), result.digits
         )
         self.spectrogram.set_playhead(None)
+        self.shown = result
         self.spec_box.setTitle(f"Spectrogram: “{shorten(result.label)}”  ·  {result.duration_s:.2f} s")
+
+    def follow_playhead(self, result: RenderResult | None, position: float | None) -> None:
+        """The playhead at ``position`` s into ``result`` if that is the render drawn (``None``: off)."""
+        if position is None or result is self.shown:
+            self.spectrogram.set_playhead(position)
 
 
 def shorten(text: str, n: int = 20) -> str:
@@ -278,7 +285,7 @@ def shorten(text: str, n: int = 20) -> str:
 def said_message(result: RenderResult, latency_s: float | None) -> str:
     """The status line after a render: what was said, how long the render took, and the output
     latency on top of it when the sound plays (what a user waits in all)."""
-    wait = f"rendered in {1000 * result.elapsed_s:.0f} ms"
+    wait = "rendered ahead" if result.ahead else f"rendered in {1000 * result.elapsed_s:.0f} ms"
     if result.request.play and latency_s is not None:
         wait += f" + {1000 * latency_s:.0f} ms output latency"
     return f"Said {shorten(result.label)}: {wait} ({result.duration_s:.2f} s of audio)."

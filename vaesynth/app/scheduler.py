@@ -59,10 +59,14 @@ class RenderScheduler:
     def is_current(self, request: RenderRequest) -> bool:
         return request.generation == self._generation
 
+    def stamp(self, request: RenderRequest) -> RenderRequest:
+        """``request`` made for the current generation (what :meth:`submit` hands on)."""
+        return dataclasses.replace(request, generation=self._generation)
+
     def submit(self, request: RenderRequest) -> RenderRequest:
         """Stamp ``request`` with the current generation; start it now or let it wait (replacing
         any waiting one). Returns the stamped request."""
-        req = dataclasses.replace(request, generation=self._generation)
+        req = self.stamp(request)
         self.submitted += 1
         if self._closed:
             return req
