@@ -234,6 +234,70 @@ def test_playback_controller_paces_knob_plays_with_crossfade(qtbot) -> None:  # 
     assert started == [1, 2, 3] and pc.playing.wave[0] == 4.0
 
 
+def test_playback_from_the_engine_thread_is_adopted_and_paced(qtbot) -> None:  # noqa: ANN001
+    import threading
+
+    from PySide6.QtCore import QObject, Signal
+
+    from vaesynth.app.playback import PlaybackController
+
+    class Bridge(QObject):
+        played = Signal(int, bool, str)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[str, float, int, float]] = []  # (how, marker, token, crossfade)
+
+        def play(self, wave, sample_rate, token, crossfade_s=0.0) -> None:  # noqa: ANN001
+            self.calls.append(("queued", float(wave[0]), token, crossfade_s))
+            self.played.emit(token, True, "ok")
+
+        def play_now(self, wave, sample_rate, token, crossfade_s=0.0) -> None:  # noqa: ANN001
+            self.calls.append((threading.current_thread().name, float(wave[0]), token, crossfade_s))
+            self.played.emit(token, True, "ok")  # from that thread: reaches the GUI before adopt()
+
+        def stop(self) -> None:
+            pass
+
+        def position(self) -> float:
+            return 0.01
+
+    def result(marker: float, origin: Origin, gain: float = 1.0) -> RenderResult:
+        r = RenderRequest(digit="1", knobs=(0.0,), origin=origin, gain=gain)
+        wave, image = np.full(80, marker, np.float32), np.zeros((1, 1), np.float32)
+        return RenderResult(r, wave, 8000, image, 0.5, "1", (), (0.0,), 0.0)
+
+    bridge = Bridge()
+    pc = PlaybackController(bridge, knob_every_s=0.1, knob_crossfade_s=0.02)  # type: ignore[arg-type]
+    started: list[int] = []
+    pc.started.connect(started.append)
+    tokens: list[int | None] = []
+
+    def worker(*results: RenderResult) -> None:
+        t = threading.Thread(target=lambda: tokens.extend(pc.play_from_worker(r) for r in results), name="engine")
+        t.start()
+        t.join()
+
+    key = result(1.0, Origin.KEY, gain=0.5)
+    worker(key)
+    assert bridge.calls == [("engine", 0.5, 1, 0.0)], "a key's sound leaves from the engine's thread, at its gain"
+    qtbot.wait(50)  # the played report arrives before the window adopts the result: it is kept
+    pc.play_for(dataclasses.replace(key, played=tokens[0]), lambda _r: None)
+    assert pc.playing is not None and pc.playing.wave[0] == 1.0 and started == [1]
+    # knob renders: the first plays from the worker (cross-faded), the next within 0.1 s is left to the GUI
+    k1, k2 = result(2.0, Origin.KNOB), result(3.0, Origin.KNOB)
+    worker(k1, k2)
+    assert tokens[1:] == [2, None] and bridge.calls[-1] == ("engine", 2.0, 2, 0.02)
+    pc.play_for(dataclasses.replace(k1, played=2), lambda _r: None)
+    pc.play_for(k2, lambda _r: None)  # paced by the GUI thread's timer
+    qtbot.waitUntil(lambda: len(bridge.calls) == 3, timeout=2000)
+    assert bridge.calls[-1][:2] == ("queued", 3.0) and bridge.calls[-1][2] > 2
+    # a map dot's A/B and a render not to be played never leave from the worker
+    ab = result(4.0, Origin.MAP_DOT)
+    silent = dataclasses.replace(result(5.0, Origin.KEY), request=RenderRequest(digit="1", knobs=(0.0,), play=False))
+    assert pc.play_from_worker(ab) is None and pc.play_from_worker(silent) is None and len(bridge.calls) == 3
+
+
 # --- RenderAhead (no Qt) --------------------------------------------------------------------
 
 

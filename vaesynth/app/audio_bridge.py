@@ -61,6 +61,11 @@ class AudioBridge(QObject):
         the sound playing into it where the output supports that (else it cuts with a short fade)."""
         self._do_play.emit(wave, sample_rate, token, float(crossfade_s))
 
+    def play_now(self, wave: np.ndarray, sample_rate: int, token: int, crossfade_s: float = 0.0) -> None:
+        """:meth:`play` on the calling thread (the engine's: no hop through another event loop).
+        The output is thread-safe; reports still arrive as :attr:`played`."""
+        self._play(wave, sample_rate, token, crossfade_s)
+
     def stop(self) -> None:
         self._do_stop.emit()
 
@@ -147,6 +152,8 @@ class AudioBridge(QObject):
         if bool(out.available) != was:
             self._report()  # the device came back or went away
         self.played.emit(token, ok, str(out.status))
+        if ok:
+            self._do_prepare.emit()  # on the audio thread: a stream stands ready for the next sound
 
     @Slot()
     def _prepare(self) -> None:

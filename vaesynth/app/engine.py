@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,12 @@ class Engine(QObject):
     _do_aim = Signal(object)
     _do_halt = Signal()
 
-    def __init__(self, render_ahead: bool = True) -> None:
+    def __init__(self, player: Callable[[RenderResult], int | None] | None = None, render_ahead: bool = True) -> None:
+        """``player``: called on the worker thread with each finished render, before it is sent
+        to the window; it hands the sound to the output when it is to be heard at once and returns
+        its token (``None``: the window decides). ``render_ahead``: see :mod:`.render_ahead`."""
         super().__init__()
+        self._player = player
         self._synth: Any = None
         self._knobs: VoiceKnobs | None = None
         self._info: ModelInfo | None = None
@@ -165,7 +170,7 @@ class Engine(QObject):
             self._ahead_timer.start(round(1000 * AHEAD_IDLE_S))  # (re)start: ahead only when idle
             if ready is not None:
                 elapsed = time.perf_counter() - t0
-                self.rendered.emit(dataclasses.replace(ready, request=req, elapsed_s=elapsed, ahead=True))
+                self._deliver(dataclasses.replace(ready, request=req, elapsed_s=elapsed, ahead=True))
                 return
         try:
             result = self._render_now(req)
@@ -174,6 +179,18 @@ class Engine(QObject):
                 traceback.print_exc()
             self.render_failed.emit(req, message(e))
             return
+        self._deliver(result)
+
+    def _deliver(self, result: RenderResult) -> None:
+        """Sound first (the player, on this thread), then the result to the window."""
+        if self._player is not None and result.request.play:
+            try:
+                token = self._player(result)
+            except Exception:  # noqa: BLE001 - the window will try to play it
+                traceback.print_exc()
+                token = None
+            if token is not None:
+                result = dataclasses.replace(result, played=token)
         self.rendered.emit(result)
 
     @Slot(object)

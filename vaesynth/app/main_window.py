@@ -72,10 +72,10 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle("vaesynth: spoken digits from a VAE")
         self._build_ui()
-        self.engine = Engine()
-        self.scheduler = RenderScheduler(self.engine.render)
         self.audio = AudioBridge(audio_factory)
         self.playback = PlaybackController(self.audio, self)
+        self.engine = Engine(self.playback.play_from_worker)  # sound leaves from the engine's thread
+        self.scheduler = RenderScheduler(self.engine.render)
         self.voice = VoiceEditor(self.knob_panel, self.hold_voice, self.auto_play, self.performance, self)
         self.explore = ExploreController(
             self.view.voice_map, self.view.morph, self.view.voices, self.voice, self.playback,

@@ -102,6 +102,7 @@ class RenderResult:
     elapsed_s: float
     recipe: Any = None  # the vaesynth.keep.RenderRecipe that makes this sound again, sample for sample
     ahead: bool = False  # rendered ahead, before its key was pressed (vaesynth.app.render_ahead)
+    played: int | None = None  # the token it was handed to the output with by the engine's thread
 
     @property
     def label(self) -> str:

@@ -7,6 +7,8 @@ follows the playing sound's position for the playhead, and paces knob auto-play 
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -21,6 +23,7 @@ PLAYHEAD_MS = 30
 KNOB_PLAY_EVERY_S = 0.1  # while a knob moves, a new sound starts at least this often
 KNOB_CROSSFADE_S = 0.025  # and fades in over the one playing (where the output can)
 NO_START_GRACE_S = 0.25  # how long the playhead waits for a sound to report a position
+PACED_ORIGINS = frozenset({Origin.KNOB, Origin.PERFORMANCE})  # at most one new sound per KNOB_PLAY_EVERY_S
 
 T = TypeVar("T")
 
@@ -47,6 +50,14 @@ class KnobPacer(Generic[T]):
         self._waiting = item
         return max(0.0, self._last + self.every_s - now)
 
+    def due(self, now: float) -> bool:
+        """Whether a knob sound may start at ``now`` (the last one started ``every_s`` ago or more)."""
+        return now >= self._last + self.every_s
+
+    def mark(self, now: float) -> None:
+        """A knob sound started at ``now`` (not through :meth:`take`)."""
+        self._waiting, self._last = None, now
+
     def take(self, now: float) -> T | None:
         """The waiting item (``None`` if none), marked as played at ``now``."""
         item, self._waiting = self._waiting, None
@@ -64,6 +75,10 @@ class PlaybackController(QObject):
     Signals: :attr:`started` (token) once the output took a sound, :attr:`failed` (status in
     words) when it could not, :attr:`playhead_moved` (the result playing, seconds into it or
     ``None`` when it ended or stopped).
+
+    The engine's thread hands a finished render to the output itself through
+    :meth:`play_from_worker` when it is to be heard at once (no wait for the GUI thread, which may be
+    drawing); the window then adopts it (:meth:`adopt`). Everything else runs on the GUI thread.
     """
 
     started = Signal(int)
@@ -82,6 +97,9 @@ class PlaybackController(QObject):
         self._audio = audio
         self._clock = clock
         self._token = 0
+        self._tokens = itertools.count(1)  # shared with the engine's thread (next() is atomic)
+        self._lock = threading.Lock()  # guards the pacer's clock between the two threads
+        self._early: dict[int, tuple[bool, str]] = {}  # played reports that beat their adopt()
         self._started_at = 0.0
         self._playing: RenderResult | None = None
         self.knob_crossfade_s = knob_crossfade_s
@@ -101,15 +119,49 @@ class PlaybackController(QObject):
 
     def play(self, result: RenderResult, crossfade_s: float = 0.0) -> int:
         """Play ``result`` now (cutting or cross-fading into what plays). Returns its token."""
-        self.pacer.cancel()
-        self._knob_timer.stop()
+        self.cancel_knob()
         return self._send(result, crossfade_s)
+
+    def play_from_worker(self, result: RenderResult) -> int | None:
+        """Called on the engine's thread as soon as ``result`` is rendered: hand it to the output
+        now if it is to be heard at once (as :meth:`play_for` would), and return its token; ``None``
+        when it is not (not to be played, an A/B, or a knob sound the pacer holds back): the GUI
+        thread then decides with :meth:`play_for`. Touches no widget and no timer."""
+        req = result.request
+        if not req.play or req.origin is Origin.MAP_DOT:
+            return None
+        with self._lock:
+            if req.origin in PACED_ORIGINS:
+                now = self._clock()
+                if not self.pacer.due(now):
+                    return None
+                self.pacer.mark(now)
+            token = next(self._tokens)
+        self._hand_over(result, token, self.knob_crossfade_s if req.origin in LIVE_ORIGINS else 0.0, now=True)
+        return token
+
+    def adopt(self, result: RenderResult) -> None:
+        """``result`` was played from the engine's thread (:attr:`RenderResult.played`): it is
+        what plays now, for the playhead, Stop and the knob pacer."""
+        self._knob_timer.stop()
+        with self._lock:
+            self.pacer.cancel()
+        token = int(result.played)
+        if token > self._token:
+            self._token, self._playing = token, result
+            for old in [t for t in self._early if t < token]:
+                del self._early[old]
+            if token in self._early:
+                self._on_played(token, *self._early.pop(token))
 
     def play_for(self, result: RenderResult, ab: Callable[[RenderResult], object]) -> None:
         """Play ``result`` as its origin wants: knob and performance edits paced, other live edits
-        at once (both cross-faded), a map dot's as an A/B through ``ab``, anything else now."""
+        at once (both cross-faded), a map dot's as an A/B through ``ab``, anything else now (or
+        :meth:`adopt` it if the engine's thread played it already)."""
         origin = result.request.origin
-        if origin in (Origin.KNOB, Origin.PERFORMANCE):
+        if result.played is not None:
+            self.adopt(result)
+        elif origin in PACED_ORIGINS:
             self.play_knob(result)
         elif origin in LIVE_ORIGINS:
             self.play_live(result)
@@ -120,7 +172,8 @@ class PlaybackController(QObject):
 
     def play_knob(self, result: RenderResult) -> None:
         """Play a knob render, paced by :attr:`pacer` and cross-faded into the sound playing."""
-        delay = self.pacer.offer(result, self._clock())
+        with self._lock:
+            delay = self.pacer.offer(result, self._clock())
         if delay <= 0.0:
             self._play_waiting_knob()
         elif not self._knob_timer.isActive():
@@ -133,14 +186,14 @@ class PlaybackController(QObject):
 
     def stop(self) -> None:
         """Stop the sound and the playhead; a knob render still waiting is dropped."""
-        self.pacer.cancel()
-        self._knob_timer.stop()
+        self.cancel_knob()
         self._audio.stop()
-        self._token += 1  # a play still on its way no longer moves the playhead
+        self._token = next(self._tokens)  # a play still on its way no longer moves the playhead
         self._end_playhead()
 
     def cancel_knob(self) -> None:
-        self.pacer.cancel()
+        with self._lock:
+            self.pacer.cancel()
         self._knob_timer.stop()
 
     def shutdown(self) -> None:
@@ -148,19 +201,25 @@ class PlaybackController(QObject):
         self._playhead.stop()
 
     def _play_waiting_knob(self) -> None:
-        result = self.pacer.take(self._clock())
+        with self._lock:
+            result = self.pacer.take(self._clock())
         if result is not None:
             self._send(result, self.knob_crossfade_s)
 
     def _send(self, result: RenderResult, crossfade_s: float) -> int:
-        self._token += 1
+        self._token = next(self._tokens)
         self._playing = result
-        gain = result.request.gain  # a MIDI key's velocity
-        wave = result.wave if gain == 1.0 else (result.wave * np.float32(gain)).astype(np.float32)
-        self._audio.play(wave, result.sample_rate, self._token, crossfade_s)
+        self._hand_over(result, self._token, crossfade_s)
         return self._token
 
+    def _hand_over(self, result: RenderResult, token: int, crossfade_s: float, now: bool = False) -> None:
+        gain = result.request.gain  # a MIDI key's velocity
+        wave = result.wave if gain == 1.0 else (result.wave * np.float32(gain)).astype(np.float32)
+        (self._audio.play_now if now else self._audio.play)(wave, result.sample_rate, token, crossfade_s)
+
     def _on_played(self, token: int, started: bool, status: str) -> None:
+        if token > self._token and len(self._early) < 64:  # played from the engine's thread, not adopted yet
+            self._early[token] = (started, status)
         if token != self._token:
             return
         if not started:
