@@ -40,12 +40,11 @@ What is measured:
 
 - ``midi``: a shown window on the default model listening to a virtual MIDI keyboard (a private JACK
   server, dummy driver, started here; ``jackd`` must be installed). N note-ons on the white keys
-  C4..E5, one every 150 ms, Hold voice on (every note is rendered: the app keeps no render cache).
-  For each: note-on sent (just before ``send_message``) -> the render shown on the GUI thread, and
-  -> its sound handed to the output (recorded on the audio thread when ``play`` returns). The output
-  is a stand-in that only records (a real ``AudioOutput`` must not meet the JACK server, see
-  tests/test_midi.py), so the output's own latency (``AudioOutput.latency_s``, 50 ms by default;
-  bench/bench_midi.py measures it to the sink) comes on top.
+  C4..E5, one every 150 ms, Hold voice on (a note comes 150 ms after the last: the keypad's sounds
+  are usually rendered ahead, see vaesynth/app/render_ahead.py). For each: note-on sent -> the
+  render shown on the GUI thread, and -> its sound handed to the output (when ``play`` returns).
+  The output is a stand-in that only records; ``bench/bench_latency.py --only app`` measures
+  note-on -> first sample at the PulseAudio sink with the real output.
 
 The machine is shared (2 cores): the load average is printed before and after; rerun when high.
 """
@@ -88,9 +87,7 @@ def trimmed_rss_mb() -> float:
     return rss_mb()
 
 
-def loadavg() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
+from common import WHITE_KEYS, JackKeyboard, loadavg  # noqa: E402  (bench/common.py)
 
 # ------------------------------------------------------------------------------------------------
 # start-up
@@ -526,17 +523,7 @@ class NullOutput:
 
 def bench_midi_notes(notes: int, model: str | None) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if shutil.which("jackd") is None:
-        raise SystemExit("the midi bench needs jackd (apt install jackd2)")
-    import sounddevice  # noqa: F401  (PortAudio before the JACK server: see tests/test_midi.py)
-
-    name = f"vaesynth_bench_{os.getpid()}"
-    jackd = subprocess.Popen(
-        ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    os.environ["JACK_DEFAULT_SERVER"] = name
-    import rtmidi
+    import sounddevice  # noqa: F401  (PortAudio before the JACK server: see bench/common.py)
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
@@ -545,16 +532,7 @@ def bench_midi_notes(notes: int, model: str | None) -> dict:
     from vaesynth.app.theme import apply_theme
     from vaesynth.midi_ports import PortState, match_port
 
-    keyboard = None
-    for _ in range(200):
-        try:
-            keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="benchkeys")
-            break
-        except Exception:  # noqa: BLE001 - the server is still starting
-            time.sleep(0.05)
-    if keyboard is None:
-        raise SystemExit("jackd did not start")
-    keyboard.open_virtual_port("keys")
+    keyboard = JackKeyboard()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-midi-"))
@@ -575,42 +553,40 @@ def bench_midi_notes(notes: int, model: str | None) -> dict:
     spin(lambda: w.model_info is not None and w.audio_known)
     spin(
         lambda: any(
-            match_port("benchkeys:keys", [w.view.midi.ports.itemText(i)]) for i in range(w.view.midi.ports.count())
+            match_port(keyboard.port_name, [w.view.midi.ports.itemText(i)]) for i in range(w.view.midi.ports.count())
         )
     )
-    w.midi.choose("benchkeys:keys")
+    w.midi.choose(keyboard.port_name)
     assert w.midi.status is not None and w.midi.status.state is PortState.OPEN
     w.hold_voice.setChecked(True)
     shown: list[tuple[float, object]] = []
     w.render_shown.connect(lambda r: shown.append((time.perf_counter(), r)))
     for _ in range(100):  # the new JACK connection is live a cycle or more after open
-        keyboard.send_message([0x90, 60, 100])
+        keyboard.note_on(60)
         try:
             spin(lambda: bool(shown), 0.2)
             break
         except TimeoutError:
             continue
     spin(lambda: w.scheduler.idle)
-    white = [60, 62, 64, 65, 67, 69, 71, 72, 74, 76]
+    white = WHITE_KEYS
     to_shown, to_sound, render = [], [], []
     for k in range(notes):
         n_shown, n_plays = len(shown), len(output.plays)
         t0 = time.perf_counter()
-        keyboard.send_message([0x90, white[k % 10], 100])
+        keyboard.note_on(white[k % 10])
         spin(lambda n_shown=n_shown, n_plays=n_plays: len(shown) > n_shown and len(output.plays) > n_plays, 10)
         t_shown, r = shown[n_shown]
         t_play = next(t for t, wave in output.plays[n_plays:] if len(wave) == len(r.wave))  # (scaled by velocity)
         to_shown.append(t_shown - t0)
         to_sound.append(t_play - t0)
         render.append(r.elapsed_s)
-        keyboard.send_message([0x80, white[k % 10], 0])
+        keyboard.note_off(white[k % 10])
         end = time.monotonic() + 0.15
         spin(lambda end=end: time.monotonic() > end)
     w.shutdown()
     w.close()
-    keyboard.delete()
-    jackd.terminate()
-    jackd.wait(5)
+    keyboard.close()
     shutil.rmtree(tmp, ignore_errors=True)
     ms = lambda xs: {"p50": float(np.percentile(xs, 50) * 1e3), "p95": float(np.percentile(xs, 95) * 1e3)}  # noqa: E731
     return {"notes": notes, "model": model or "cvae", "note_to_shown_ms": ms(to_shown),

@@ -27,7 +27,9 @@ Paths:
   (``crossfade_s=0.03``), event = the knob change.
 - ``app``: the real ``vaesynth.app.main_window.MainWindow`` in-process (Qt offscreen), driven by
   its public methods through one small adapter (:class:`AppDriver`): ``press_digit`` after idle
-  and while playing, and a single knob change (a dial step) after a rest.
+  and while playing, a single knob change (a dial step) after a rest, and note-ons from a virtual
+  MIDI keyboard (a private JACK server, bench/common.py; skipped without ``jackd``) after idle and
+  while playing.
 - ``espeak``: ``espeak-ng "seven" | paplay`` started with ``subprocess.Popen`` (event = just
   before the spawn), the same recorder.
 - ``wakeups``: the pulseaudio process's context switches (all threads, voluntary + involuntary,
@@ -67,6 +69,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 RATE = 48000
 ESPEAK_TEXT = "seven"
 
+from common import WHITE_KEYS, JackKeyboard  # noqa: E402  (bench/common.py)
 
 # ------------------------------------------------------------------------------------------------
 # Recording with a clock
@@ -295,7 +298,7 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
 class AppDriver:
     """The one place that knows how to drive ``MainWindow`` (its public API may change; adapt only here)."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, keyboard: JackKeyboard | None = None) -> None:
         from PySide6.QtWidgets import QApplication
 
         from vaesynth.app.main_window import MainWindow
@@ -303,13 +306,30 @@ class AppDriver:
 
         self.app = QApplication.instance() or QApplication(sys.argv[:1])
         self.tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-latency-"))
-        self.w = MainWindow(file_settings(self.tmp / "settings.ini"), model=model, restore=False)
+        midi = "jack" if keyboard is not None else None
+        self.w = MainWindow(file_settings(self.tmp / "settings.ini"), model=model, restore=False, midi_api=midi)
+        self.keyboard = keyboard
         self.ready = False
         self.results: list[tuple[float, object]] = []  # (monotonic time shown, RenderResult)
         self.w.model_ready.connect(lambda _i: setattr(self, "ready", True))
         self.w.render_shown.connect(lambda r: self.results.append((time.monotonic(), r)))
         self.w.show()
         self.pump_until(lambda: self.ready and self.w.audio_known, 120.0)
+        if keyboard is not None:  # listen to the virtual keyboard; its first notes open the connection
+            from vaesynth.midi_ports import match_port
+
+            ports = self.w.view.midi.ports
+            names = lambda: [ports.itemText(i) for i in range(ports.count())]  # noqa: E731
+            self.pump_until(lambda: match_port(keyboard.port_name, names()) is not None, 30)
+            self.w.midi.choose(keyboard.port_name)
+            shown = len(self.results)
+            for _ in range(100):
+                keyboard.note_on(WHITE_KEYS[0])
+                self.pump(0.2)
+                if len(self.results) > shown:
+                    break
+            keyboard.note_off(WHITE_KEYS[0])
+            self.pump(1.0)
 
     def pump(self, seconds: float) -> None:
         from PySide6.QtCore import QEventLoop, QTimer
@@ -328,6 +348,15 @@ class AppDriver:
     def press(self, digit: int) -> None:
         self.w.press_digit(str(digit))
 
+    def note(self, digit: int) -> None:
+        """A note-on on the virtual keyboard's white key for ``digit``; its note-off follows 0.75 s
+        later, near the sound's end."""
+        key = WHITE_KEYS[digit]
+        self.keyboard.note_on(key)
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(750, lambda: self.keyboard.note_off(key))
+
     def turn_knob(self, index: int, steps: int) -> None:
         """One user move of knob ``index`` by ``steps`` dial steps (what dragging it emits)."""
         dial = self.w.knob_panel.knobs[index].dial
@@ -339,10 +368,13 @@ class AppDriver:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def bench_app(pulse, model: str, n: int, rng: np.random.Generator) -> dict:  # noqa: ANN001
+def bench_app(pulse, model: str, n: int, rng: np.random.Generator, midi: bool = True) -> dict:  # noqa: ANN001
+    import sounddevice  # noqa: F401  (PortAudio before the JACK server: bench/common.py)
+
     from vaesynth.spectral import resample
 
-    drv = AppDriver(model)
+    keyboard = JackKeyboard() if midi and shutil.which("jackd") else None
+    drv = AppDriver(model, keyboard)
     res: dict = {}
     render_ms: list[float] = []
 
@@ -390,7 +422,12 @@ def bench_app(pulse, model: str, n: int, rng: np.random.Generator) -> dict:  # n
         drv.pump(0.4)  # the app plays a knob change at once if it has not played one for 0.35 s
 
     run("knob change after a rest (app)", lambda i: drv.turn_knob(i % 4, 20 if (i // 4) % 2 == 0 else -20), rest)
+    if keyboard is not None:
+        run("MIDI note-on after idle (app, JACK keyboard)", lambda i: drv.note(i % 10), settle_idle)
+        run("MIDI note-on while playing (app, JACK keyboard)", lambda i: drv.note(i % 10), start_other, skip_s=0.05)
     drv.close()
+    if keyboard is not None:
+        keyboard.close()
     return {"paths": res, "render_ms": render_ms}
 
 
