@@ -188,6 +188,9 @@ def test_key_presses_are_rendered_ahead_and_stay_fresh(qtbot, make_window) -> No
     qtbot.waitUntil(lambda: w.scheduler.idle, timeout=WAIT_MS)
     after = press(qtbot, w, "8")
     assert list(after.knobs) == w.knob_panel.values()  # never a sound rendered ahead for the old knobs
+    # the engine keeps the model warm while the user plays, then does nothing at all
+    assert w.engine.warming
+    qtbot.waitUntil(lambda: not w.engine.warming, timeout=WAIT_MS)
 
 
 def test_knob_change_changes_spectrogram(qtbot, make_window) -> None:  # noqa: ANN001

@@ -212,3 +212,10 @@ def test_a_phone_number_is_paced_like_espeak_ng_reads_it() -> None:
     alone = s.render_digit(7, s.knobs.fresh(7, rng=0)).duration
     in_string = s.render_string("77", knobs=s.knobs.fresh(7, rng=0), vary=False).segments[0]
     assert in_string[1] - in_string[0] < alone  # digits in a string are quicker than a key press
+
+
+def test_warm_changes_nothing_heard(synth40: Synth) -> None:
+    knobs = np.linspace(-1.0, 1.0, synth40.latent_dim).astype(np.float32)
+    before = synth40.render_digit(4, knobs).wave
+    synth40.warm()
+    assert np.array_equal(synth40.render_digit(4, knobs).wave, before)

@@ -23,6 +23,9 @@ from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResu
 from .render_ahead import AHEAD_IDLE_S, AHEAD_ORIGINS, RenderAhead
 from .voice_knobs import VoiceKnobs
 
+KEEP_WARM_S = 3.0  # after the last request, the engine keeps the model warm this long ...
+WARM_EVERY_S = 0.1  # ... with a small render this often (a few ms: a few % of one core)
+
 
 def message(e: BaseException) -> str:
     """An exception as one plain sentence start (capitalised, never empty)."""
@@ -60,6 +63,11 @@ class Engine(QObject):
         self._ahead_timer = QTimer(self)  # a child: it moves to the worker thread with the engine
         self._ahead_timer.setSingleShot(True)
         self._ahead_timer.timeout.connect(self._render_one_ahead)
+        self._warm_timer = QTimer(self)  # keeps the model in the CPU caches while the user is active
+        self._warm_timer.setInterval(round(1000 * WARM_EVERY_S))
+        self._warm_timer.timeout.connect(self._keep_warm)
+        self._active_until = 0.0
+        self._worked_at = 0.0  # when the last render (asked for or ahead) ended
         self._thread = QThread()
         self._thread.setObjectName("vaesynth-engine")
         self.moveToThread(self._thread)
@@ -159,8 +167,33 @@ class Engine(QObject):
             self.ahead.clear()
         self.model_loaded.emit(info)
 
+    @property
+    def warming(self) -> bool:
+        """Whether the engine is keeping the model warm (only within :data:`KEEP_WARM_S` of a request)."""
+        return self._warm_timer.isActive()
+
+    def _touch(self) -> None:
+        """The user is active: keep the model warm (:meth:`vaesynth.synth.Synth.warm`) for a while."""
+        self._active_until = time.monotonic() + KEEP_WARM_S
+        if not self._warm_timer.isActive():
+            self._warm_timer.start()
+
+    @Slot()
+    def _keep_warm(self) -> None:
+        now = time.monotonic()
+        if now > self._active_until or self._synth is None:
+            self._warm_timer.stop()  # idle: no work at all
+            return
+        if now - self._worked_at < WARM_EVERY_S:
+            return  # a render just ran: warm already
+        try:
+            self._synth.warm()
+        except Exception:  # noqa: BLE001 - only an optimisation
+            self._warm_timer.stop()
+
     @Slot(object)
     def _render(self, req: RenderRequest) -> None:
+        self._touch()
         ahead = self.ahead
         if ahead is not None:
             t0 = time.perf_counter()
@@ -195,6 +228,7 @@ class Engine(QObject):
 
     @Slot(object)
     def _aim(self, req: RenderRequest) -> None:
+        self._touch()
         if self.ahead is not None and req.generation == self._generation:
             self.ahead.aim(req)
             self._ahead_timer.start(round(1000 * AHEAD_IDLE_S))
@@ -202,6 +236,7 @@ class Engine(QObject):
     @Slot()
     def _halt(self) -> None:
         self._ahead_timer.stop()
+        self._warm_timer.stop()
         if self.ahead is not None:
             self.ahead.clear()
 
@@ -249,6 +284,12 @@ class Engine(QObject):
         return RenderRecipe(req.text, seed=seed, vary=True, **base)
 
     def _render_now(self, req: RenderRequest) -> RenderResult:
+        try:
+            return self._render_recipe(req)
+        finally:
+            self._worked_at = time.monotonic()
+
+    def _render_recipe(self, req: RenderRequest) -> RenderResult:
         synth = self._synth
         if synth is None or req.generation != self._generation:
             raise RuntimeError("no model is loaded")

@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("vaesynth: spoken digits from a VAE")
         self._build_ui()
         self.audio = AudioBridge(audio_factory)
-        self.playback = PlaybackController(self.audio, self)
+        self.playback = PlaybackController(self.audio, self, busy=lambda: not self.scheduler.idle)
         self.engine = Engine(self.playback.play_from_worker)  # sound leaves from the engine's thread
         self.scheduler = RenderScheduler(self.engine.render)
         self.voice = VoiceEditor(self.knob_panel, self.hold_voice, self.auto_play, self.performance, self)
@@ -212,8 +212,6 @@ class MainWindow(QMainWindow):
             if play:
                 self.audio.prepare()
             self.scheduler.submit(controls.request(digit=self.digit, origin=origin, play=play))
-            if controls.hold and not controls.preset and origin is not Origin.MAP:  # (the map moves its own)
-                self.explore.show_voice(controls.knobs, self.digit, soon=origin in LIVE_ORIGINS)
 
     def _on_rendered(self, result: RenderResult) -> None:
         req = result.request
@@ -232,7 +230,8 @@ class MainWindow(QMainWindow):
         self.toolbar.export_action.setEnabled(True)
         if not superseded or not live:
             self.knob_panel.set_values(result.knobs)  # the voice used, unless it is moving again
-            self.explore.show_voice(result.knobs, result.digits)
+        if req.origin is not Origin.MAP:  # (the map moves its own marker); painted after the sound left
+            self.explore.show_voice(result.knobs, result.digits, soon=live)
         if show:
             self._shown_at = now
             self.view.show_result(result)

@@ -92,10 +92,12 @@ class PlaybackController(QObject):
         knob_every_s: float = KNOB_PLAY_EVERY_S,
         knob_crossfade_s: float = KNOB_CROSSFADE_S,
         clock: Callable[[], float] = time.monotonic,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__(parent)
         self._audio = audio
         self._clock = clock
+        self._busy = busy  # a render is in flight: the playhead waits (painting holds the GIL the render needs)
         self._token = 0
         self._tokens = itertools.count(1)  # shared with the engine's thread (next() is atomic)
         self._lock = threading.Lock()  # guards the pacer's clock between the two threads
@@ -230,6 +232,8 @@ class PlaybackController(QObject):
         self.started.emit(token)
 
     def _tick(self) -> None:
+        if self._busy():
+            return
         result = self._playing
         pos = self._audio.position()
         duration = result.duration_s if result is not None else 0.0

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from .theme import ACCENT, MUTED, PLOT_BACKGROUND
 
@@ -65,6 +65,14 @@ class SpectrogramView(QWidget):
         self.curve = self.wave_plot.plot(pen=pg.mkPen(ACCENT, width=1))
         self.curve.setDownsampling(auto=True, method="peak")
         self.curve.setClipToView(True)
+
+        # Painting runs Python (pyqtgraph's paint methods) on the GUI thread and holds the GIL, which
+        # the engine's thread needs for the next render: the image, the curve and the axes are kept
+        # as pixmaps, so the moving playhead repaints from the cache, not through their paint().
+        cached = [self.image, self.curve.curve, self.colorbar]
+        cached += [p.getAxis(side) for p in (self.spec_plot, self.wave_plot) for side in ("left", "bottom")]
+        for item in cached:
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
         pen = pg.mkPen("#7fd7ff", width=2)
         self.playheads = [pg.InfiniteLine(angle=90, movable=False, pen=pen) for _ in range(2)]

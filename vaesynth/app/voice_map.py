@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from .theme import PLOT_BACKGROUND
 
@@ -81,6 +81,8 @@ class VoiceMapView(QWidget):
             item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # clicks and drags go to the view box
             self.plot.addItem(item)
         self.marker.setZValue(10)
+        for item in (self.dots, self.plot.getPlotItem().getAxis("left"), self.plot.getPlotItem().getAxis("bottom")):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # a moving marker repaints from pixmaps
         self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
         self.vb.dragged.connect(self.point_dragged)
         self.plot.scene().sigMouseMoved.connect(self._on_hover)
