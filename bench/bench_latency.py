@@ -55,7 +55,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,59 +76,36 @@ from common import WHITE_KEYS, JackKeyboard  # noqa: E402  (bench/common.py)
 
 
 class TimedRecorder:
-    """``parec`` on the sink's monitor (float32 mono, 2 ms fragments), each chunk's arrival time kept."""
+    """``parec`` on the sink's monitor (float32 mono, 2 ms fragments), each chunk's arrival time kept.
+
+    The reading runs in a child process (this script with ``--record-child``), not in a thread of
+    the process being measured: a reader thread waking 500 times a second would take the GIL from
+    the app's render as often and slow down exactly what is measured. ``time.monotonic`` is the
+    same clock in both processes."""
 
     def __init__(self, source: str, rate: int = RATE) -> None:
         self.rate = rate
-        self._chunks: list[bytes] = []
-        self._marks: list[tuple[float, int]] = []
-        self._n = 0
-        self._proc = subprocess.Popen(
-            [
-                "parec",
-                "--raw",
-                "--format=float32le",
-                "--channels=1",
-                f"--rate={rate}",
-                "--latency-msec=2",
-                "--client-name=vaesynth-bench",
-                "--stream-name=latency-recorder",
-                "-d",
-                source,
-            ],  # fmt: skip
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
-        self._first = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        if not self._first.wait(5.0):
-            self._proc.kill()
-            raise RuntimeError(f"parec delivered nothing from {source}")
+        self._dir = Path(tempfile.mkdtemp(prefix="vaesynth-rec-"))
+        self._child = subprocess.Popen(
+            [sys.executable, __file__, "--record-child", source, str(rate), str(self._dir)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        end = time.monotonic() + 5.0
+        while not (self._dir / "ready").exists():
+            if time.monotonic() > end or self._child.poll() is not None:
+                self._child.kill()
+                raise RuntimeError(f"parec delivered nothing from {source}")
+            time.sleep(0.01)
         time.sleep(0.2)
         self.offset = 0.0
 
-    def _read(self) -> None:
-        fd = self._proc.stdout.fileno()  # type: ignore[union-attr]
-        while True:
-            chunk = os.read(fd, 1 << 16)
-            t = time.monotonic()
-            if not chunk:
-                return
-            self._chunks.append(chunk)
-            self._n += len(chunk)
-            self._marks.append((t, self._n // 4))
-            self._first.set()
-
     def stop(self, tail_s: float = 0.3) -> np.ndarray:
         time.sleep(tail_s)
-        self._proc.terminate()
-        self._proc.wait(timeout=5)
-        self._reader.join(timeout=5)
-        data = b"".join(self._chunks)
-        x = np.frombuffer(data[: len(data) - len(data) % 4], "<f4").astype(np.float32)
-        marks = np.array(self._marks, dtype=np.float64)
+        self._child.terminate()
+        self._child.wait(timeout=10)
+        x = np.fromfile(self._dir / "data.f32", dtype="<f4").astype(np.float32)
+        marks = np.load(self._dir / "marks.npy")
+        shutil.rmtree(self._dir, ignore_errors=True)
         self.offset = float(np.min(marks[:, 0] - marks[:, 1] / self.rate))  # sample n was at offset + n / rate
         return x
 
@@ -648,7 +624,44 @@ def bench_streams(pulse, latencies: list[float], n: int, wake_s: float, rng: np.
 # ------------------------------------------------------------------------------------------------
 
 
+def record_child(source: str, rate: int, folder: Path) -> int:
+    """The recorder's child process: ``parec`` -> ``data.f32``; ``marks.npy``: (arrival time, samples so far)."""
+    import signal
+
+    def finish(*_args: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, finish)
+    proc = subprocess.Popen(
+        ["parec", "--raw", "--format=float32le", "--channels=1", f"--rate={rate}", "--latency-msec=2",
+         "--client-name=vaesynth-bench", "--stream-name=latency-recorder", "-d", source],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    fd = proc.stdout.fileno()  # type: ignore[union-attr]
+    marks: list[tuple[float, int]] = []
+    n = 0
+    try:
+        with open(folder / "data.f32", "wb") as out:
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                t = time.monotonic()
+                if not chunk:
+                    break
+                out.write(chunk)
+                n += len(chunk)
+                marks.append((t, n // 4))
+                if len(marks) == 1:
+                    (folder / "ready").touch()
+    finally:
+        proc.terminate()
+        np.save(folder / "marks.npy", np.array(marks, dtype=np.float64).reshape(-1, 2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--record-child"]:
+        return record_child(argv[1], int(argv[2]), Path(argv[3]))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=40, help="events per path (default 40)")
     ap.add_argument("--model", default="cvae")

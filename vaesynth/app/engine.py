@@ -24,7 +24,7 @@ from .render_ahead import AHEAD_IDLE_S, AHEAD_ORIGINS, RenderAhead
 from .voice_knobs import VoiceKnobs
 
 KEEP_WARM_S = 3.0  # after the last request, the engine keeps the model warm this long ...
-WARM_EVERY_S = 0.1  # ... with a small render this often (a few ms: a few % of one core)
+WARM_EVERY_S = 0.25  # ... with a small render this often (5-8 ms: 2-3 % of one core)
 
 
 def message(e: BaseException) -> str:
