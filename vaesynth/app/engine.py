@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResult
+from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResult, TakeRequest, TakeResult
 from .voice_knobs import VoiceKnobs
 
 
@@ -35,10 +35,13 @@ class Engine(QObject):
     model_failed = Signal(str, str, int, object)  # path, message, generation, ModelInfo still loaded (or None)
     rendered = Signal(object)  # RenderResult
     render_failed = Signal(object, str)  # RenderRequest, message
+    take_analysed = Signal(object)  # TakeResult
+    take_failed = Signal(object, str)  # TakeRequest, message (one sentence)
 
     _do_list = Signal(object)
     _do_load = Signal(str, int)
     _do_render = Signal(object)
+    _do_take = Signal(object)
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,6 +56,7 @@ class Engine(QObject):
         self._do_list.connect(self._list_models)
         self._do_load.connect(self._load_model)
         self._do_render.connect(self._render)
+        self._do_take.connect(self._analyse_take)
 
     # --- called from the GUI thread --------------------------------------------------------
 
@@ -71,6 +75,11 @@ class Engine(QObject):
 
     def render(self, request: RenderRequest) -> None:
         self._do_render.emit(request)
+
+    def analyse_take(self, request: TakeRequest) -> None:
+        """Recognise the digit of a take (unless given) and encode its voice; answers with
+        :attr:`take_analysed` or :attr:`take_failed`."""
+        self._do_take.emit(request)
 
     # --- worker thread ---------------------------------------------------------------------
 
@@ -203,3 +212,39 @@ class Engine(QObject):
             elapsed_s=time.perf_counter() - t0,
             recipe=recipe,
         )
+
+    @Slot(object)
+    def _analyse_take(self, req: TakeRequest) -> None:
+        try:
+            result = self._analyse_now(req)
+        except Exception as e:  # noqa: BLE001 - a bad take is a message, not a crash
+            if not isinstance(e, ValueError):  # (VoiceInError is a ValueError: expected, no trace)
+                traceback.print_exc()
+            self.take_failed.emit(req, message(e))
+            return
+        self.take_analysed.emit(result)
+
+    def _analyse_now(self, req: TakeRequest) -> TakeResult:
+        synth = self._synth
+        if synth is None or req.generation != self._generation:
+            raise RuntimeError("no model is loaded")
+        from vaesynth.spectral import features_to_db, mag_to_features, magnitude
+        from vaesynth.voice_in import encode_voice, load_take, recognise_digit
+
+        t0 = time.perf_counter()
+        cfg = synth.bundle.spectral
+        take = load_take(req.path if req.path is not None else req.samples, req.rate, cfg)
+        digit, margin = req.digit, None
+        if digit is None:
+            rec = recognise_digit(synth, take)
+            digit, margin = rec.digit, float(rec.margin)
+        knobs = encode_voice(synth, take, digit)
+        image_db = features_to_db(mag_to_features(magnitude(take, cfg), cfg), cfg)  # the whole take, as analysed
+        wave = np.ascontiguousarray(take, dtype=np.float32)
+        for a in (wave, image_db):
+            a.flags.writeable = False
+        return TakeResult(
+            request=req, digit=int(digit), recognised=req.digit is None, margin=margin,
+            knobs=tuple(float(v) for v in knobs), wave=wave, sample_rate=int(cfg.sample_rate),
+            image_db=image_db, elapsed_s=time.perf_counter() - t0,
+        )  # fmt: skip
