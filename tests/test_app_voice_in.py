@@ -140,7 +140,8 @@ def latent_closeness(synth, digit: int, a: np.ndarray, b: np.ndarray) -> tuple[f
 
 @requires_fsdd
 def test_a_take_from_a_virtual_microphone_sets_the_knobs_and_says_the_digit(pulse, qtbot, make_window, synths):  # noqa: ANN001
-    """Record 2 s while ``paplay`` plays 6_jackson_1.wav into the null sink, whose monitor is the
+    """Record 2 s while ``paplay`` plays 6_jackson_1.wav into the null sink (0.2 s after the meter's
+    first block), whose monitor is the
     default source: the digit is recognised, the knobs are the file's voice (within the analysis
     tolerance of the mic path), the digit is said in it (heard on the monitor) and both rows show."""
     from audio_utils import SINK_RATE, active_duration, rms_db
@@ -160,20 +161,33 @@ def test_a_take_from_a_virtual_microphone_sets_the_knobs_and_says_the_digit(puls
         knobs_before = knobs_of(w)
         rec = pulse.start_recording()
         t0 = time.monotonic()
-        player = threading.Timer(
-            0.5, lambda: subprocess.run(["paplay", "--device", pulse.sink_name, str(path)], check=True, timeout=10)
-        )
         try:
-            clicked = time.monotonic()
-            outcome = run_take(
-                qtbot, w, lambda: (qtbot.mouseClick(panel.record, Qt.MouseButton.LeftButton), player.start())
-            )
+            for attempt in range(2):
+                listening = threading.Event()  # the first level block: the input stream runs
+                w.voice_in.level.connect(lambda _db, ev=listening: ev.set())
+
+                def speak(ev: threading.Event = listening) -> None:  # into the microphone, once it listens
+                    ev.wait(5)
+                    time.sleep(0.2)
+                    subprocess.run(["paplay", "--device", pulse.sink_name, str(path)], check=True, timeout=10)
+
+                player = threading.Thread(target=speak)
+                clicked = time.monotonic()
+                outcome = run_take(
+                    qtbot, w, lambda p=player: (qtbot.mouseClick(panel.record, Qt.MouseButton.LeftButton), p.start())
+                )
+                player.join(10)
+                # On a loaded machine the ALSA->PulseAudio input now and then stalls (also seen without the app):
+                # that is a device failure the panel reports in a sentence; try once more, saying so.
+                if outcome[0] == "rejected" and "stopped delivering sound" in outcome[1] and attempt == 0:
+                    print(f"virtual microphone stalled, recording again: {outcome[1]}")
+                    continue
+                break
             assert outcome[0] == "done", outcome
             _, take, render = outcome
             done = time.monotonic()
             qtbot.wait(int(1000 * render.duration_s) + 500)
         finally:
-            player.join(10)
             recorded = rec.stop()
     finally:
         if before:
