@@ -54,6 +54,7 @@ MIN_VOICING = 0.45  # best frame periodicity below this: no voiced sound, not a 
 # not a digit. Default model, FSDD test takes: 99th percentile 0.0144, largest 0.0152; a tone in noise
 # 0.0162, white noise 0.023 (docs/voice_in.md)
 MAX_ERROR = 0.0155
+RECOGNISING_KINDS = frozenset({"cvae"})  # model kinds with a digit condition: they can recognise the digit
 
 
 class VoiceInError(ValueError):
@@ -237,7 +238,7 @@ def recognise_digit(synth: Synth, take: np.ndarray) -> Recognition:
     Needs a digit-conditional model (the default ``cvae``): an unconditional one reconstructs
     every digit alike. Raises :class:`VoiceInError` when the take is not recognisably a digit.
     """
-    if synth.bundle.kind != "cvae":
+    if synth.bundle.kind not in RECOGNISING_KINDS:
         raise VoiceInError(
             f"recognising the digit needs the conditional model, not {synth.bundle.kind!r}: name the digit instead"
         )

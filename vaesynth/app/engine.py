@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResult
+from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResult, TakeRequest, TakeResult
 from .render_ahead import AHEAD_IDLE_S, AHEAD_ORIGINS, RenderAhead
 from .voice_knobs import VoiceKnobs
 
@@ -41,12 +41,15 @@ class Engine(QObject):
     model_failed = Signal(str, str, int, object)  # path, message, generation, ModelInfo still loaded (or None)
     rendered = Signal(object)  # RenderResult
     render_failed = Signal(object, str)  # RenderRequest, message
+    take_analysed = Signal(object)  # TakeResult
+    take_failed = Signal(object, str)  # TakeRequest, message (one sentence)
 
     _do_list = Signal(object)
     _do_load = Signal(str, int)
     _do_render = Signal(object)
     _do_aim = Signal(object)
     _do_halt = Signal()
+    _do_take = Signal(object)
 
     def __init__(self, player: Callable[[RenderResult], int | None] | None = None, render_ahead: bool = True) -> None:
         """``player``: called on the worker thread with each finished render, before it is sent
@@ -76,6 +79,7 @@ class Engine(QObject):
         self._do_render.connect(self._render)
         self._do_aim.connect(self._aim)
         self._do_halt.connect(self._halt, Qt.ConnectionType.BlockingQueuedConnection)
+        self._do_take.connect(self._analyse_take)
 
     # --- called from the GUI thread --------------------------------------------------------
 
@@ -101,6 +105,11 @@ class Engine(QObject):
         """While idle, render the digits ahead in ``request``'s voice (what the keypad would say
         now), so that a key press in that voice is answered without a render (:mod:`.render_ahead`)."""
         self._do_aim.emit(request)
+
+    def analyse_take(self, request: TakeRequest) -> None:
+        """Recognise the digit of a take (unless given) and encode its voice; answers with
+        :attr:`take_analysed` or :attr:`take_failed`."""
+        self._do_take.emit(request)
 
     # --- worker thread ---------------------------------------------------------------------
 
@@ -316,3 +325,39 @@ class Engine(QObject):
             elapsed_s=time.perf_counter() - t0,
             recipe=recipe,
         )
+
+    @Slot(object)
+    def _analyse_take(self, req: TakeRequest) -> None:
+        try:
+            result = self._analyse_now(req)
+        except Exception as e:  # noqa: BLE001 - a bad take is a message, not a crash
+            if not isinstance(e, ValueError):  # (VoiceInError is a ValueError: expected, no trace)
+                traceback.print_exc()
+            self.take_failed.emit(req, message(e))
+            return
+        self.take_analysed.emit(result)
+
+    def _analyse_now(self, req: TakeRequest) -> TakeResult:
+        synth = self._synth
+        if synth is None or req.generation != self._generation:
+            raise RuntimeError("no model is loaded")
+        from vaesynth.spectral import features_to_db, mag_to_features, magnitude
+        from vaesynth.voice_in import encode_voice, load_take, recognise_digit
+
+        t0 = time.perf_counter()
+        cfg = synth.bundle.spectral
+        take = load_take(req.path if req.path is not None else req.samples, req.rate, cfg)
+        digit, margin = req.digit, None
+        if digit is None:
+            rec = recognise_digit(synth, take)
+            digit, margin = rec.digit, float(rec.margin)
+        knobs = encode_voice(synth, take, digit)
+        image_db = features_to_db(mag_to_features(magnitude(take, cfg), cfg), cfg)  # the whole take, as analysed
+        wave = np.ascontiguousarray(take, dtype=np.float32)
+        for a in (wave, image_db):
+            a.flags.writeable = False
+        return TakeResult(
+            request=req, digit=int(digit), recognised=req.digit is None, margin=margin,
+            knobs=tuple(float(v) for v in knobs), wave=wave, sample_rate=int(cfg.sample_rate),
+            image_db=image_db, elapsed_s=time.perf_counter() - t0,
+        )  # fmt: skip

@@ -51,3 +51,10 @@ def save_render(result: RenderResult | None, path: str | Path, status: Callable[
         return None
     status(f"Saved {written} ({result.duration_s:.2f} s).")
     return written
+
+
+def ask_and_save(parent: QWidget, result: RenderResult | None, status: Callable[[str], None]) -> Path | None:
+    """Ask where to save ``result`` (nothing happens without one, or when cancelled), then :func:`save_render`."""
+    if result is None or not (path := ask_wav_path(parent, result)):
+        return None
+    return save_render(result, path, status)

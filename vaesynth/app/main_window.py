@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow
 from .audio_bridge import AudioBridge
 from .engine import Engine
 from .explore import ExploreController
-from .export import ask_wav_path, save_render
+from .export import ask_and_save, save_render
 from .messages import LIVE_ORIGINS, ModelInfo, Origin, RenderRequest, RenderResult
 from .midi_panel import MidiActions, MidiController
 from .model_loader import ModelLoader
@@ -28,6 +28,7 @@ from .qtcompat import install_refcount_guard
 from .scheduler import RenderScheduler
 from .settings import AppSettings
 from .voice_editor import VoiceEditor
+from .voice_in_control import VoiceInController
 from .voice_mode import VoiceControls
 from .window_state import restore_view, save_view
 
@@ -87,6 +88,8 @@ class MainWindow(QMainWindow):
         actions = MidiActions(self.press_digit, self.voice.turn_knob, self.stop_playback, lambda: self.digit,
                               lambda: bool(self.model_info and self.model_info.has_f0))  # fmt: skip
         self.midi = MidiController(self.view.midi, actions, midi_api, self.settings.midi_port if restore else "", self)
+        self.voice_in = VoiceInController(self.view.voice_in, self.engine, self.models, self.voice, self.playback,
+                                          lambda d: setattr(self, "digit", d), self.status, self)  # fmt: skip
         self._connect()
         if restore:
             restore_view(self)
@@ -130,7 +133,7 @@ class MainWindow(QMainWindow):
         self.device_picker.bind(self.audio, self.settings if self._restore else None)
         self.toolbar.replay_action.triggered.connect(self.replay)
         self.toolbar.stop_action.triggered.connect(self.stop_playback)
-        self.toolbar.export_action.triggered.connect(self._on_export)
+        self.toolbar.export_action.triggered.connect(lambda: ask_and_save(self, self.last_result, self.status))
         self.keypad.digit_pressed.connect(self.press_digit)
         self.say_box.play_requested.connect(lambda _text: self.play_text())
         self.voice.edited.connect(self._on_voice_edited)
@@ -268,10 +271,6 @@ class MainWindow(QMainWindow):
             self.status(f"{status}. Everything else works; sound is off.", 8000)
         self.audio_state.emit(available, status)
 
-    def _on_export(self) -> None:
-        if self.last_result is not None and (path := ask_wav_path(self, self.last_result)):
-            self.export_wav(path)
-
     def export_wav(self, path: str | Path) -> Path | None:
         """Write the last render to ``path`` as 16-bit PCM WAV at the model's rate. Returns the path."""
         return save_render(self.last_result, path, self.status)
@@ -292,6 +291,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.playback.shutdown()
         self.midi.close()
+        self.voice_in.close()
         self.scheduler.close()
         self.audio.shutdown()
         self.engine.stop()

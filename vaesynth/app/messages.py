@@ -38,6 +38,7 @@ class Origin(enum.Enum):
     PAD = "pad"  # a drag on the morph pad (live, like a knob turn)
     SAVED = "saved"  # a saved voice was loaded
     PERFORMANCE = "performance"  # pitch, speed or sing changed (re-rendered like a knob turn)
+    VOICE_IN = "voice_in"  # a take (microphone or WAV) became the knobs: its digit said in that voice
 
 
 LIVE_ORIGINS = frozenset(
@@ -145,3 +146,49 @@ class ModelInfo:
     voice_map_missing: str = ""  # why there is no voice map ("" when there is one)
     # knob math and the voice map (vaesynth.app.voice_knobs.VoiceKnobs): read-only numpy, safe to share
     voice: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class TakeRequest:
+    """A take to turn into a voice (:mod:`vaesynth.voice_in`, in the engine thread).
+
+    Exactly one of ``path`` (a sound file, any rate) and ``samples`` (float32 ``(n,)`` at ``rate``
+    Hz, as recorded) is set. ``digit``: the digit spoken, or ``None`` to recognise it.
+    ``generation``: the model generation it was made for. ``label``: what it is, for messages.
+    """
+
+    path: str | None = None
+    samples: np.ndarray | None = field(default=None, compare=False, repr=False)
+    rate: int | None = None
+    digit: int | None = None
+    generation: int = 0
+    label: str = "the take"
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.samples is None):
+            raise ValueError("a take request needs exactly one of path and samples")
+        if self.samples is not None and not self.rate:
+            raise ValueError("samples need their rate in Hz")
+        if self.digit is not None and not 0 <= self.digit <= 9:
+            raise ValueError(f"a digit is 0..9, not {self.digit!r}")
+
+
+@dataclass(frozen=True)
+class TakeResult:
+    """A take analysed: the digit (recognised when ``recognised``, with its ``margin``), the voice's
+    ``knobs`` (``vaesynth.voice_in.encode_voice``), and the take as the model heard it: ``wave``
+    float32 ``(n,)`` at ``sample_rate`` (trimmed, peak-normalised), ``image_db`` ``(n_frames, n_bins)`` dB."""
+
+    request: TakeRequest
+    digit: int
+    recognised: bool
+    margin: float | None
+    knobs: tuple[float, ...]
+    wave: np.ndarray
+    sample_rate: int
+    image_db: np.ndarray
+    elapsed_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.wave) / self.sample_rate if self.sample_rate else 0.0

@@ -33,6 +33,7 @@ from .performance_panel import PerformancePanel
 from .pickers import DevicePicker, ModelPicker
 from .spectrogram import SpectrogramView
 from .theme import tool_icon
+from .voice_in_panel import VoiceInPanel
 from .voice_map import VoiceMapView
 from .voices_panel import VoicesPanel
 
@@ -202,12 +203,15 @@ class CentralView(QWidget):
         self.morph = MorphPadPanel()
         self.voices = VoicesPanel()
         self.midi = MidiPanel()
+        self.voice_in = VoiceInPanel()
         self.explore = QTabWidget()
         self.explore.addTab(self.voice_map, "Voice &map")
         self.explore.addTab(self.morph, "Morph &pad")
         self.explore.addTab(self.voices, "&Voices")
         self.explore.addTab(self.midi, "M&IDI")
-        # Alt+M / Alt+P / Alt+V / Alt+I switch tabs; the bar itself is no Tab stop (the controls on it are)
+        self.explore.addTab(self.voice_in, "Mi&c")  # "Voice in": a longer name makes the tabs scroll at 1024 px
+        self.explore.setTabToolTip(4, "Voice in: your own voice, from a microphone take or a WAV file")
+        # Alt+M / Alt+P / Alt+V / Alt+I / Alt+C switch tabs; the bar itself is no Tab stop (the controls on it are)
         self.explore.tabBar().setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.top_splitter.addWidget(self.spec_box)
@@ -232,7 +236,9 @@ class CentralView(QWidget):
         # digit keys belong to the keypad unless the number field is being edited
         self.keys.keypad.digit_pressed.connect(lambda _d: self.say_box.release_focus())
         self.keys.keypad.pass_digits_through(self.knob_panel.temperature)
-        for box in (*self.morph.pickers, self.voice_map.colour_by, self.midi.ports, *self.performance.spins()):
+        vin = self.voice_in
+        for box in (*self.morph.pickers, self.voice_map.colour_by, self.midi.ports, vin.devices, vin.digit,
+                    *self.performance.spins()):  # fmt: skip
             self.keys.keypad.pass_digits_through(box)
 
     def show_model(self, info: ModelInfo, saved_knobs: list[float]) -> None:

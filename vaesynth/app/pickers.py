@@ -125,15 +125,15 @@ class DeviceChoice:
     tooltip: str
 
 
-def device_choices(devices: Sequence[dict]) -> list[DeviceChoice]:
-    """The output list for PortAudio ``devices`` (``{"index", "name", "default_samplerate",
-    "default"}``): "System default" first, then the real devices. Routes that only lead to the
-    system default (``default``, ``pulse``, ``sysdefault``...) are one entry, not three: they
-    are named in the default's tooltip instead."""
+def device_choices(devices: Sequence[dict], kind: str = "output") -> list[DeviceChoice]:
+    """The output (or input: ``kind``) list for PortAudio ``devices`` (``{"index", "name",
+    "default_samplerate", "default"}``): "System default" first, then the real devices. Routes that
+    only lead to the system default (``default``, ``pulse``, ``sysdefault``...) are one entry, not
+    three: they are named in the default's tooltip instead."""
     aliases = [d for d in devices if str(d.get("name", "")).strip().lower() in DEFAULT_ALIASES]
     hidden = {id(d) for d in aliases}
     via = ", ".join(str(d.get("name")) for d in devices if id(d) in hidden)
-    out = [DeviceChoice(SYSTEM_DEFAULT, None, "The system's default output" + (f" (via {via})" if via else ""))]
+    out = [DeviceChoice(SYSTEM_DEFAULT, None, f"The system's default {kind}" + (f" (via {via})" if via else ""))]
     for d in devices:
         if id(d) in hidden:
             continue

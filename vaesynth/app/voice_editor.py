@@ -66,10 +66,11 @@ class VoiceEditor(QObject):
         origin: Origin,
         temperature: float | None = None,
         performance: Performance | None = None,
+        play: bool | None = None,
     ) -> None:
         """Set the knobs (and the temperature, the performance) from elsewhere - the voice map, the
-        morph pad, a saved voice - as a held, custom voice, and ask for it to be rendered (played
-        with Auto-play)."""
+        morph pad, a saved voice, a take - as a held, custom voice, and ask for it to be rendered
+        (played with Auto-play, or as ``play`` says)."""
         self.panel.set_values(knobs, soon=origin in LIVE_ORIGINS)
         self.panel.set_voice(None)
         if temperature is not None:
@@ -77,7 +78,7 @@ class VoiceEditor(QObject):
         if performance is not None:
             self.performance.set_performance(performance)
         self.hold.setChecked(True)
-        self._emit(VoiceControls(None, True, list(knobs), self.panel.temperature.value()), origin)
+        self._emit(VoiceControls(None, True, list(knobs), self.panel.temperature.value()), origin, play)
 
     def turn_knob(self, index: int, value: float) -> None:
         """Set knob ``index`` to ``value`` as a dial turn would (a MIDI controller's knob); others ignored."""
@@ -105,6 +106,6 @@ class VoiceEditor(QObject):
         if not on:
             self.panel.set_voice(None)  # letting go of the voice lets go of the preset too
 
-    def _emit(self, controls: VoiceControls, origin: Origin) -> None:
+    def _emit(self, controls: VoiceControls, origin: Origin, play: bool | None = None) -> None:
         controls = dataclasses.replace(controls, performance=self.performance.performance())
-        self.edited.emit(controls, origin, self.auto_play.isChecked())
+        self.edited.emit(controls, origin, self.auto_play.isChecked() if play is None else play)
