@@ -488,6 +488,14 @@ def bench_wakeups(synth, seconds: float) -> dict:  # noqa: ANN001
     time.sleep(1.0)
     wait_closed(out)
     rows["AudioOutput idle, 1 s after a sound"] = wakeups_per_s(seconds)
+    from vaesynth.audio import STANDBY_S
+
+    out.play(r.wave, synth.sample_rate)
+    out.prepare()  # what the app's audio bridge does after every sound: the next stream stands ready
+    time.sleep(1.0)
+    rows["the app's way, 1-2 s after a sound (the next stream prepared)"] = wakeups_per_s(1.0)
+    time.sleep(max(0.0, STANDBY_S + 0.5 - 2.0))
+    rows[f"the app's way, {STANDBY_S + 0.5:g} s after a sound (idle again)"] = wakeups_per_s(seconds)
     long = np.tile(r.wave, int(np.ceil((seconds + 1.0) * synth.sample_rate / len(r.wave))))
     out.play(long, synth.sample_rate)
     time.sleep(0.3)

@@ -35,7 +35,8 @@ FADE_S = 0.006  # fade-out of a sound that is cut by a new one or by stop()
 FADE_IN_S = 0.002  # every sound starts with at least this short fade-in
 LATENCY_S = 0.05  # PortAudio suggested output latency (the stream's buffer); see docs/latency.md
 DEFAULT_LATENCY_S = LATENCY_S  # the old name, kept for callers
-STANDBY_S = 1.0  # a stream opened by prepare() and not used by a play() is closed after this
+STANDBY_S = 3.0  # a stream opened by prepare() and not used by a play() is closed after this (the app prepares
+# one after every sound, so while someone plays a stream stands ready; 3 s after the last sound none is open)
 
 NO_PORTAUDIO = "Audio playback is off: the PortAudio library is missing (install libportaudio2)"
 NO_DEVICE = "No audio output device found — playback is off"
