@@ -36,7 +36,7 @@ What is measured:
   For each move event: the time from just before the event is delivered to the first sound
   handed to the output that renders this position or a later one (a position replaced before it
   was rendered is heard through the newer one). Also from the event to the render shown. The
-  output's own latency (``AudioOutput.latency_s``) comes on top and is printed.
+  sound starts on a fresh stream, 1-2 ms from the hand-over to the sink (``bench/bench_latency.py``).
 
 - ``midi``: a shown window on the default model listening to a virtual MIDI keyboard (a private JACK
   server, dummy driver, started here; ``jackd`` must be installed). N note-ons on the white keys
@@ -652,8 +652,11 @@ def main() -> int:
     if args.only in (None, "drag"):
         r = out["drag"] = bench_drag(args.drag_moves, args.model)
         lat = r["output_latency_ms"]
-        on_top = "not reported by this output" if lat is None else f"{lat:.0f} ms"
-        print(f"drag: {r['model']}; audio: {r['audio']}; the output's own latency on top: {on_top}")
+        buffer = "not reported by this output" if lat is None else f"{lat:.0f} ms"
+        print(
+            f"drag: {r['model']}; audio: {r['audio']}; each sound starts on a fresh stream (1-2 ms to the sink, "
+            f"bench/bench_latency.py), while its stream buffer is {buffer}"
+        )
         for where in ("map", "pad"):
             d = r[where]
             s, v = d["event_to_sound_ms"], d["event_to_shown_ms"]
