@@ -11,11 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from .theme import ACCENT, MUTED, PLOT_BACKGROUND
 
 COLORMAP = "inferno"
+COMPACT_BELOW_PX = 300  # a view shorter than this gets short axis titles
 
 
 class SpectrogramView(QWidget):
@@ -84,6 +86,7 @@ class SpectrogramView(QWidget):
         self.spec_plot.addItem(self.hint, ignoreBounds=True)
         self._labels: list[pg.TextItem] = []
 
+        self._roomy = True
         self.duration = 0.0
         self.nyquist = 4000.0
         self.set_scale(-70.0, 35.0, 4000.0)
@@ -100,6 +103,16 @@ class SpectrogramView(QWidget):
         lay.setSpacing(2)
         lay.addWidget(self.glw)
         lay.addWidget(self.readout)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        """Short axis titles when the view is short: the rotated "Frequency (Hz)" is longer than a
+        small spectrogram is high and ran into the waveform's title (seen at 1024x640)."""
+        super().resizeEvent(event)
+        roomy = event.size().height() >= COMPACT_BELOW_PX
+        if roomy != self._roomy:
+            self._roomy = roomy
+            self.spec_plot.setLabel("left", "Frequency" if roomy else "", units="Hz")
+            self.wave_plot.setLabel("left", "Wave" if roomy else "")
 
     def set_scale(self, db_min: float, db_max: float, nyquist_hz: float) -> None:
         """Set the colour scale (dB) and the frequency axis (0..Nyquist, Hz) for a model."""
