@@ -302,9 +302,28 @@ def test_status_reports_render_time_and_output_latency(qtbot, make_window) -> No
     qtbot.waitUntil(lambda: w.audio_known, timeout=WAIT_MS)
     r = press(qtbot, w, "1")
     message = w.statusBar().currentMessage()
-    assert f"rendered in {1000 * r.elapsed_s:.0f} ms" in message and "+ 42 ms output latency" in message
+    assert f"rendered in {1000 * r.elapsed_s:.0f} ms" in message and "+ 42 ms to the device" in message
     qtbot.waitUntil(lambda: len(out.plays) == 1, timeout=WAIT_MS)
     assert out.plays[0][1] == 0.0, "a key press starts its sound without a cross-fade"
+    out.start_latency_s = 0.003  # an output that timed its last sound says that instead
+    r = press(qtbot, w, "2")
+    assert "+ 3 ms to the device" in w.statusBar().currentMessage()
+
+
+def test_audio_output_times_a_sound_to_the_device(pulse) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from vaesynth.audio import AudioOutput
+
+    out = AudioOutput()
+    assert out.start_latency_s is None  # nothing played yet
+    assert out.play(np.zeros(800, np.float32) + 0.1, 8000)
+    deadline = time.monotonic() + 5
+    while out.start_latency_s is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # a fresh stream's first block goes to the device at once: far less than its 50 ms buffer
+    assert out.start_latency_s is not None and 0.0 <= out.start_latency_s < out.latency_s
+    out.close()
 
 
 def test_knob_sweep_plays_often_and_cross_fades(qtbot, make_window) -> None:  # noqa: ANN001

@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import math
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -87,6 +88,7 @@ class AudioOutput:
         self.device: int | None = device
         self._latency = float(latency)
         self._latency_seen: float | None = None  # PortAudio's latency of the last stream opened
+        self._started: tuple[float, Stream] | None = None  # (when play() was called, its fresh stream)
         self._sd: Any = None
         self._dev: int | None = None  # the resolved PortAudio index of the device in use
         self._dev_name = ""
@@ -285,6 +287,7 @@ class AudioOutput:
                 self._latency_seen = stream.latency
                 self._streams = [*self._streams, stream]
                 self._now = (voice, stream)
+                self._started = (time.monotonic(), stream)
                 stream.stream.start()
                 return True
             except Exception as e:  # noqa: BLE001
@@ -345,6 +348,16 @@ class AudioOutput:
             for s in self._streams:
                 for v in s.voices:
                     v.fade_out(round(FADE_S * rate))
+
+    @property
+    def start_latency_s(self) -> float | None:
+        """Seconds from the last :meth:`play` call to its first sample at the device, as PortAudio
+        timed it (the call, opening or starting the stream, and the stream's first block to the
+        device; a fresh stream's first block goes out at once). ``None`` until known."""
+        started = self._started
+        if started is None or started[1].first_sample_at is None:
+            return None
+        return max(0.0, started[1].first_sample_at - started[0])
 
     @property
     def latency_s(self) -> float:

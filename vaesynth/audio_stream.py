@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -164,6 +165,7 @@ class Stream:
         self.closed = False
         self.underruns = 0  # written by this stream's callback only
         self.silent_frames = 0  # silence written since the last voice ended (callback only)
+        self.first_sample_at: float | None = None  # time.monotonic() its first sound reaches the device
         self.stream = sd.OutputStream(
             samplerate=rate,
             device=device,
@@ -185,6 +187,9 @@ class Stream:
         """PortAudio's thread: mix the voices into ``outdata`` ``(frames, channels)``; stop after the tail."""
         sd = self.sd
         try:
+            if self.first_sample_at is None and self.voices:  # when this block's sample 0 reaches the DAC
+                ahead = float(time_info.outputBufferDacTime - time_info.currentTime)
+                self.first_sample_at = time.monotonic() + (ahead if 0.0 <= ahead < 1.0 else self.latency)
             if status is not None and status.output_underflow:
                 self.underruns += 1
             outdata.fill(0.0)

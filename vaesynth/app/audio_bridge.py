@@ -94,9 +94,12 @@ class AudioBridge(QObject):
             return None
 
     def latency_s(self) -> float | None:
-        """The output's expected latency in seconds, if it says (``AudioOutput.latency_s``)."""
+        """How long the last sound took from the hand-over to the device, as the output timed it
+        (``AudioOutput.start_latency_s``), else its stream latency (``latency_s``), if it says."""
         try:
-            value = getattr(self._output, "latency_s", None)
+            value = getattr(self._output, "start_latency_s", None)
+            if value is None:
+                value = getattr(self._output, "latency_s", None)
             return float(value) if value is not None else None
         except Exception:  # noqa: BLE001 - an output without a stream may raise
             return None

@@ -293,5 +293,5 @@ def said_message(result: RenderResult, latency_s: float | None) -> str:
     latency on top of it when the sound plays (what a user waits in all)."""
     wait = "rendered ahead" if result.ahead else f"rendered in {1000 * result.elapsed_s:.0f} ms"
     if result.request.play and latency_s is not None:
-        wait += f" + {1000 * latency_s:.0f} ms output latency"
+        wait += f" + {1000 * latency_s:.0f} ms to the device"
     return f"Said {shorten(result.label)}: {wait} ({result.duration_s:.2f} s of audio)."
