@@ -42,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import JackKeyboard  # noqa: E402  (bench/common.py)
+
 RATE = 48000
 THRESHOLD_DB = -70.0
 
@@ -102,31 +104,6 @@ def onsets(x: np.ndarray, min_gap_s: float = 0.15) -> list[int]:
     gaps = np.flatnonzero(np.diff(above) > min_gap_s * RATE)
     starts += [int(above[i + 1]) for i in gaps]
     return starts
-
-
-def start_jack(name: str, period: int) -> subprocess.Popen:
-    import rtmidi
-
-    from vaesynth.midi_ports import quiet_stderr
-
-    proc = subprocess.Popen(
-        ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", str(period)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with quiet_stderr():
-                rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="bench-probe").delete()
-            return proc
-        except Exception:  # noqa: BLE001
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit("jackd did not start (install jackd2)") from None
-            time.sleep(0.05)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -203,15 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     from vaesynth.midi_ports import MidiInput
     from vaesynth.synth import Synth
 
-    name = f"vaesynth_bench_{os.getpid()}"
-    os.environ["JACK_DEFAULT_SERVER"] = name
-    jack = start_jack(name, args.period)
+    keyboard = JackKeyboard(client="bench-keys", period=args.period)
     results: dict = {"load_before": os.getloadavg()[0], "jack_period_frames": args.period, "rounds": []}
     try:
-        import rtmidi
-
-        keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="bench-keys")
-        keyboard.open_virtual_port("keys")
         synth = Synth.from_path(args.model)
         audio = AudioOutput()
         if not audio.available:
@@ -219,17 +190,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         results["audio"] = audio.status
         with MidiInput("jack") as midi_input:
-            midi_input.open("bench-keys:keys")
+            midi_input.open(keyboard.port_name)
             for cold in (False, True):
                 r = run_round(synth, audio, midi_input, keyboard, pulse, args.notes, cold, args.spacing)
                 results["rounds"].append(r)
                 print(json.dumps(r), flush=True)
         audio.close()
-        keyboard.close_port()
-        keyboard.delete()
     finally:
-        jack.terminate()
-        jack.wait(timeout=5)
+        keyboard.close()
         pulse.close()
     results["load_after"] = os.getloadavg()[0]
     print(f"load average {results['load_before']:.2f} -> {results['load_after']:.2f}; {results.get('audio', '')}")

@@ -45,17 +45,25 @@ class JackKeyboard:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         os.environ["JACK_DEFAULT_SERVER"] = self.server
+        from vaesynth.midi_ports import quiet_stderr
+
         self.out = None
         for _ in range(200):
             try:
-                self.out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=client)
+                with quiet_stderr():  # libjack complains while the server is still starting
+                    self.out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=client)
                 break
             except Exception:  # noqa: BLE001 - the server is still starting
+                if self.jackd.poll() is not None:
+                    break
                 time.sleep(0.05)
         if self.out is None:
             self.jackd.terminate()
-            raise SystemExit("jackd did not start")
+            raise SystemExit("jackd did not start (install jackd2)")
         self.out.open_virtual_port("keys")
+
+    def send_message(self, message: list[int]) -> None:
+        self.out.send_message(message)
 
     def note_on(self, note: int, velocity: int = 100) -> None:
         self.out.send_message([0x90, note, velocity])
