@@ -10,6 +10,7 @@ comes back as a plain-words message; nothing here raises into Qt.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResult, TakeRequest, TakeResult
 from .render_ahead import AHEAD_IDLE_S, AHEAD_ORIGINS, RenderAhead
+from .render_process import RenderProcess
 from .voice_knobs import VoiceKnobs
 
 KEEP_WARM_S = 3.0  # after the last request, the engine keeps the model warm this long ...
@@ -51,12 +53,21 @@ class Engine(QObject):
     _do_halt = Signal()
     _do_take = Signal(object)
 
-    def __init__(self, player: Callable[[RenderResult], int | None] | None = None, render_ahead: bool = True) -> None:
+    def __init__(
+        self,
+        player: Callable[[RenderResult], int | None] | None = None,
+        render_ahead: bool = True,
+        render_process: bool | None = None,
+    ) -> None:
         """``player``: called on the worker thread with each finished render, before it is sent
         to the window; it hands the sound to the output when it is to be heard at once and returns
-        its token (``None``: the window decides). ``render_ahead``: see :mod:`.render_ahead`."""
+        its token (``None``: the window decides). ``render_ahead``: see :mod:`.render_ahead`.
+        ``render_process``: render in a child process (:mod:`.render_process`); default: yes
+        unless ``$VAESYNTH_RENDER_PROCESS`` is ``0``."""
         super().__init__()
         self._player = player
+        if render_process is None:
+            render_process = os.environ.get("VAESYNTH_RENDER_PROCESS", "1") != "0"
         self._synth: Any = None
         self._knobs: VoiceKnobs | None = None
         self._info: ModelInfo | None = None
@@ -71,6 +82,8 @@ class Engine(QObject):
         self._warm_timer.timeout.connect(self._keep_warm)
         self._active_until = 0.0
         self._worked_at = 0.0  # when the last render (asked for or ahead) ended
+        self._use_process = render_process
+        self._process: RenderProcess | None = None
         self._thread = QThread()
         self._thread.setObjectName("vaesynth-engine")
         self.moveToThread(self._thread)
@@ -174,7 +187,24 @@ class Engine(QObject):
         self._synth, self._knobs, self._info, self._generation = synth, knobs, info, generation
         if self.ahead is not None:
             self.ahead.clear()
+        self._start_process(str(b.path or path))
         self.model_loaded.emit(info)
+
+    def _start_process(self, path: str) -> None:
+        """(Re)start the render process for ``path`` in the background (see :mod:`.render_process`)."""
+        if self._process is not None:
+            self._process.close()
+            self._process = None
+        if self._use_process:
+            try:
+                self._process = RenderProcess(path)
+            except Exception:  # noqa: BLE001 - rendering stays in this thread
+                traceback.print_exc()
+
+    def _renderer(self) -> Any:
+        """The render process when it is ready, else ``None`` (render in this thread)."""
+        proc = self._process
+        return proc if proc is not None and proc.ready else None
 
     @property
     def warming(self) -> bool:
@@ -196,7 +226,7 @@ class Engine(QObject):
         if now - self._worked_at < WARM_EVERY_S:
             return  # a render just ran: warm already
         try:
-            self._synth.warm()
+            (self._renderer() or self._synth).warm()
         except Exception:  # noqa: BLE001 - only an optimisation
             self._warm_timer.stop()
 
@@ -246,6 +276,9 @@ class Engine(QObject):
     def _halt(self) -> None:
         self._ahead_timer.stop()
         self._warm_timer.stop()
+        if self._process is not None:
+            self._process.close()
+            self._process = None
         if self.ahead is not None:
             self.ahead.clear()
 
@@ -306,7 +339,13 @@ class Engine(QObject):
 
         t0 = time.perf_counter()
         recipe = self._recipe(req)
-        render = recipe.render(synth)
+        proc = self._renderer()
+        try:
+            render = proc.render(recipe) if proc is not None else recipe.render(synth)
+        except RuntimeError:
+            if proc is None or proc.ready:
+                raise
+            render = recipe.render(synth)  # the process died: this thread renders from now on
         wave = np.ascontiguousarray(render.wave, dtype=np.float32)
         image_db = features_to_db(np.asarray(render.features, np.float32), synth.bundle.spectral)
         sr = int(render.sample_rate)
