@@ -5,6 +5,7 @@ neither soundfile nor the recordings are needed there.
 
     python bench/natural_voice_grid.py --features fsdd_feats.npz --out OUT [--accelerator gpu]
         [--only name,name] [--smoke]
+    python bench/natural_voice_grid.py --data …/recordings --out OUT --only tvl4   # from the recordings
 
 Each variant's bundle goes to ``OUT/<name>/``; a summary (training seconds per variant) to
 ``OUT/grid.json``. Measure the bundles with ``python -m training.judges``.
@@ -25,6 +26,7 @@ BASE = {"latent_dim": 12, "channels": 96, "head": "harmonic"}
 GATE = {**BASE, "voicing": True}
 GATE32 = {**GATE, "latent_dim": 32}
 GATE32_TEX = {**GATE32, "texture": 1.0}
+SHIPPED = {**GATE32_TEX, "digit_dim": 32, "n_blocks": 2, "n_ceps": 32, "hard_gate": True}  # RECIPES["cvae"].params
 
 # "from": start from that variant's finished VAE (its last checkpoint; same VAE recipe), so the
 # adversarial variants differ only in their adversarial stage.
@@ -38,6 +40,30 @@ VARIANTS: dict[str, dict] = {
     "g32p_adv10": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1000, "adv_weight": 10.0}, "from": "g32p"},
     "gate": {"params": GATE},
     "g32fb": {"params": GATE32, "beta": 0.05, "free_bits": 0.1},
+    # CPU runs (--data): the shipped recipe with 800 instead of 1000 adversarial steps (the full
+    # recipe took 15.1 min on the 2-core CPU); time-varying latents (4 per 64 ms segment, an
+    # autoregressive prior given code and digit) on that recipe; the same with discriminator weight 40
+    "cvae_adv800": {"params": SHIPPED, "beta": 0.05, "adv": {"steps": 800, "adv_weight": 10.0}},
+    "tvl4": {
+        "params": {**SHIPPED, "tvl_dim": 4},
+        "beta": 0.05,
+        "tvl_beta": 0.1,
+        "adv": {"steps": 800, "adv_weight": 10.0},
+    },
+    "tvl4_adv40": {
+        "params": {**SHIPPED, "tvl_dim": 4},
+        "beta": 0.05,
+        "tvl_beta": 0.1,
+        "adv": {"steps": 800, "adv_weight": 40.0},
+        "from": "tvl4",
+    },
+    # twice the time-varying latents (8 per segment), their KL weighted like the global code's
+    "tvl8": {
+        "params": {**SHIPPED, "tvl_dim": 8},
+        "beta": 0.05,
+        "tvl_beta": 0.05,
+        "adv": {"steps": 800, "adv_weight": 10.0},
+    },
 }
 
 
@@ -54,7 +80,9 @@ def load_npz_dataset(path: str):
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--features", required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--features", help="precomputed features (.npz, the feature cache's format)")
+    src.add_argument("--data", help="FSDD recordings folder instead (training.data.load_dataset, its cache)")
     p.add_argument("--out", required=True)
     p.add_argument("--accelerator", default="cpu")
     p.add_argument("--only", default="")
@@ -72,12 +100,13 @@ def main() -> int:
     import training.fit as tf
 
     torch.set_float32_matmul_precision("high")
-    ds = load_npz_dataset(args.features)
-    if args.smoke:
-        keep = np.isin(ds.index, [0, 5, 6])
-        ds = ds.subset(keep)
-    tf.find_data = lambda data=None: Path(args.features)
-    tf.load_dataset = lambda folder, cfg, **kw: ds
+    if args.features:
+        ds = load_npz_dataset(args.features)
+        if args.smoke:
+            keep = np.isin(ds.index, [0, 5, 6])
+            ds = ds.subset(keep)
+        tf.find_data = lambda data=None: Path(args.features)
+        tf.load_dataset = lambda folder, cfg, **kw: ds
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {}
@@ -97,7 +126,7 @@ def main() -> int:
         t0 = time.perf_counter()
         try:
             tf.fit(
-                "cvae", epochs=2 if args.smoke else None, out=out / name, accelerator=args.accelerator,
+                "cvae", data=args.data, epochs=2 if args.smoke else None, out=out / name, accelerator=args.accelerator,
                 run_dir=runs / name, progress=False, overrides=over, resume=bool(src),
             )  # fmt: skip
             summary[name] = {"seconds": round(time.perf_counter() - t0, 1), **over}

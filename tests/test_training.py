@@ -20,6 +20,7 @@ from training.config import MODEL_KINDS, RECIPES, ConfigError, Recipe, model_sig
 from training.evaluate import run_folder
 from vaesynth.bundle import BundleError, load_bundle
 from vaesynth.spectral import SpectralConfig, features_to_mag, mag_to_features, magnitude, wave_to_features
+from vaesynth.synth import Synth
 from vaesynth.voice import fit_latent_stats
 
 CFG = SpectralConfig()
@@ -347,6 +348,56 @@ def test_experiment_takes_every_setting_from_its_recipe():
     assert exp.model.latent_dim == recipe.params["latent_dim"] == 32 and exp.model.head == "harmonic"
     again = VAEExperiment(recipe.to_dict())  # as Lightning rebuilds it from a checkpoint's hyperparameters
     assert again.recipe == recipe
+
+
+def test_time_varying_latents_option(tmp_path):
+    """``tvl_dim``: a per-segment latent sequence with an autoregressive prior; off by default, so
+    bundles without it load as before; on, it trains (its KL is a loss term), round-trips through a
+    bundle, and a render draws it from the prior, seeded by the knobs: deterministic per voice,
+    different between voices."""
+    from training.experiment import VAEExperiment
+
+    small = {"latent_dim": 4, "channels": 16, "voicing": True}
+    old = load_bundle(untrained_bundle("cvae", tmp_path / "old", params=small))
+    assert old.model.tvl_dim == 0 and not hasattr(old.model, "enc_tvl")  # same weights as before
+    folder = untrained_bundle("cvae", tmp_path / "tvl", params={**small, "tvl_dim": 3, "tvl_temp": 0.5})
+    m = load_bundle(folder).model
+    n_seg = CFG.max_frames // 8
+    x, d = torch.rand(2, CFG.max_frames, CFG.n_bins), torch.tensor([1, 7])
+    with torch.inference_mode():
+        mu, logvar, w_mu, w_logvar = m.encode_all(x, d)
+        assert mu.shape == (2, 4) and w_mu.shape == w_logvar.shape == (2, n_seg, 3)
+        torch.testing.assert_close(m.encode(x, d)[0], mu)
+        z = torch.randn(2, 4)
+        a, b = m.decode(z, d).features, m.decode(z, d).features
+        torch.testing.assert_close(a, b)  # the prior draw is seeded by the code: a render is a function of the knobs
+        assert not torch.allclose(a, m.decode(z + 0.1, d).features)
+        w = m.sample_tvl(z, d)
+        assert w.shape == (2, n_seg, 3)
+        torch.testing.assert_close(m.decode(z, d, w=w).features, a)
+        assert not torch.allclose(m.decode(z, d, w=w + 1.0).features, a)  # the decoder listens to w
+        cond = m.tvl_cond(z, d)  # temperature 0: the prior's mean path, whatever the noise
+        eps = torch.randn(2, 2, n_seg, 3)
+        torch.testing.assert_close(m.tvl_prior.sample(cond, eps[0], 0.0), m.tvl_prior.sample(cond, eps[1], 0.0))
+    # fresh voices through the engine: a new voice each press
+    s = Synth(load_bundle(folder))
+    rng = np.random.default_rng(0)
+    w1, w2 = (s.render_digit(5, s.knobs.fresh(5, 1.0, rng)).wave for _ in range(2))
+    assert len(w1) != len(w2) or not np.allclose(w1, w2)
+    # training: the KL of w against its prior is a loss term with gradients to encoder, prior and decoder
+    recipe = RECIPES["cvae"].with_overrides(
+        params={**RECIPES["cvae"].params, **small, "tvl_dim": 3}, tvl_beta=0.2, warmup_epochs=0
+    )
+    exp = VAEExperiment(recipe).train()
+    batch = (x, d, torch.tensor([50, 90]), torch.full((2, CFG.max_frames), 120.0), torch.rand(2, CFG.max_frames))
+    losses = exp.losses(batch)
+    assert losses["kl_w"] > 0
+    losses["loss"].backward()
+    model = exp.model
+    for part in (model.enc_tvl, model.tvl_prior, model.from_w):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+    with pytest.raises(ConfigError):
+        recipe.with_overrides(tvl_beta=-1.0)
 
 
 def test_run_folder_of_old_and_new_bundles(tmp_path):

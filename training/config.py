@@ -50,7 +50,8 @@ class Recipe:
         dimension below which KL is not penalised (0 = off); ``f0_weight``: weight of the f0
         loss of the harmonic head; ``teacher_f0``: feed the measured f0 to the harmonic comb in
         voiced frames while training; ``voicing_weight``: weight of the voicing gate's BCE (models
-        with ``voicing``).
+        with ``voicing``); ``tvl_beta``: weight of the KL of the time-varying latents against their
+        learnt prior (models with ``tvl_dim > 0``), warmed up like ``beta``.
     After the VAE (see :mod:`training.adversarial`):
         ``adv``: the adversarial decoder stage (:class:`training.adversarial.AdvConfig` fields;
         empty = none); ``render``: render settings stored in the bundle for
@@ -70,6 +71,7 @@ class Recipe:
     f0_weight: float = 20.0
     teacher_f0: bool = True
     voicing_weight: float = 1.0
+    tvl_beta: float = 0.1
     seed: int = 0
     adv: dict = field(default_factory=dict)
     render: dict = field(default_factory=dict)
@@ -96,7 +98,7 @@ class Recipe:
             raise ConfigError(f"lr_warmup_pct must be between 0 and 1, got {self.lr_warmup_pct!r}")
         if not isinstance(self.adv, dict) or not isinstance(self.render, dict):
             raise ConfigError("adv and render must be mappings")
-        for name in ("weight_decay", "beta", "free_bits", "f0_weight", "warmup_epochs", "voicing_weight"):
+        for name in ("weight_decay", "beta", "free_bits", "f0_weight", "warmup_epochs", "voicing_weight", "tvl_beta"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must not be negative, got {getattr(self, name)!r}")
 
@@ -148,7 +150,7 @@ RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first
         "cvae",
         {
             "latent_dim": 32, "channels": 96, "digit_dim": 32, "n_blocks": 2, "head": "harmonic", "n_ceps": 32,
-            "voicing": True, "texture": 1.0, "hard_gate": True,
+            "voicing": True, "texture": 1.0, "hard_gate": True, "tvl_dim": 0, "tvl_temp": 1.0,
         },
         epochs=40,
         beta=0.05,

@@ -19,7 +19,8 @@ class VAEExperiment(L.LightningModule):
     Every setting comes from one :class:`training.config.Recipe`: ``beta`` warms up linearly
     from 0 over ``recipe.effective_warmup_epochs``; ``free_bits`` (nats per latent dimension, on
     the batch mean) keeps dimensions from collapsing; ``f0_weight`` and ``teacher_f0`` steer the
-    harmonic head. The recipe is saved as the checkpoint's hyperparameters (plain values).
+    harmonic head; ``tvl_beta`` weighs the time-varying latents' KL (models with ``tvl_dim``,
+    warmed up with ``beta``). The recipe is saved as the checkpoint's hyperparameters (plain values).
     """
 
     def __init__(self, recipe: Recipe | dict | None = None, **settings: object) -> None:
@@ -51,8 +52,13 @@ class VAEExperiment(L.LightningModule):
         t = torch.arange(x.shape[1], device=x.device)[None, :]
         valid = (t < n_valid[:, None]).float()
         voiced = valid * (voicing > 0.6).float() * (x.mean(-1) > 0.25).float()
-        mu, logvar = self.model.encode(x, digit)
+        tvl = getattr(self.model, "tvl_dim", 0) > 0
+        if tvl:
+            mu, logvar, w_mu, w_logvar = self.model.encode_all(x, digit)
+        else:
+            (mu, logvar), w_mu, w_logvar = self.model.encode(x, digit), None, None
         z = self.model.reparameterize(mu, logvar) if self.training else mu
+        w = (self.model.reparameterize(w_mu, w_logvar) if self.training else w_mu) if tvl else None
         gated = getattr(self.model, "voicing", False)
         # the voicing gate's target: periodic frames of the utterance, loud or not (requiring loudness
         # too, as the f0 teacher does, switched the comb off in quiet voiced frames: 1.4x real's
@@ -61,9 +67,10 @@ class VAEExperiment(L.LightningModule):
         if getattr(self.model, "head", None) == "harmonic" and r.teacher_f0:
             # teacher forcing: the comb uses the measured f0 in voiced frames (see ConditionalVAE.decode)
             extra = {"teacher_voicing": periodic} if gated else {}
+            extra.update({"w": w} if tvl else {})
             out = self.model.decode(z, digit, teacher_f0=torch.where(voiced > 0, f0, torch.nan), **extra)
         else:
-            out = self.model.decode(z, digit)
+            out = self.model.decode(z, digit, **({"w": w} if tvl else {}))
         rec = ((out.features - x) ** 2).sum(dim=(1, 2)).mean()
         kl_dim = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)  # (D,) batch mean
         kl = kl_dim.sum()
@@ -71,6 +78,12 @@ class VAEExperiment(L.LightningModule):
         length = F.binary_cross_entropy_with_logits(out.valid_logits, valid, reduction="none").sum(1).mean()
         losses = {"rec": rec, "kl": kl, "length": length}
         total = rec + self.beta_now() * kl_term + length
+        if tvl:  # time-varying latents: KL(posterior || autoregressive prior given code and digit), summed
+            p_mu, p_logvar = self.model.tvl_prior(w, self.model.tvl_cond(z, digit))
+            kl_w = 0.5 * (p_logvar - w_logvar + (w_logvar.exp() + (w_mu - p_mu) ** 2) / p_logvar.exp() - 1)
+            losses["kl_w"] = kl_w.sum(dim=(1, 2)).mean()
+            warm = self.beta_now() / r.beta if r.beta > 0 else 1.0
+            total = total + warm * r.tvl_beta * losses["kl_w"]
         if out.f0_hz is not None:
             f0_err = (torch.log(out.f0_hz) - torch.log(f0)).abs() * voiced
             losses["f0"] = f0_err.sum() / voiced.sum().clamp(min=1)

@@ -362,15 +362,42 @@ def fresh_voices(bundle, per_digit: int = 30, seed: int = 0) -> tuple[list[np.nd
     return render_knobs(synth, knobs, digits), digits
 
 
+class _WithLatents:
+    """A model whose ``decode`` uses the given time-varying latents ``w`` (``(1, S, dim)``, set per
+    render) instead of drawing them from the prior: reconstructions use the posterior mean."""
+
+    def __init__(self, model) -> None:
+        self.model, self.w = model, None
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def decode(self, z, digit, **kw):
+        return self.model.decode(z, digit, w=self.w, **kw)
+
+
 @torch.inference_mode()
 def reconstructions(bundle, test: Dataset) -> list[np.ndarray]:
-    """Test recordings encoded (posterior mean), decoded and rendered by the engine."""
+    """Test recordings encoded (posterior mean, also of the time-varying latents of a model with
+    them), decoded and rendered by the engine."""
+    from dataclasses import replace
+
     from vaesynth.synth import Synth
 
-    synth = Synth(bundle, torch_threads=None)
     model = bundle.model.eval()
-    mu, _ = model.encode(torch.from_numpy(test.features.astype(np.float32)), torch.from_numpy(test.digit))
-    return render_knobs(synth, synth.knobs.to_knobs(test.digit, mu.numpy()), test.digit)
+    x, d = torch.from_numpy(test.features.astype(np.float32)), torch.from_numpy(test.digit)
+    if getattr(model, "tvl_dim", 0) == 0:
+        synth = Synth(bundle, torch_threads=None)
+        mu, _ = model.encode(x, d)
+        return render_knobs(synth, synth.knobs.to_knobs(test.digit, mu.numpy()), test.digit)
+    mu, _, w_mu, _ = model.encode_all(x, d)
+    proxy = _WithLatents(model)
+    synth = Synth(replace(bundle, model=proxy), torch_threads=None)
+    waves = []
+    for u, digit, w in zip(synth.knobs.to_knobs(test.digit, mu.numpy()), test.digit, w_mu, strict=True):
+        proxy.w = w[None]
+        waves.append(synth.render_digit(int(digit), u).wave)
+    return waves
 
 
 def resynth_gl(test: Dataset, cfg: SpectralConfig) -> list[np.ndarray]:

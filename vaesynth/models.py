@@ -16,7 +16,6 @@ Architectures are built from a plain ``params`` dict that is saved in each bundl
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
-from .blocks import FiLMBlock, dct_basis, harmonic_comb
+from .blocks import FiLMBlock, SegmentPrior, dct_basis, harmonic_comb, noise_texture, seeded_normal
 from .digits import N_DIGITS
 from .spectral import SpectralConfig
 
@@ -196,6 +195,11 @@ class ConditionalVAE(VAE):
     where the envelope alone is smooth. It is applied in eval mode (seeded from the latent, so a
     render stays deterministic) and when ``decode(..., texture=True)`` asks for it (adversarial
     stage); plain VAE training sees the smooth envelope.
+
+    ``tvl_dim > 0``: time-varying latents ``w (B, S, tvl_dim)``, one per bottleneck segment (``S =
+    n_frames / 8``), added to the decoder's input there (timing, local detail). Posterior: :meth:`encode_all`;
+    when ``decode`` gets no ``w`` an autoregressive prior given code and digit (:class:`~vaesynth.blocks.SegmentPrior`)
+    draws it, in eval mode seeded from the code (a render stays a function of the knobs), spread x ``tvl_temp``.
     """
 
     kind = "cvae"
@@ -210,6 +214,8 @@ class ConditionalVAE(VAE):
         "voicing": Param(kind="bool"),
         "texture": Param(0.0, 1.0, kind="float"),
         "hard_gate": Param(kind="bool"),
+        "tvl_dim": Param(0, 64),
+        "tvl_temp": Param(0.0, 2.0, kind="float"),
     }
 
     def __init__(
@@ -224,6 +230,8 @@ class ConditionalVAE(VAE):
         voicing: bool = False,
         texture: float = 0.0,
         hard_gate: bool = False,
+        tvl_dim: int = 0,
+        tvl_temp: float = 1.0,
     ) -> None:
         super().__init__(cfg, latent_dim)
         if head not in ("harmonic", "magnitude"):
@@ -234,6 +242,7 @@ class ConditionalVAE(VAE):
         self.voicing = bool(voicing)
         self.texture = float(texture)
         self.hard_gate = bool(hard_gate)
+        self.tvl_dim, self.tvl_temp = int(tvl_dim), float(tvl_temp)
         c = channels
         self.digit_emb = nn.Embedding(N_DIGITS, digit_dim)
         self.enc_in = nn.Conv1d(self.n_bins + digit_dim, c, 5, padding=2)
@@ -243,6 +252,10 @@ class ConditionalVAE(VAE):
         self.to_stats = nn.Linear(c * self.t0, 2 * latent_dim)
         cond = latent_dim + digit_dim
         self.from_z = nn.Linear(cond, c * self.t0)
+        if self.tvl_dim:  # posterior head on the encoder's bottleneck (frozen with it), prior, decoder input
+            self.enc_tvl = nn.Conv1d(c, 2 * self.tvl_dim, 3, padding=1)
+            self.tvl_prior = SegmentPrior(self.tvl_dim, cond, self.t0)
+            self.from_w = nn.Conv1d(self.tvl_dim, c, 1)
         self.dec_up = nn.ModuleList([nn.ConvTranspose1d(c, c, 4, stride=2, padding=1) for _ in range(3)])
         self.dec_blocks = nn.ModuleList(
             [nn.ModuleList([FiLMBlock(c, cond, dilation=2**j) for j in range(n_blocks)]) for _ in range(3)]
@@ -260,17 +273,37 @@ class ConditionalVAE(VAE):
             self.register_buffer("bin_hz", freqs, persistent=False)
 
     def encode(self, x, digit):
+        return self.encode_all(x, digit)[:2]
+
+    def encode_all(self, x, digit):
+        """``(mu, logvar)`` of the code ``(B, D)``, and of the time-varying latents ``(B, S, tvl_dim)`` (or None)."""
         e = self.digit_emb(digit)
         h = torch.cat([x.transpose(1, 2), e[:, :, None].expand(-1, -1, x.shape[1])], dim=1)
         h = self.enc_in(h)
         for down, block in zip(self.enc_down, self.enc_blocks, strict=True):
             h = block(down(F.gelu(h)), e)
-        mu, logvar = self.to_stats(F.gelu(h).flatten(1)).chunk(2, dim=-1)
-        return mu, logvar.clamp(-12, 6)
+        h = F.gelu(h)
+        mu, logvar = self.to_stats(h.flatten(1)).chunk(2, dim=-1)
+        if not self.tvl_dim:
+            return mu, logvar.clamp(-12, 6), None, None
+        w_mu, w_logvar = self.enc_tvl(h).transpose(1, 2).chunk(2, dim=-1)
+        return mu, logvar.clamp(-12, 6), w_mu, w_logvar.clamp(-12, 6)
 
-    def trunk(self, z: torch.Tensor, digit: torch.Tensor) -> torch.Tensor:
+    def tvl_cond(self, z: torch.Tensor, digit: torch.Tensor) -> torch.Tensor:
+        """What the time-varying latents' prior is conditioned on: global code and digit embedding."""
+        return torch.cat([z, self.digit_emb(digit)], dim=-1)
+
+    def sample_tvl(self, z: torch.Tensor, digit: torch.Tensor) -> torch.Tensor:
+        """Time-varying latents ``(B, S, tvl_dim)`` from the prior (eval mode: seeded from ``z``)."""
+        shape = (self.t0, self.tvl_dim)
+        eps = torch.randn(z.shape[0], *shape, device=z.device) if self.training else seeded_normal(z, shape, 1)
+        return self.tvl_prior.sample(self.tvl_cond(z, digit), eps, 1.0 if self.training else self.tvl_temp)
+
+    def trunk(self, z: torch.Tensor, digit: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         cond = torch.cat([z, self.digit_emb(digit)], dim=-1)
         h = self.from_z(cond).view(z.shape[0], -1, self.t0)
+        if self.tvl_dim:
+            h = h + self.from_w((self.sample_tvl(z, digit) if w is None else w).transpose(1, 2))
         for up, blocks in zip(self.dec_up, self.dec_blocks, strict=True):
             h = up(F.gelu(h))
             for block in blocks:
@@ -284,12 +317,14 @@ class ConditionalVAE(VAE):
         teacher_f0: torch.Tensor | None = None,
         teacher_voicing: torch.Tensor | None = None,
         texture: bool | None = None,
+        w: torch.Tensor | None = None,
     ):
         """Decode; ``teacher_f0 (B, T)`` (Hz, NaN where unknown) replaces the predicted f0 in the
         harmonic comb during training, so the envelopes learn against correctly placed harmonics;
         ``teacher_voicing (B, T)`` in [0, 1] likewise replaces the voicing gate (``voicing=True``).
-        ``texture``: apply the noise texture (default: in eval mode, when ``self.texture > 0``)."""
-        h = self.trunk(z, digit)
+        ``texture``: apply the noise texture (default: in eval mode, when ``self.texture > 0``).
+        ``w``: the time-varying latents (``tvl_dim > 0``); default: drawn from their prior."""
+        h = self.trunk(z, digit, w)
         valid = self.valid_head(h).squeeze(1)
         if self.head == "magnitude":
             feat = torch.sigmoid(self.out(h)).transpose(1, 2)
@@ -313,29 +348,13 @@ class ConditionalVAE(VAE):
         span = (self.cfg.db_max - self.cfg.db_min) / 20.0 * math.log(10.0)  # feature unit -> ln
         noise_ln = noise_db * span
         if self.texture > 0 and (texture if texture is not None else not self.training):
-            noise_ln = noise_ln + self.texture * self.noise_texture(z)
+            # white noise, random in training mode, in eval mode seeded from each latent's bytes
+            n = self.n_frames * self.cfg.hop
+            noise = torch.randn(z.shape[0], n, device=z.device) if self.training else seeded_normal(z, (n,))
+            noise_ln = noise_ln + self.texture * noise_texture(noise, self.cfg.n_fft, self.cfg.hop, self.n_frames)
         log_mag = torch.logaddexp(harm_db * span + torch.log(comb + 1e-6), noise_ln)
         feat = (log_mag / span).clamp(0.0, 1.0)
         return DecoderOutput(feat, valid, f0, v_logits)
-
-    def noise_texture(self, z: torch.Tensor) -> torch.Tensor:
-        """``(B, T, F)`` natural log of the STFT magnitude of unit white noise, normalised to unit
-        mean power (Rayleigh-distributed, correlated across overlapping frames like a real
-        noise spectrum). Random in training mode; in eval mode seeded from each latent's bytes."""
-        cfg = self.cfg
-        n = self.n_frames * cfg.hop
-        if self.training:
-            noise = torch.randn(z.shape[0], n, device=z.device)
-        else:
-            rows = []
-            for zi in z.detach().float().cpu().numpy():
-                seed = int.from_bytes(hashlib.blake2b(zi.tobytes(), digest_size=8).digest(), "little") >> 1
-                rows.append(torch.randn(n, generator=torch.Generator().manual_seed(seed)))
-            noise = torch.stack(rows).to(z.device)
-        win = torch.hann_window(cfg.n_fft, periodic=True, device=z.device)
-        spec = torch.stft(noise, cfg.n_fft, cfg.hop, window=win, center=True, return_complex=True)
-        mag2 = spec.abs().transpose(1, 2)[:, : self.n_frames] ** 2 / (win**2).sum()
-        return 0.5 * torch.log(mag2 + 1e-8)
 
 
 # The model kinds, the default first: the one list of them (bundle listings, the training CLI, tests).
