@@ -212,9 +212,9 @@ class MainWindow(QMainWindow):
 
     def _on_voice_edited(self, controls: VoiceControls, origin: Origin, play: bool) -> None:
         if self.model_info is not None:  # re-render the current digit in the edited voice
-            if play:
-                self.audio.prepare()
             self.scheduler.submit(controls.request(digit=self.digit, origin=origin, play=play))
+            if play:  # (after the submit: the render is the longer wait, let it start first)
+                self.audio.prepare()
 
     def _on_rendered(self, result: RenderResult) -> None:
         req = result.request
