@@ -87,7 +87,7 @@ def trimmed_rss_mb() -> float:
     return rss_mb()
 
 
-from common import WHITE_KEYS, JackKeyboard, loadavg  # noqa: E402  (bench/common.py)
+from common import WHITE_KEYS, JackKeyboard, loadavg, spin  # noqa: E402  (bench/common.py)
 
 # ------------------------------------------------------------------------------------------------
 # start-up
@@ -227,12 +227,7 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
     w.show()
 
     def spin_until(cond, timeout_s: float = 60.0) -> None:  # noqa: ANN001
-        end = time.monotonic() + timeout_s
-        while not cond():
-            if time.monotonic() > end:
-                raise TimeoutError("the app did not get there in time")
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            time.sleep(0.002)
+        spin(app, cond, timeout_s)
 
     def idle() -> bool:
         return w.scheduler.idle
@@ -374,7 +369,7 @@ def bench_drag(moves: int, model: str | None) -> dict:
         audio_note = f"PulseAudio null sink {pulse.sink_name}"
     except Exception as e:  # noqa: BLE001
         pulse, audio_note = None, f"no-device mode ({e})"
-    from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
+    from PySide6.QtCore import QPoint, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -393,15 +388,10 @@ def bench_drag(moves: int, model: str | None) -> dict:
     w.resize(1280, 800)
     w.show()
 
-    def spin(cond, timeout_s: float = 60.0) -> None:  # noqa: ANN001
-        end = time.monotonic() + timeout_s
-        while not cond():
-            if time.monotonic() > end:
-                raise TimeoutError("the app did not get there in time")
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            time.sleep(0.002)
+    def spin_app(cond, timeout_s: float = 60.0) -> None:  # noqa: ANN001
+        spin(app, cond, timeout_s)
 
-    spin(lambda: w.model_info is not None and w.audio_known)
+    spin_app(lambda: w.model_info is not None and w.audio_known)
     if not w.view.voice_map.has_map:
         raise SystemExit(f"the model has no voice map: {w.view.voice_map.empty_text()}")
     shown: list[tuple[float, object]] = []
@@ -421,7 +411,7 @@ def bench_drag(moves: int, model: str | None) -> dict:
 
     def run(widget, points: list[QPoint], origin) -> dict:  # noqa: ANN001
         w.press_digit("5", play=False)
-        spin(lambda: w.scheduler.idle)
+        spin_app(lambda: w.scheduler.idle)
         events: list[tuple[float, tuple]] = []  # (time the event was sent, knobs it set)
         sent = [0.0]
         queue = list(points[1:])
@@ -447,11 +437,11 @@ def bench_drag(moves: int, model: str | None) -> dict:
         driver.timeout.connect(move)
         n_shown, n_plays = len(shown), len(outputs[0].plays)
         driver.start()
-        spin(lambda: not queue, timeout_s=600)
+        spin_app(lambda: not queue, timeout_s=600)
         QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[-1])
-        spin(lambda: w.scheduler.idle, timeout_s=60)
+        spin_app(lambda: w.scheduler.idle, timeout_s=60)
         t_end = time.monotonic() + 0.5
-        spin(lambda: time.monotonic() > t_end)
+        spin_app(lambda: time.monotonic() > t_end)
         w.voice.edited.disconnect(edited)
         mine = [(t, r) for t, r in shown[n_shown:] if r.request.origin is origin]
         order = {e[1]: k for k, e in enumerate(events)}  # knobs -> index of the event that set them
@@ -477,12 +467,12 @@ def bench_drag(moves: int, model: str | None) -> dict:
         }  # fmt: skip
 
     w.view.explore.setCurrentWidget(view)
-    spin(lambda: True)
+    spin_app(lambda: True)
     out = {"map": run(*map_path(moves), Origin.MAP)}
     w.view.explore.setCurrentWidget(w.view.morph)
     for k, name in enumerate(w.model_info.speakers[:4]):
         w.view.morph.set_corner(k, name)
-    spin(lambda: w.scheduler.idle)
+    spin_app(lambda: w.scheduler.idle)
     out["pad"] = run(*pad_path(moves), Origin.PAD)
     latency = w.audio.latency_s()
     out["output_latency_ms"] = None if latency is None else latency * 1e3
@@ -524,7 +514,6 @@ class NullOutput:
 def bench_midi_notes(notes: int, model: str | None) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import sounddevice  # noqa: F401  (PortAudio before the JACK server: see bench/common.py)
-    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
     from vaesynth.app.main_window import MainWindow
@@ -542,16 +531,11 @@ def bench_midi_notes(notes: int, model: str | None) -> dict:
     w.resize(1280, 800)
     w.show()
 
-    def spin(cond, timeout_s: float = 60.0) -> None:  # noqa: ANN001
-        end = time.monotonic() + timeout_s
-        while not cond():
-            if time.monotonic() > end:
-                raise TimeoutError("the app did not get there in time")
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
-            time.sleep(0.001)
+    def spin_app(cond, timeout_s: float = 60.0) -> None:  # noqa: ANN001
+        spin(app, cond, timeout_s, slice_ms=5, nap_s=0.001)
 
-    spin(lambda: w.model_info is not None and w.audio_known)
-    spin(
+    spin_app(lambda: w.model_info is not None and w.audio_known)
+    spin_app(
         lambda: any(
             match_port(keyboard.port_name, [w.view.midi.ports.itemText(i)]) for i in range(w.view.midi.ports.count())
         )
@@ -564,18 +548,18 @@ def bench_midi_notes(notes: int, model: str | None) -> dict:
     for _ in range(100):  # the new JACK connection is live a cycle or more after open
         keyboard.note_on(60)
         try:
-            spin(lambda: bool(shown), 0.2)
+            spin_app(lambda: bool(shown), 0.2)
             break
         except TimeoutError:
             continue
-    spin(lambda: w.scheduler.idle)
+    spin_app(lambda: w.scheduler.idle)
     white = WHITE_KEYS
     to_shown, to_sound, render = [], [], []
     for k in range(notes):
         n_shown, n_plays = len(shown), len(output.plays)
         t0 = time.perf_counter()
         keyboard.note_on(white[k % 10])
-        spin(lambda n_shown=n_shown, n_plays=n_plays: len(shown) > n_shown and len(output.plays) > n_plays, 10)
+        spin_app(lambda n_shown=n_shown, n_plays=n_plays: len(shown) > n_shown and len(output.plays) > n_plays, 10)
         t_shown, r = shown[n_shown]
         t_play = next(t for t, wave in output.plays[n_plays:] if len(wave) == len(r.wave))  # (scaled by velocity)
         to_shown.append(t_shown - t0)
@@ -583,7 +567,7 @@ def bench_midi_notes(notes: int, model: str | None) -> dict:
         render.append(r.elapsed_s)
         keyboard.note_off(white[k % 10])
         end = time.monotonic() + 0.15
-        spin(lambda end=end: time.monotonic() > end)
+        spin_app(lambda end=end: time.monotonic() > end)
     w.shutdown()
     w.close()
     keyboard.close()
@@ -647,7 +631,8 @@ def main() -> int:
         print(
             f"midi: {r['notes']} note-ons from a virtual JACK keyboard ({r['model']}): note-on -> sound handed to "
             f"the output p50 {a['p50']:.1f} / p95 {a['p95']:.1f} ms; -> render shown p50 {b['p50']:.1f} / "
-            f"p95 {b['p95']:.1f} ms; render p50 {c['p50']:.1f} / p95 {c['p95']:.1f} ms (+ the output's own latency)"
+            f"p95 {b['p95']:.1f} ms; render p50 {c['p50']:.1f} / p95 {c['p95']:.1f} ms "
+            "(a fresh stream: 1-2 ms more to the sink, bench/bench_latency.py)"
         )
     if args.only in (None, "drag"):
         r = out["drag"] = bench_drag(args.drag_moves, args.model)

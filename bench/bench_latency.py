@@ -217,27 +217,21 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
     for d in range(3):  # warm-up
         synth.render_digit(d, synth.knobs.fresh(d, rng=rng))
 
-    rec = TimedRecorder(pulse.monitor_name)
-    idle, idle_audio = Events(), Events()
-    for i in range(n):
-        wait_closed(out)
-        time.sleep(0.05 + 0.05 * rng.random())
-        press(i % 10, idle, idle_audio)
-        time.sleep(0.9)
-    x = rec.stop()
-    res["key press after idle (direct)"] = (idle, x, rec)
-    res["play() call after idle -> first sample (audio only)"] = (idle_audio, x, rec)
-
-    rec = TimedRecorder(pulse.monitor_name)
-    idle, idle_audio = Events(), Events()
-    for i in range(n):
-        wait_closed(out)
-        time.sleep(0.05 + 0.05 * rng.random())
-        press(i % 10, idle, idle_audio, prepare=True)
-        time.sleep(0.9)
-    x = rec.stop()
-    res["key press after idle, prepare() at the event (direct)"] = (idle, x, rec)
-    res["play() call after idle, prepared -> first sample (audio only)"] = (idle_audio, x, rec)
+    for prepare, key_row, audio_row in (
+        (False, "key press after idle (direct)", "play() call after idle -> first sample (audio only)"),
+        (True, "key press after idle, prepare() at the event (direct)",
+         "play() call after idle, prepared -> first sample (audio only)"),
+    ):  # fmt: skip
+        rec = TimedRecorder(pulse.monitor_name)
+        idle, idle_audio = Events(), Events()
+        for i in range(n):
+            wait_closed(out)
+            time.sleep(0.05 + 0.05 * rng.random())
+            press(i % 10, idle, idle_audio, prepare=prepare)
+            time.sleep(0.9)
+        x = rec.stop()
+        res[key_row] = (idle, x, rec)
+        res[audio_row] = (idle_audio, x, rec)
 
     rec = TimedRecorder(pulse.monitor_name)
     busy, busy_audio = Events(skip_s=0.05), Events(skip_s=0.05)

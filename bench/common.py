@@ -24,6 +24,18 @@ def ms_stats(seconds: Sequence[float]) -> dict[str, float]:
     return {"p50": float(np.percentile(xs, 50)), "p95": float(np.percentile(xs, 95)), "max": float(xs.max())}
 
 
+def spin(app, cond, timeout_s: float = 60.0, slice_ms: int = 20, nap_s: float = 0.002) -> None:  # noqa: ANN001
+    """Run ``app``'s event loop in ``slice_ms`` slices (napping ``nap_s`` between) until ``cond()``."""
+    from PySide6.QtCore import QEventLoop
+
+    end = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > end:
+            raise TimeoutError("the app did not get there in time")
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, slice_ms)
+        time.sleep(nap_s)
+
+
 def loadavg() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
