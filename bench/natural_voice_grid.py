@@ -26,6 +26,7 @@ BASE = {"latent_dim": 12, "channels": 96, "head": "harmonic"}
 GATE = {**BASE, "voicing": True}
 GATE32 = {**GATE, "latent_dim": 32}
 GATE32_TEX = {**GATE32, "texture": 1.0}
+UTT = {"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "utt"]}  # the adversarial stage shipped since session 15
 SHIPPED = {**GATE32_TEX, "digit_dim": 32, "n_blocks": 2, "n_ceps": 32, "hard_gate": True}  # RECIPES["cvae"].params
 
 # "from": start from that variant's finished VAE (its last checkpoint; same VAE recipe), so the
@@ -64,7 +65,46 @@ VARIANTS: dict[str, dict] = {
         "tvl_beta": 0.05,
         "adv": {"steps": 800, "adv_weight": 10.0},
     },
-}
+    # GPU grid of session 15: the shipped recipe's VAE (no adversarial stage), then adversarial
+    # stages that differ in length and in what the discriminators see; a wider decoder; a second seed
+    "gbase": {"params": SHIPPED, "beta": 0.05},
+    "g_adv1000": {"params": SHIPPED, "beta": 0.05, "adv": {"steps": 1000, "adv_weight": 10.0}, "from": "gbase"},
+    "g_adv3000": {"params": SHIPPED, "beta": 0.05, "adv": {"steps": 3000, "adv_weight": 10.0}, "from": "gbase"},
+    "g_2d": {
+        "params": SHIPPED, "beta": 0.05, "adv": {"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "2d"]},
+        "from": "gbase",
+    },
+    "g_utt": {
+        "params": SHIPPED, "beta": 0.05, "adv": {"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "utt"]},
+        "from": "gbase",
+    },
+    "g_all2000": {
+        "params": SHIPPED, "beta": 0.05, "adv": {"steps": 2000, "adv_weight": 10.0, "discs": ["1d", "2d", "utt"]},
+        "from": "gbase",
+    },
+    "g_wide": {
+        "params": {**SHIPPED, "channels": 192, "n_blocks": 3}, "beta": 0.05,
+        "adv": {"steps": 1000, "adv_weight": 10.0},
+    },
+    "g_seed1": {"params": SHIPPED, "beta": 0.05, "seed": 1, "adv": {"steps": 1000, "adv_weight": 10.0}},
+    # second GPU grid: the utterance discriminator (best of the first) on three VAE seeds, alone,
+    # longer, stronger
+    "vae0": {"params": SHIPPED, "beta": 0.05, "adv": {}},
+    "vae1": {"params": SHIPPED, "beta": 0.05, "adv": {}, "seed": 1},
+    "vae2": {"params": SHIPPED, "beta": 0.05, "adv": {}, "seed": 2},
+    "u0": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "steps": 1000}, "from": "vae0"},
+    "u1": {
+        "params": SHIPPED, "beta": 0.05, "adv": {"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "utt"]}, "seed": 1,
+        "from": "vae1",
+    },
+    "u2": {
+        "params": SHIPPED, "beta": 0.05, "adv": {"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "utt"]}, "seed": 2,
+        "from": "vae2",
+    },
+    "u0_only": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "discs": ["utt"]}, "from": "vae0"},
+    "u0_2000": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "steps": 2000}, "from": "vae0"},
+    "u0_w20": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "adv_weight": 20.0}, "from": "vae0"},
+}  # fmt: skip
 
 
 def load_npz_dataset(path: str):
@@ -127,7 +167,8 @@ def main() -> int:
         try:
             tf.fit(
                 "cvae", data=args.data, epochs=2 if args.smoke else None, out=out / name, accelerator=args.accelerator,
-                run_dir=runs / name, progress=False, overrides=over, resume=bool(src),
+                run_dir=runs / name, progress=False, overrides={k: v for k, v in over.items() if k != "seed"},
+                resume=bool(src), seed=over.get("seed"),
             )  # fmt: skip
             summary[name] = {"seconds": round(time.perf_counter() - t0, 1), **over}
         except Exception as e:  # keep going: one broken variant must not cost the others

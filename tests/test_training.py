@@ -400,6 +400,31 @@ def test_time_varying_latents_option(tmp_path):
         recipe.with_overrides(tvl_beta=-1.0)
 
 
+def test_adversarial_discriminators_see_what_they_are_meant_to():
+    """The utterance discriminator judges an utterance's valid frames resampled to a fixed length
+    (as the two-sample judge's log-mel does); the image one sees time x frequency patches."""
+    from torch.nn import functional as F
+
+    from training.adversarial import MultiScaleDiscriminator, time_normalise
+
+    x, n = torch.randn(4, 60, 20), torch.tensor([2, 17, 59, 60])
+    ref = [F.interpolate(x[i, : int(n[i])].T[None], size=32, mode="linear", align_corners=True)[0].T for i in range(4)]
+    torch.testing.assert_close(time_normalise(x, n, 32), torch.stack(ref), atol=1e-4, rtol=1e-4)
+    disc = MultiScaleDiscriminator(20, 16, (1, 2), ("1d", "2d", "utt"))
+    digit = torch.tensor([0, 3, 5, 9])
+    outs = disc(x, digit, n)
+    assert len(outs) == 4  # two time scales, the image, the utterance
+    utt_logit = outs[-1][1]
+    assert utt_logit.shape == (4, 1) and outs[2][1].shape[0] == 4
+    y = x.clone()
+    y[0, 2:], y[1, 17:] = 5.0, -5.0  # frames past an utterance's end: not its business
+    torch.testing.assert_close(disc(y, digit, n)[-1][1], utt_logit)
+    assert not torch.allclose(disc(x, torch.tensor([1, 3, 5, 9]), n)[-1][1][0], utt_logit[0])  # it hears the digit
+    assert len(MultiScaleDiscriminator(20, 16, (1, 2, 4))(x, digit, n)) == 3  # the default: time scales only
+    with pytest.raises(ValueError, match="unknown discriminators"):
+        MultiScaleDiscriminator(20, 16, (1,), ("1d", "3d"))
+
+
 def test_run_folder_of_old_and_new_bundles(tmp_path):
     b = load_bundle(untrained_bundle("mlp", tmp_path / "b"))
     b.meta["training"] = {"run": "cvae-gpu"}

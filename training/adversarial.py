@@ -33,6 +33,11 @@ class AdvConfig:
     scales: tuple[int, ...] = (1, 2, 4)
     warmup_steps: int = 100  # discriminator-only steps before the decoder sees its gradient
     batch_size: int = 32
+    # discriminator families: "1d" (multi-scale over time, above), "2d" (one 2-D conv net over the
+    # spectrogram image, time x frequency patches), "utt" (the whole utterance, time-normalised to
+    # ``utt_frames`` frames, as the two-sample judge sees it)
+    discs: tuple[str, ...] = ("1d",)
+    utt_frames: int = 32
 
 
 class SpecDiscriminator(nn.Module):
@@ -67,13 +72,97 @@ class SpecDiscriminator(nn.Module):
         return feats, self.out(h)[:, 0] + proj
 
 
-class MultiScaleDiscriminator(nn.Module):
-    def __init__(self, n_bins: int, channels: int = 128, scales: tuple[int, ...] = (1, 2, 4)) -> None:
-        super().__init__()
-        self.ds = nn.ModuleList([SpecDiscriminator(n_bins, channels, s) for s in scales])
+class ImageDiscriminator(nn.Module):
+    """2-D conv discriminator over the ``(T, F)`` spectrogram image: its patches see a few frames
+    by a band of bins, so it judges local spectro-temporal texture (bursts, onsets, the fine
+    structure of noise) rather than whole spectra."""
 
-    def forward(self, x, digit):
-        return [d(x, digit) for d in self.ds]
+    def __init__(self, channels: int = 32) -> None:
+        super().__init__()
+        c = channels
+        self.convs = nn.ModuleList(
+            [
+                nn.Conv2d(1, c, 3, padding=1),
+                nn.Conv2d(c, c, (3, 5), stride=(1, 2), padding=(1, 2)),
+                nn.Conv2d(c, 2 * c, (3, 5), stride=(2, 2), padding=(1, 2)),
+                nn.Conv2d(2 * c, 2 * c, (3, 5), stride=(1, 2), padding=(1, 2)),
+            ]
+        )
+        self.out = nn.Conv2d(2 * c, 1, 3, padding=1)
+        self.emb = nn.Embedding(N_DIGITS, 2 * c)
+
+    def forward(self, x: torch.Tensor, digit: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        h = x[:, None]
+        feats = []
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), 0.2)
+            feats.append(h)
+        proj = (h * self.emb(digit)[:, :, None, None]).sum(1) / h.shape[1] ** 0.5
+        return feats, self.out(h)[:, 0] + proj
+
+
+def time_normalise(x: torch.Tensor, n_valid: torch.Tensor, frames: int) -> torch.Tensor:
+    """Each utterance's valid frames of ``(B, T, F)`` resampled (linear, ends aligned) to
+    ``frames`` frames: ``F.interpolate(..., mode="linear", align_corners=True)`` per utterance,
+    batched as one gather."""
+    n = n_valid.clamp(min=2).to(x.dtype)
+    pos = torch.linspace(0, 1, frames, device=x.device, dtype=x.dtype)[None, :] * (n[:, None] - 1)  # (B, frames)
+    i0 = pos.floor().long().clamp(max=x.shape[1] - 1)
+    i1 = (i0 + 1).clamp(max=x.shape[1] - 1)
+    w = (pos - i0.to(x.dtype))[..., None]
+    take = lambda i: torch.gather(x, 1, i[..., None].expand(-1, -1, x.shape[2]))  # noqa: E731
+    return take(i0) * (1 - w) + take(i1) * w
+
+
+class UtteranceDiscriminator(nn.Module):
+    """Judges a whole utterance at once: its valid frames resampled to ``frames`` frames (the
+    two-sample judge's view of the log-mel), 1-D convs over the normalised time, one logit."""
+
+    def __init__(self, n_bins: int, channels: int = 128, frames: int = 32) -> None:
+        super().__init__()
+        c = channels
+        self.frames = frames
+        self.convs = nn.ModuleList(
+            [
+                nn.Conv1d(n_bins, c, 3, padding=1),
+                nn.Conv1d(c, c, 4, stride=2, padding=1),
+                nn.Conv1d(c, c, 4, stride=2, padding=1),
+            ]
+        )
+        self.out = nn.Linear(c * (frames // 4), 1)
+        self.emb = nn.Embedding(N_DIGITS, c * (frames // 4))
+
+    def forward(self, x: torch.Tensor, digit: torch.Tensor, n_valid: torch.Tensor):
+        h = time_normalise(x, n_valid, self.frames).transpose(1, 2)
+        feats = []
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), 0.2)
+            feats.append(h)
+        flat = h.flatten(1)
+        proj = (flat * self.emb(digit)).sum(1, keepdim=True) / flat.shape[1] ** 0.5
+        return feats, self.out(flat) + proj
+
+
+class MultiScaleDiscriminator(nn.Module):
+    def __init__(
+        self, n_bins: int, channels: int = 128, scales: tuple[int, ...] = (1, 2, 4), discs: tuple[str, ...] = ("1d",),
+        utt_frames: int = 32,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        unknown = set(discs) - {"1d", "2d", "utt"}
+        if unknown:
+            raise ValueError(f"unknown discriminators: {', '.join(sorted(unknown))}")
+        self.ds = nn.ModuleList([SpecDiscriminator(n_bins, channels, s) for s in scales] if "1d" in discs else [])
+        self.image = ImageDiscriminator() if "2d" in discs else None
+        self.utt = UtteranceDiscriminator(n_bins, channels, utt_frames) if "utt" in discs else None
+
+    def forward(self, x, digit, n_valid=None):
+        outs = [d(x, digit) for d in self.ds]
+        if self.image is not None:
+            outs.append(self.image(x, digit))
+        if self.utt is not None:
+            outs.append(self.utt(x, digit, n_valid))
+        return outs
 
 
 def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -> dict:
@@ -90,7 +179,9 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
     dec_params = [p for n, p in model.named_parameters() if not n.startswith(("enc_", "to_stats"))]
     for p in dec_params:
         p.requires_grad_(True)
-    disc = MultiScaleDiscriminator(model.n_bins, cfg.channels, tuple(cfg.scales)).to(device)
+    disc = MultiScaleDiscriminator(
+        model.n_bins, cfg.channels, tuple(cfg.scales), tuple(cfg.discs), cfg.utt_frames
+    ).to(device)
     opt_g = torch.optim.Adam(dec_params, lr=cfg.lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
     step, t0, hist = 0, time.perf_counter(), []
@@ -110,7 +201,8 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
             real = x * mask
             # discriminator step (LS-GAN)
             d_loss = 0.0
-            for (_, lr_), (_, lf) in zip(disc(real, digit), disc(fake.detach(), digit), strict=True):
+            outs = zip(disc(real, digit, n_valid), disc(fake.detach(), digit, n_valid), strict=True)
+            for (_, lr_), (_, lf) in outs:
                 d_loss = d_loss + ((lr_ - 1) ** 2).mean() + (lf**2).mean()
             opt_d.zero_grad()
             d_loss.backward()
@@ -118,8 +210,8 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
             # decoder step
             g_adv, fm = torch.zeros(()), torch.zeros(())
             if step >= cfg.warmup_steps:
-                out_r = disc(real, digit)
-                out_f = disc(fake, digit)
+                out_r = disc(real, digit, n_valid)
+                out_f = disc(fake, digit, n_valid)
                 for (fr, _), (ff, lf) in zip(out_r, out_f, strict=True):
                     g_adv = g_adv + ((lf - 1) ** 2).mean()
                     fm = fm + sum((a.detach() - b).abs().mean() for a, b in zip(fr, ff, strict=True)) / len(fr)
