@@ -359,6 +359,14 @@ def test_exported_wav_carries_a_recipe_that_makes_it_again(qtbot, make_window, t
         w.play_text()
     recipe = exported_matches_recipe(w, tmp_path, "preset.wav")
     assert recipe.voice == w.knob_panel.voice.currentText()
+    press(qtbot, w, "4")
+    assert exported_matches_recipe(w, tmp_path, "key.wav").gl_iters is None  # a key press: the full phase
+    with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
+        w.knob_panel.knobs[0].dial.setValue(w.knob_panel.knobs[0].dial.value() + 40)  # a live edit
+    assert blocker.args[0].request.origin is Origin.KNOB
+    from vaesynth.synth import LIVE_GL_ITERS
+
+    assert exported_matches_recipe(w, tmp_path, "knob.wav").gl_iters == LIVE_GL_ITERS  # lighter, and says so
 
 
 # --- 5: keyboard and layout -----------------------------------------------------------------------

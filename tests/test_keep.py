@@ -119,6 +119,24 @@ def test_bad_recipes_are_one_line(run, model: Path, tmp_path: Path) -> None:
     assert run("say", "12", "--recipe", str(plain))[0] == 2  # digits and a recipe: which one?
 
 
+def test_a_recipe_records_a_lighter_phase_and_renders_it_again(model: Path, tmp_path: Path) -> None:
+    from vaesynth.synth import LIVE_GL_ITERS, Synth
+
+    synth = Synth.from_path(model)
+    knobs = tuple(float(x) for x in np.linspace(-1, 1, synth.latent_dim, dtype=np.float32))
+    full = RenderRecipe("3", str(model), knobs=knobs, single=True)
+    live = RenderRecipe("3", str(model), knobs=knobs, single=True, gl_iters=LIVE_GL_ITERS)
+    assert "gl_iters" not in full.to_dict()  # the default reads as recipes always did
+    again = RenderRecipe.from_dict(json.loads(live.to_json()))
+    assert again == live
+    a, b = live.render(synth).wave, again.render(synth).wave
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, full.render(synth).wave)  # fewer iterations: other samples
+    for bad in (-1, 1.5, "16", True, 10**6):
+        with pytest.raises(KeepError, match="gl_iters"):
+            RenderRecipe.from_dict({**live.to_dict(), "gl_iters": bad})
+
+
 def test_a_recipe_too_long_for_the_wav_goes_beside_it(tmp_path: Path) -> None:
     knobs = tuple(float(x) for x in np.linspace(-2, 2, 256, dtype=np.float32))
     recipe = RenderRecipe("5", "cvae", knobs=knobs, single=True, performance=Performance())

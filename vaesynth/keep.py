@@ -133,11 +133,14 @@ class RenderRecipe:
     temperature: float = 1.0
     single: bool = False
     performance: Performance = field(default_factory=Performance)
+    gl_iters: int | None = None  # Griffin-Lim iterations, when not the engine's default (live edits)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["knobs"] = _short_floats(self.knobs) if self.knobs is not None else None
         d["performance"] = _performance_dict(self.performance)
+        if self.gl_iters is None:
+            del d["gl_iters"]  # the default: recipes read the same as before it existed
         return {"format": FORMAT, "version": 1, **d}
 
     def to_json(self) -> str:
@@ -173,18 +176,28 @@ class RenderRecipe:
         if single and (knobs is None or len(parse_digits(text)) != 1):
             raise KeepError("a single-digit recipe needs one digit and its knobs")
         perf = _performance(d.get("performance", _performance_dict(Performance())))
-        return cls(text, model, weights, seed, knobs, voice, vary, float(temperature), single, perf)
+        gl_iters = d.get("gl_iters")
+        if gl_iters is not None:
+            from .synth import check_gl_iters
+
+            try:
+                gl_iters = check_gl_iters(gl_iters)
+            except ValueError as e:
+                raise KeepError(f"the recipe's {e}") from None
+        return cls(text, model, weights, seed, knobs, voice, vary, float(temperature), single, perf, gl_iters)
 
     def render(self, synth: Synth) -> Render:
         """Render this recipe with ``synth`` (which must hold the recipe's model)."""
         import numpy as np
 
         if self.single:
-            return synth.render_digit(parse_digits(self.text), np.asarray(self.knobs, np.float32), self.performance)
+            return synth.render_digit(
+                parse_digits(self.text), np.asarray(self.knobs, np.float32), self.performance, gl_iters=self.gl_iters
+            )
         knobs = None if self.knobs is None else np.asarray(self.knobs, np.float32)
         return synth.render_string(
             self.text, knobs=knobs, vary=self.vary, temperature=self.temperature, seed=self.seed,
-            voice=self.voice, performance=self.performance,
+            voice=self.voice, performance=self.performance, gl_iters=self.gl_iters,
         )  # fmt: skip
 
 

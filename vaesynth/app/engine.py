@@ -20,11 +20,14 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from .messages import KnobMode, ModelEntry, ModelInfo, RenderRequest, RenderResult, TakeRequest, TakeResult
+from .messages import KnobMode, ModelEntry, ModelInfo, Origin, RenderRequest, RenderResult, TakeRequest, TakeResult
 from .render_ahead import AHEAD_IDLE_S, AHEAD_ORIGINS, RenderAhead
 from .render_process import RenderProcess
 from .voice_knobs import VoiceKnobs
 
+#: edits that re-render while the voice moves (a knob turn, a drag on the map or the pad, the pitch
+#: and speed sliders): rendered with vaesynth.synth.LIVE_GL_ITERS, and the recipe says so
+LIVE_ORIGINS = frozenset({Origin.KNOB, Origin.MAP, Origin.PAD, Origin.PERFORMANCE})
 KEEP_WARM_S = 3.0  # after the last request, the engine keeps the model warm this long ...
 WARM_EVERY_S = 0.25  # ... with a small render this often (5-8 ms: 2-3 % of one core)
 
@@ -312,11 +315,14 @@ class Engine(QObject):
             "performance": req.performance,
         }  # fmt: skip
         if req.text is None:
+            from vaesynth.synth import LIVE_GL_ITERS
+
             digit = parse_digits(req.digit or "")
             if len(digit) != 1:
                 raise ValueError("a single digit is needed")
             used = knobs.for_digit(req, digit)
-            return RenderRecipe(digit, knobs=tuple(float(v) for v in used), single=True, **base)
+            live = LIVE_GL_ITERS if req.origin in LIVE_ORIGINS else None  # a lighter phase while the voice moves
+            return RenderRecipe(digit, knobs=tuple(float(v) for v in used), single=True, gl_iters=live, **base)
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
         if req.knob_mode is KnobMode.PRESET:
             return RenderRecipe(req.text, seed=seed, voice=req.voice, vary=False, **base)
