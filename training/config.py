@@ -144,7 +144,8 @@ def model_signature_params(kind: str) -> dict[str, object]:
 #: architecture never silently follows a changed default in ``vaesynth.models``.
 RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first)
     # issue 13 ("Natural voice", docs/results/natural_voice.md): voicing-gated comb, noise texture,
-    # 32-dim code at beta 0.05, then 1000 adversarial decoder steps; rendered without a fade-out and
+    # 32-dim code at beta 0.05, then 1000 adversarial decoder steps against multi-scale and whole-utterance
+    # discriminators (training/adversarial.py); rendered without a fade-out and
     # with each digit's last half hop cut (see vaesynth.synth.Synth)
     "cvae": Recipe(
         "cvae",
@@ -154,7 +155,7 @@ RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first
         },
         epochs=40,
         beta=0.05,
-        adv={"steps": 1000, "adv_weight": 10.0},
+        adv={"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "utt"]},
         render={"fade_out_s": 0.0, "trim_end_s": 0.004},
     ),  # fmt: skip
     "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=40),
