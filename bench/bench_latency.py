@@ -27,7 +27,8 @@ Paths:
   (``crossfade_s=0.03``), event = the knob change.
 - ``app``: the real ``vaesynth.app.main_window.MainWindow`` in-process (Qt offscreen), driven by
   its public methods through one small adapter (:class:`AppDriver`): ``press_digit`` after idle
-  and while playing, a single knob change (a dial step) after a rest, and note-ons from a virtual
+  and while playing, a single knob change (a dial step) after a rest, a click on the morph pad
+  (corners: the first four speakers; the puck jumps there) after a rest, and note-ons from a virtual
   MIDI keyboard (a private JACK server, bench/common.py; skipped without ``jackd``) after idle and
   while playing.
 - ``espeak``: ``espeak-ng "seven" | paplay`` started with ``subprocess.Popen`` (event = just
@@ -332,6 +333,24 @@ class AppDriver:
         dial = self.w.knob_panel.knobs[index].dial
         dial.setValue(dial.value() + steps)
 
+    def show_pad(self) -> None:
+        """The morph pad's tab, its corners the model's first four speakers."""
+        morph = self.w.view.morph
+        self.w.view.explore.setCurrentWidget(morph)
+        for k, name in enumerate(self.w.model_info.speakers[:4]):
+            morph.set_corner(k, name)
+        self.pump(0.5)
+
+    def click_pad(self, x: float, y: float) -> None:
+        """A mouse press (and release) on the morph pad at ``(x, y)`` in 0..1: the puck jumps there."""
+        from PySide6.QtCore import Qt
+        from PySide6.QtTest import QTest
+
+        pad = self.w.view.morph.pad
+        pos = pad.widget_pos(x, y)
+        QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+        QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+
     def close(self) -> None:
         self.w.close()
         self.pump(0.3)
@@ -392,6 +411,9 @@ def bench_app(pulse, model: str, n: int, rng: np.random.Generator, midi: bool = 
         drv.pump(0.4)  # the app plays a knob change at once if it has not played one for 0.35 s
 
     run("knob change after a rest (app)", lambda i: drv.turn_knob(i % 4, 20 if (i // 4) % 2 == 0 else -20), rest)
+    drv.show_pad()
+    spots = rng.uniform(0.1, 0.9, size=(n, 2))
+    run("morph pad click after a rest (app)", lambda i: drv.click_pad(*spots[i]), rest)
     if keyboard is not None:
         run("MIDI note-on after idle (app, JACK keyboard)", lambda i: drv.note(i % 10), settle_idle)
         run("MIDI note-on while playing (app, JACK keyboard)", lambda i: drv.note(i % 10), start_other, skip_s=0.05)
