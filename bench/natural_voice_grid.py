@@ -104,6 +104,9 @@ VARIANTS: dict[str, dict] = {
     "u0_only": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "discs": ["utt"]}, "from": "vae0"},
     "u0_2000": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "steps": 2000}, "from": "vae0"},
     "u0_w20": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "adv_weight": 20.0}, "from": "vae0"},
+    # CPU, from the new recipe's CPU-trained VAE (run with --runs pointing at bench_training's runs
+    # folder, whose VAE run is named "cvae"): a discriminator on frame-to-frame feature changes added
+    "cpu_delta": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "discs": ["1d", "utt", "delta"]}, "from": "cvae"},
 }  # fmt: skip
 
 

@@ -410,10 +410,13 @@ def test_adversarial_discriminators_see_what_they_are_meant_to():
     x, n = torch.randn(4, 60, 20), torch.tensor([2, 17, 59, 60])
     ref = [F.interpolate(x[i, : int(n[i])].T[None], size=32, mode="linear", align_corners=True)[0].T for i in range(4)]
     torch.testing.assert_close(time_normalise(x, n, 32), torch.stack(ref), atol=1e-4, rtol=1e-4)
-    disc = MultiScaleDiscriminator(20, 16, (1, 2), ("1d", "2d", "utt"))
+    disc = MultiScaleDiscriminator(20, 16, (1, 2), ("1d", "2d", "utt", "delta"))
     digit = torch.tensor([0, 3, 5, 9])
     outs = disc(x, digit, n)
-    assert len(outs) == 4  # two time scales, the image, the utterance
+    assert len(outs) == 5  # two time scales, the frame-to-frame changes, the image, the utterance
+    steady = disc(x + 3.0, digit, n)  # a constant offset: the delta discriminator does not see it
+    torch.testing.assert_close(steady[2][1], outs[2][1])
+    assert not torch.allclose(steady[0][1], outs[0][1])
     utt_logit = outs[-1][1]
     assert utt_logit.shape == (4, 1) and outs[2][1].shape[0] == 4
     y = x.clone()

@@ -35,7 +35,8 @@ class AdvConfig:
     batch_size: int = 32
     # discriminator families: "1d" (multi-scale over time, above), "2d" (one 2-D conv net over the
     # spectrogram image, time x frequency patches), "utt" (the whole utterance, time-normalised to
-    # ``utt_frames`` frames, as the two-sample judge sees it)
+    # ``utt_frames`` frames, as the two-sample judge sees it), "delta" (the frame-to-frame change of
+    # the features, 1-D over time: how fast spectra move, what spectral flux measures)
     discs: tuple[str, ...] = ("1d",)
     utt_frames: int = 32
 
@@ -149,15 +150,18 @@ class MultiScaleDiscriminator(nn.Module):
         utt_frames: int = 32,
     ) -> None:  # fmt: skip
         super().__init__()
-        unknown = set(discs) - {"1d", "2d", "utt"}
+        unknown = set(discs) - {"1d", "2d", "utt", "delta"}
         if unknown:
             raise ValueError(f"unknown discriminators: {', '.join(sorted(unknown))}")
         self.ds = nn.ModuleList([SpecDiscriminator(n_bins, channels, s) for s in scales] if "1d" in discs else [])
         self.image = ImageDiscriminator() if "2d" in discs else None
         self.utt = UtteranceDiscriminator(n_bins, channels, utt_frames) if "utt" in discs else None
+        self.delta = SpecDiscriminator(n_bins, channels) if "delta" in discs else None
 
     def forward(self, x, digit, n_valid=None):
         outs = [d(x, digit) for d in self.ds]
+        if self.delta is not None:
+            outs.append(self.delta(x[:, 1:] - x[:, :-1], digit))
         if self.image is not None:
             outs.append(self.image(x, digit))
         if self.utt is not None:
