@@ -107,6 +107,12 @@ VARIANTS: dict[str, dict] = {
     # CPU, from the new recipe's CPU-trained VAE (run with --runs pointing at bench_training's runs
     # folder, whose VAE run is named "cvae"): a discriminator on frame-to-frame feature changes added
     "cpu_delta": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "discs": ["1d", "utt", "delta"]}, "from": "cvae"},
+    # the same with the delta discriminator's terms weighted 0.3 (it made voiced frames noisier at 1)
+    "cpu_delta03": {
+        "params": SHIPPED, "beta": 0.05,
+        "adv": {**UTT, "discs": ["1d", "utt", "delta"], "disc_weights": {"delta": 0.3}},
+        "from": "cvae",
+    },
 }  # fmt: skip
 
 

@@ -414,6 +414,7 @@ def test_adversarial_discriminators_see_what_they_are_meant_to():
     digit = torch.tensor([0, 3, 5, 9])
     outs = disc(x, digit, n)
     assert len(outs) == 5  # two time scales, the frame-to-frame changes, the image, the utterance
+    assert disc.families == ["1d", "1d", "delta", "2d", "utt"]  # what a per-family weight applies to
     steady = disc(x + 3.0, digit, n)  # a constant offset: the delta discriminator does not see it
     torch.testing.assert_close(steady[2][1], outs[2][1])
     assert not torch.allclose(steady[0][1], outs[0][1])

@@ -13,7 +13,7 @@ decoder cannot trade the digit for texture.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -39,6 +39,7 @@ class AdvConfig:
     # the features, 1-D over time: how fast spectra move, what spectral flux measures)
     discs: tuple[str, ...] = ("1d",)
     utt_frames: int = 32
+    disc_weights: dict = field(default_factory=dict)  # family -> weight of its terms in the decoder's loss (1)
 
 
 class SpecDiscriminator(nn.Module):
@@ -157,6 +158,8 @@ class MultiScaleDiscriminator(nn.Module):
         self.image = ImageDiscriminator() if "2d" in discs else None
         self.utt = UtteranceDiscriminator(n_bins, channels, utt_frames) if "utt" in discs else None
         self.delta = SpecDiscriminator(n_bins, channels) if "delta" in discs else None
+        #: the family of each output of :meth:`forward`, in order
+        self.families = ["1d"] * len(self.ds) + [f for f in ("delta", "2d", "utt") if f in discs]
 
     def forward(self, x, digit, n_valid=None):
         outs = [d(x, digit) for d in self.ds]
@@ -216,9 +219,10 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
             if step >= cfg.warmup_steps:
                 out_r = disc(real, digit, n_valid)
                 out_f = disc(fake, digit, n_valid)
-                for (fr, _), (ff, lf) in zip(out_r, out_f, strict=True):
-                    g_adv = g_adv + ((lf - 1) ** 2).mean()
-                    fm = fm + sum((a.detach() - b).abs().mean() for a, b in zip(fr, ff, strict=True)) / len(fr)
+                for fam, (fr, _), (ff, lf) in zip(disc.families, out_r, out_f, strict=True):
+                    wd = float(cfg.disc_weights.get(fam, 1.0))
+                    g_adv = g_adv + wd * ((lf - 1) ** 2).mean()
+                    fm = fm + wd * sum((a.detach() - b).abs().mean() for a, b in zip(fr, ff, strict=True)) / len(fr)
                 g_loss = vae["loss"] + cfg.adv_weight * (g_adv + cfg.fm_weight * fm)
                 opt_g.zero_grad()
                 g_loss.backward()
