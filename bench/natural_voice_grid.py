@@ -113,6 +113,15 @@ VARIANTS: dict[str, dict] = {
         "adv": {**UTT, "discs": ["1d", "utt", "delta"], "disc_weights": {"delta": 0.3}},
         "from": "cvae",
     },
+    # frame-to-frame changes between 2-frame means (envelope motion, less of the noise texture)
+    "cpu_delta2": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "discs": ["1d", "utt", "delta2"]}, "from": "cvae"},
+    # the utterance discriminator's terms weighted 3 (it was the one that helped)
+    "cpu_utt3": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "disc_weights": {"utt": 3.0}}, "from": "cvae"},
+    # both: pair-mean changes at half weight, the utterance discriminator at 3
+    "cpu_mix": {
+        "params": SHIPPED, "beta": 0.05,
+        "adv": {**UTT, "discs": ["1d", "utt", "delta2"], "disc_weights": {"utt": 3.0, "delta2": 0.5}}, "from": "cvae",
+    },
 }  # fmt: skip
 
 

@@ -425,6 +425,8 @@ def test_adversarial_discriminators_see_what_they_are_meant_to():
     torch.testing.assert_close(disc(y, digit, n)[-1][1], utt_logit)
     assert not torch.allclose(disc(x, torch.tensor([1, 3, 5, 9]), n)[-1][1][0], utt_logit[0])  # it hears the digit
     assert len(MultiScaleDiscriminator(20, 16, (1, 2, 4))(x, digit, n)) == 3  # the default: time scales only
+    pairs = MultiScaleDiscriminator(20, 16, (1,), ("delta2",))
+    assert pairs.families == ["delta2"] and pairs(x, digit, n)[0][1].shape == (4, 8)  # 30 pair means, strided 4x
     with pytest.raises(ValueError, match="unknown discriminators"):
         MultiScaleDiscriminator(20, 16, (1,), ("1d", "3d"))
 

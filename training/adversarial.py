@@ -36,7 +36,8 @@ class AdvConfig:
     # discriminator families: "1d" (multi-scale over time, above), "2d" (one 2-D conv net over the
     # spectrogram image, time x frequency patches), "utt" (the whole utterance, time-normalised to
     # ``utt_frames`` frames, as the two-sample judge sees it), "delta" (the frame-to-frame change of
-    # the features, 1-D over time: how fast spectra move, what spectral flux measures)
+    # the features, 1-D over time: how fast spectra move, what spectral flux measures), "delta2" (the
+    # same between means of two frames)
     discs: tuple[str, ...] = ("1d",)
     utt_frames: int = 32
     disc_weights: dict = field(default_factory=dict)  # family -> weight of its terms in the decoder's loss (1)
@@ -151,20 +152,24 @@ class MultiScaleDiscriminator(nn.Module):
         utt_frames: int = 32,
     ) -> None:  # fmt: skip
         super().__init__()
-        unknown = set(discs) - {"1d", "2d", "utt", "delta"}
+        unknown = set(discs) - {"1d", "2d", "utt", "delta", "delta2"}
         if unknown:
             raise ValueError(f"unknown discriminators: {', '.join(sorted(unknown))}")
         self.ds = nn.ModuleList([SpecDiscriminator(n_bins, channels, s) for s in scales] if "1d" in discs else [])
         self.image = ImageDiscriminator() if "2d" in discs else None
         self.utt = UtteranceDiscriminator(n_bins, channels, utt_frames) if "utt" in discs else None
         self.delta = SpecDiscriminator(n_bins, channels) if "delta" in discs else None
+        self.delta2 = SpecDiscriminator(n_bins, channels) if "delta2" in discs else None  # over pairs of frames
         #: the family of each output of :meth:`forward`, in order
-        self.families = ["1d"] * len(self.ds) + [f for f in ("delta", "2d", "utt") if f in discs]
+        self.families = ["1d"] * len(self.ds) + [f for f in ("delta", "delta2", "2d", "utt") if f in discs]
 
     def forward(self, x, digit, n_valid=None):
         outs = [d(x, digit) for d in self.ds]
         if self.delta is not None:
             outs.append(self.delta(x[:, 1:] - x[:, :-1], digit))
+        if self.delta2 is not None:  # changes between 2-frame means: envelope motion more than noise texture
+            x2 = F.avg_pool1d(x.transpose(1, 2), 2, ceil_mode=True).transpose(1, 2)
+            outs.append(self.delta2(x2[:, 1:] - x2[:, :-1], digit))
         if self.image is not None:
             outs.append(self.image(x, digit))
         if self.utt is not None:
