@@ -43,6 +43,15 @@ class AdvConfig:
     disc_weights: dict = field(default_factory=dict)  # family -> weight of its terms in the decoder's loss (1)
 
 
+def conv_stack(convs: nn.ModuleList, h: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run ``h`` through ``convs`` with leaky ReLUs; the last output and every layer's (feature matching)."""
+    feats = []
+    for conv in convs:
+        h = F.leaky_relu(conv(h), 0.2)
+        feats.append(h)
+    return h, feats
+
+
 class SpecDiscriminator(nn.Module):
     """1-D conv discriminator over time on ``(B, T, F)`` features (frequency bins as input
     channels, so the first layer sees the whole spectrum's fine structure), average-pooled in time
@@ -67,10 +76,7 @@ class SpecDiscriminator(nn.Module):
         h = x.transpose(1, 2)
         if self.pool > 1:
             h = F.avg_pool1d(h, self.pool, ceil_mode=True)
-        feats = []
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), 0.2)
-            feats.append(h)
+        h, feats = conv_stack(self.convs, h)
         proj = (h * self.emb(digit)[:, :, None]).sum(1) / h.shape[1] ** 0.5  # digit projection
         return feats, self.out(h)[:, 0] + proj
 
@@ -96,10 +102,7 @@ class ImageDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, digit: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         h = x[:, None]
-        feats = []
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), 0.2)
-            feats.append(h)
+        h, feats = conv_stack(self.convs, h)
         proj = (h * self.emb(digit)[:, :, None, None]).sum(1) / h.shape[1] ** 0.5
         return feats, self.out(h)[:, 0] + proj
 
@@ -137,10 +140,7 @@ class UtteranceDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, digit: torch.Tensor, n_valid: torch.Tensor):
         h = time_normalise(x, n_valid, self.frames).transpose(1, 2)
-        feats = []
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), 0.2)
-            feats.append(h)
+        h, feats = conv_stack(self.convs, h)
         flat = h.flatten(1)
         proj = (flat * self.emb(digit)).sum(1, keepdim=True) / flat.shape[1] ** 0.5
         return feats, self.out(flat) + proj
