@@ -30,7 +30,9 @@ UTT = {"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "utt"]}  # the adversa
 SHIPPED = {**GATE32_TEX, "digit_dim": 32, "n_blocks": 2, "n_ceps": 32, "hard_gate": True}  # RECIPES["cvae"].params
 
 # "from": start from that variant's finished VAE (its last checkpoint; same VAE recipe), so the
-# adversarial variants differ only in their adversarial stage.
+# adversarial variants differ only in their adversarial stage. "init": the same for a model with
+# extra modules (e.g. frame_noise): the checkpoint is converted, the new weights keep their
+# initialisation (zero for frame_noise, so the decoder starts out unchanged).
 VARIANTS: dict[str, dict] = {
     "g32tex": {"params": GATE32_TEX, "beta": 0.05},
     "g32tex_adv10": {"params": GATE32_TEX, "beta": 0.05, "adv": {"steps": 1500, "adv_weight": 10.0}, "from": "g32tex"},
@@ -122,7 +124,53 @@ VARIANTS: dict[str, dict] = {
         "params": SHIPPED, "beta": 0.05,
         "adv": {**UTT, "discs": ["1d", "utt", "delta2"], "disc_weights": {"utt": 3.0, "delta2": 0.5}}, "from": "cvae",
     },
+    # session 16, CPU, from the same VAE: per-frame noise into the decoder's last stage (8 channels),
+    # so the adversarial stage has a source of frame-level detail; without and with delta2
+    "fn8_utt": {"params": {**SHIPPED, "frame_noise": 8}, "beta": 0.05, "adv": UTT, "init": "cvae"},
+    "fn8_delta2": {
+        "params": {**SHIPPED, "frame_noise": 8}, "beta": 0.05, "adv": {**UTT, "discs": ["1d", "utt", "delta2"]},
+        "init": "cvae",
+    },
+    # a per-bin, per-frame residual on the harmonic head's output (zero-initialised), with and without
+    # frame noise; and the plain recipe's adversarial stage again with other seeds (the run-to-run spread)
+    "res_utt": {"params": {**SHIPPED, "residual": True}, "beta": 0.05, "adv": UTT, "init": "cvae"},
+    "res_utt_s1": {"params": {**SHIPPED, "residual": True}, "beta": 0.05, "adv": UTT, "init": "cvae", "seed": 1},
+    "res_fn8_utt": {
+        "params": {**SHIPPED, "residual": True, "frame_noise": 8}, "beta": 0.05, "adv": UTT, "init": "cvae",
+    },
+    "utt_s1": {"params": SHIPPED, "beta": 0.05, "adv": UTT, "from": "cvae", "seed": 1},
+    "utt_s2": {"params": SHIPPED, "beta": 0.05, "adv": UTT, "from": "cvae", "seed": 2},
+    # the discriminators sat near chance (LS loss ~0.48 each) while a linear probe tells fake from
+    # real at 0.8: a stronger discriminator, two updates per decoder update / three times the rate
+    "utt_d2": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_steps": 2}, "from": "cvae"},
+    "utt_dlr": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_lr": 6e-4}, "from": "cvae"},
 }  # fmt: skip
+
+
+def convert_checkpoint(src: Path, dst: Path, params: dict) -> None:
+    """Copy the finished VAE checkpoint ``src`` to ``dst`` for a model with ``params``: weights the
+    source lacks keep their initialisation, and are appended to the optimizer's parameter list
+    (they are registered last in the model, so Lightning's resume lines them up)."""
+    import torch
+
+    from training.experiment import VAEExperiment
+
+    state = torch.load(src, map_location="cpu", weights_only=True)
+    hp = dict(state["hyper_parameters"])
+    module = VAEExperiment({**hp, "params": params})
+    new = module.state_dict()
+    names = [n for n, _ in module.named_parameters()]
+    missing = [k for k in new if k not in state["state_dict"]]
+    if set(names[len(names) - len(missing) :]) != set(missing):
+        raise ValueError(f"the new weights {missing} are not the model's last parameters")
+    for k in missing:
+        state["state_dict"][k] = new[k]
+    group = state["optimizer_states"][0]["param_groups"][-1]
+    n_old = sum(len(g["params"]) for g in state["optimizer_states"][0]["param_groups"])
+    group["params"] = list(group["params"]) + list(range(n_old, n_old + len(missing)))
+    state["hyper_parameters"] = {**hp, "params": params}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, dst)
 
 
 def load_npz_dataset(path: str):
@@ -173,8 +221,15 @@ def main() -> int:
     for name in names:
         v = dict(VARIANTS[name])
         src = v.pop("from", None)
+        init = v.pop("init", None)
         over = {"params": v.pop("params"), **v}
-        if src:
+        if init:
+            import shutil
+
+            shutil.rmtree(runs / name, ignore_errors=True)
+            convert_checkpoint(runs / init / "checkpoints" / "last.ckpt", runs / name / "checkpoints" / "last.ckpt",
+                               over["params"])  # fmt: skip
+        elif src:
             import shutil
 
             shutil.rmtree(runs / name, ignore_errors=True)
@@ -186,7 +241,7 @@ def main() -> int:
             tf.fit(
                 "cvae", data=args.data, epochs=2 if args.smoke else None, out=out / name, accelerator=args.accelerator,
                 run_dir=runs / name, progress=False, overrides={k: v for k, v in over.items() if k != "seed"},
-                resume=bool(src), seed=over.get("seed"),
+                resume=bool(src or init), seed=over.get("seed"),
             )  # fmt: skip
             summary[name] = {"seconds": round(time.perf_counter() - t0, 1), **over}
         except Exception as e:  # keep going: one broken variant must not cost the others

@@ -19,6 +19,7 @@ from training.bundling import DISPLAY_NAMES, untrained_bundle
 from training.config import MODEL_KINDS, RECIPES, ConfigError, Recipe, model_signature_params
 from training.evaluate import run_folder
 from vaesynth.bundle import BundleError, load_bundle
+from vaesynth.models import build_model
 from vaesynth.spectral import SpectralConfig, features_to_mag, mag_to_features, magnitude, wave_to_features
 from vaesynth.synth import Synth
 from vaesynth.voice import fit_latent_stats
@@ -398,6 +399,53 @@ def test_time_varying_latents_option(tmp_path):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
     with pytest.raises(ConfigError):
         recipe.with_overrides(tvl_beta=-1.0)
+
+
+def test_frame_noise_option(tmp_path):
+    """``frame_noise``: per-frame noise into the decoder's last stage. Its projection starts at
+    zero, so a decoder given it renders exactly as before until the adversarial stage trains it;
+    once trained, a render is still a function of the knobs (noise seeded by the code), and the
+    noise reaches the output frame by frame."""
+    small = {"latent_dim": 4, "channels": 16, "voicing": True, "texture": 1.0}
+    plain = load_bundle(untrained_bundle("cvae", tmp_path / "plain", params=small)).model
+    assert plain.frame_noise == 0 and not hasattr(plain, "noise_in")
+    m = build_model("cvae", CFG, {**small, "frame_noise": 5})
+    m.load_state_dict({**plain.state_dict(), "noise_in.weight": m.noise_in.weight.detach()})
+    names = [n for n, _ in m.named_parameters()]
+    assert names[-1] == "noise_in.weight"  # registered last (grid checkpoints are converted by appending it)
+    m.eval()
+    z, d = torch.randn(3, 4), torch.tensor([0, 4, 9])
+    with torch.inference_mode():
+        torch.testing.assert_close(m.decode(z, d).features, plain.eval().decode(z, d).features)
+        torch.nn.init.normal_(m.noise_in.weight, std=1.0)  # as if trained
+        a = m.decode(z, d).features
+        torch.testing.assert_close(m.decode(z, d).features, a)  # seeded: deterministic per voice
+        assert not torch.allclose(a, plain.decode(z, d).features)
+        noise = m.frame_noise_draw(z)
+        assert noise.shape == (3, 5, CFG.max_frames)
+        assert not torch.allclose(noise[0], noise[1])  # another voice, other noise
+    m.train()
+    assert not torch.equal(m.frame_noise_draw(z), m.frame_noise_draw(z))  # fresh noise every training step
+
+
+def test_residual_option():
+    """``residual``: a per-bin correction of the harmonic head's output, zero at the start (a trained
+    decoder given it is unchanged), and then able to change single bins of single frames."""
+    small = {"latent_dim": 4, "channels": 16, "voicing": True}
+    plain = build_model("cvae", CFG, small).eval()
+    m = build_model("cvae", CFG, {**small, "residual": True, "frame_noise": 2})
+    assert [n for n, _ in m.named_parameters()][-3:] == ["noise_in.weight", "res_out.weight", "res_out.bias"]
+    new = {k: v for k, v in m.state_dict().items() if k not in plain.state_dict()}  # the zero-initialised extras
+    m.load_state_dict({**plain.state_dict(), **new})
+    m.eval()
+    z, d = torch.randn(2, 4), torch.tensor([3, 8])
+    with torch.inference_mode():
+        before = plain.decode(z, d).features
+        torch.testing.assert_close(m.decode(z, d).features, before)
+        m.res_out.bias[40] = 0.05  # one bin, 5% of the dB range up in every frame
+        after = m.decode(z, d).features
+    changed = (after - before).abs().amax(dim=(0, 1)) > 1e-4
+    assert changed[40] and changed.sum() == 1
 
 
 def test_adversarial_discriminators_see_what_they_are_meant_to():

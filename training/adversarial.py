@@ -32,6 +32,7 @@ class AdvConfig:
     channels: int = 128
     scales: tuple[int, ...] = (1, 2, 4)
     warmup_steps: int = 100  # discriminator-only steps before the decoder sees its gradient
+    d_steps: int = 1  # discriminator updates per decoder update (on the same batch)
     batch_size: int = 32
     # discriminator families: "1d" (multi-scale over time, above), "2d" (one 2-D conv net over the
     # spectrogram image, time x frequency patches), "utt" (the whole utterance, time-normalised to
@@ -211,14 +212,15 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
             fake = model.decode(z, digit, texture=True).features * mask
             real = x * mask
-            # discriminator step (LS-GAN)
-            d_loss = 0.0
-            outs = zip(disc(real, digit, n_valid), disc(fake.detach(), digit, n_valid), strict=True)
-            for (_, lr_), (_, lf) in outs:
-                d_loss = d_loss + ((lr_ - 1) ** 2).mean() + (lf**2).mean()
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
+            # discriminator step(s) (LS-GAN)
+            for _ in range(max(1, cfg.d_steps)):
+                d_loss = 0.0
+                outs = zip(disc(real, digit, n_valid), disc(fake.detach(), digit, n_valid), strict=True)
+                for (_, lr_), (_, lf) in outs:
+                    d_loss = d_loss + ((lr_ - 1) ** 2).mean() + (lf**2).mean()
+                opt_d.zero_grad()
+                d_loss.backward()
+                opt_d.step()
             # decoder step
             g_adv, fm = torch.zeros(()), torch.zeros(())
             if step >= cfg.warmup_steps:

@@ -151,7 +151,8 @@ RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first
         "cvae",
         {
             "latent_dim": 32, "channels": 96, "digit_dim": 32, "n_blocks": 2, "head": "harmonic", "n_ceps": 32,
-            "voicing": True, "texture": 1.0, "hard_gate": True, "tvl_dim": 0, "tvl_temp": 1.0,
+            "voicing": True, "texture": 1.0, "hard_gate": True, "tvl_dim": 0, "tvl_temp": 1.0, "frame_noise": 0,
+            "residual": False,
         },
         epochs=40,
         beta=0.05,

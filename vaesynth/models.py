@@ -200,6 +200,14 @@ class ConditionalVAE(VAE):
     n_frames / 8``), added to the decoder's input there (timing, local detail). Posterior: :meth:`encode_all`;
     when ``decode`` gets no ``w`` an autoregressive prior given code and digit (:class:`~vaesynth.blocks.SegmentPrior`)
     draws it, in eval mode seeded from the code (a render stays a function of the knobs), spread x ``tvl_temp``.
+
+    ``frame_noise > 0``: that many channels of per-frame Gaussian noise, projected (1x1 conv,
+    zero-initialised) into the decoder's last, full-resolution stage, so an adversarially trained
+    decoder has a source of frame-level detail that the global code cannot carry; seeded from the
+    code in eval mode like the texture.
+    ``residual=True``: a per-bin, per-frame correction of the harmonic head's log-magnitude (a 3-tap
+    conv over time from the decoder's last features, zero-initialised), for spectro-temporal detail
+    the two smooth envelopes and the comb cannot express (valleys, bursts, onsets).
     """
 
     kind = "cvae"
@@ -216,6 +224,8 @@ class ConditionalVAE(VAE):
         "hard_gate": Param(kind="bool"),
         "tvl_dim": Param(0, 64),
         "tvl_temp": Param(0.0, 2.0, kind="float"),
+        "frame_noise": Param(0, 64),
+        "residual": Param(kind="bool"),
     }
 
     def __init__(
@@ -232,6 +242,8 @@ class ConditionalVAE(VAE):
         hard_gate: bool = False,
         tvl_dim: int = 0,
         tvl_temp: float = 1.0,
+        frame_noise: int = 0,
+        residual: bool = False,
     ) -> None:
         super().__init__(cfg, latent_dim)
         if head not in ("harmonic", "magnitude"):
@@ -271,6 +283,15 @@ class ConditionalVAE(VAE):
             self.register_buffer("basis", dct_basis(n_ceps, self.n_bins), persistent=False)
             freqs = torch.arange(self.n_bins, dtype=torch.float32, device="cpu") * cfg.sample_rate / cfg.n_fft
             self.register_buffer("bin_hz", freqs, persistent=False)
+        self.frame_noise = int(frame_noise)
+        if self.frame_noise:  # registered last: its weights start at zero, so a trained decoder is unchanged
+            self.noise_in = nn.Conv1d(self.frame_noise, c, 1, bias=False)
+            nn.init.zeros_(self.noise_in.weight)
+        self.residual = bool(residual)
+        if self.residual:  # likewise zero-initialised and registered last (after noise_in)
+            self.res_out = nn.Conv1d(c, self.n_bins, 3, padding=1)
+            nn.init.zeros_(self.res_out.weight)
+            nn.init.zeros_(self.res_out.bias)
 
     def encode(self, x, digit):
         return self.encode_all(x, digit)[:2]
@@ -299,13 +320,21 @@ class ConditionalVAE(VAE):
         eps = torch.randn(z.shape[0], *shape, device=z.device) if self.training else seeded_normal(z, shape, 1)
         return self.tvl_prior.sample(self.tvl_cond(z, digit), eps, 1.0 if self.training else self.tvl_temp)
 
+    def frame_noise_draw(self, z: torch.Tensor) -> torch.Tensor:
+        """Per-frame noise ``(B, frame_noise, n_frames)`` for the decoder's last stage: random in
+        training mode, in eval mode seeded from each latent row (a render is a function of the knobs)."""
+        shape = (self.frame_noise, self.n_frames)
+        return torch.randn(z.shape[0], *shape, device=z.device) if self.training else seeded_normal(z, shape, 2)
+
     def trunk(self, z: torch.Tensor, digit: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         cond = torch.cat([z, self.digit_emb(digit)], dim=-1)
         h = self.from_z(cond).view(z.shape[0], -1, self.t0)
         if self.tvl_dim:
             h = h + self.from_w((self.sample_tvl(z, digit) if w is None else w).transpose(1, 2))
-        for up, blocks in zip(self.dec_up, self.dec_blocks, strict=True):
+        for i, (up, blocks) in enumerate(zip(self.dec_up, self.dec_blocks, strict=True)):
             h = up(F.gelu(h))
+            if self.frame_noise and i == len(self.dec_up) - 1:
+                h = h + self.noise_in(self.frame_noise_draw(z))
             for block in blocks:
                 h = block(h, cond)
         return F.gelu(h + self.pos)
@@ -329,32 +358,58 @@ class ConditionalVAE(VAE):
         if self.head == "magnitude":
             feat = torch.sigmoid(self.out(h)).transpose(1, 2)
             return DecoderOutput(feat, valid)
-        o = self.out(h).transpose(1, 2)  # (B, T, 2K+1)
+        harm_ln, noise_ln, f0, comb_f0, gate, v_logits = self._source_filter(h, teacher_f0, teacher_voicing)
+        comb = harmonic_comb(comb_f0, self.bin_hz, self.cfg.sample_rate / self.cfg.n_fft)
+        if gate is not None:
+            comb = comb * gate.unsqueeze(-1)
+        span = self.span
+        if self.texture > 0 and (texture if texture is not None else not self.training):
+            # white noise, random in training mode, in eval mode seeded from each latent's bytes
+            n = self.n_frames * self.cfg.hop
+            noise = torch.randn(z.shape[0], n, device=z.device) if self.training else seeded_normal(z, (n,))
+            noise_ln = noise_ln + self.texture * noise_texture(noise, self.cfg.n_fft, self.cfg.hop, self.n_frames)
+        log_mag = torch.logaddexp(harm_ln + torch.log(comb + 1e-6), noise_ln)
+        if self.residual:
+            log_mag = log_mag + self.res_out(h).transpose(1, 2) * span
+        feat = (log_mag / span).clamp(0.0, 1.0)
+        return DecoderOutput(feat, valid, f0, v_logits)
+
+    @property
+    def span(self) -> float:
+        """One feature unit (the whole dB range) in natural-log magnitude."""
+        return (self.cfg.db_max - self.cfg.db_min) / 20.0 * math.log(10.0)
+
+    def _source_filter(self, h, teacher_f0=None, teacher_voicing=None):
+        """The harmonic head's parts from the trunk's output ``h``: harmonic and noise envelopes
+        (natural-log magnitude, 0 = ``db_min``), predicted f0, the f0 the comb uses, the voicing gate
+        (None without ``voicing``) and its logits."""
+        o = self.out(h).transpose(1, 2)  # (B, T, 2K+1[+1])
         k = self.n_ceps
-        harm_db = o[..., :k] @ self.basis  # (B, T, F), in feature units (1 = full dB range)
-        noise_db = o[..., k : 2 * k] @ self.basis
+        harm_ln = (o[..., :k] @ self.basis) * self.span  # smooth envelopes from the cosine basis
+        noise_ln = (o[..., k : 2 * k] @ self.basis) * self.span
         f0 = 60.0 * torch.exp(torch.sigmoid(o[..., 2 * k]) * math.log(400.0 / 60.0))  # 60..400 Hz
         comb_f0 = f0 if teacher_f0 is None else torch.where(torch.isnan(teacher_f0), f0.detach(), teacher_f0)
-        comb = harmonic_comb(comb_f0, self.bin_hz, self.cfg.sample_rate / self.cfg.n_fft)
-        v_logits = None
+        gate = v_logits = None
         if self.voicing:
             v_logits = o[..., 2 * k + 1]
             # hard_gate: outside training the gate is 0 or 1, as the teacher-forced gate was in training
             gate = (v_logits > 0).float() if self.hard_gate and not self.training else torch.sigmoid(v_logits)
             if teacher_voicing is not None:
                 gate = torch.where(torch.isnan(teacher_voicing), gate, teacher_voicing)
-            comb = comb * gate.unsqueeze(-1)
-        # mix in the linear-magnitude domain, return to normalised dB
-        span = (self.cfg.db_max - self.cfg.db_min) / 20.0 * math.log(10.0)  # feature unit -> ln
-        noise_ln = noise_db * span
-        if self.texture > 0 and (texture if texture is not None else not self.training):
-            # white noise, random in training mode, in eval mode seeded from each latent's bytes
-            n = self.n_frames * self.cfg.hop
-            noise = torch.randn(z.shape[0], n, device=z.device) if self.training else seeded_normal(z, (n,))
-            noise_ln = noise_ln + self.texture * noise_texture(noise, self.cfg.n_fft, self.cfg.hop, self.n_frames)
-        log_mag = torch.logaddexp(harm_db * span + torch.log(comb + 1e-6), noise_ln)
-        feat = (log_mag / span).clamp(0.0, 1.0)
-        return DecoderOutput(feat, valid, f0, v_logits)
+        return harm_ln, noise_ln, f0, comb_f0, gate, v_logits
+
+    def decode_parts(self, z: torch.Tensor, digit: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The harmonic head's source-filter description, for a vocoder (``bench/natural_voice_vocoder.py``):
+        ``harm_ln``, ``noise_ln`` ``(B, T, F)`` (natural-log magnitude, 0 = ``db_min``, before the
+        comb and the noise texture), ``f0`` (Hz), ``gate`` (1 where the model has no gate) and
+        ``valid`` logits, ``(B, T)`` each; what :meth:`decode` mixes into one magnitude."""
+        if self.head != "harmonic":
+            raise ValueError("decode_parts needs the harmonic head")
+        h = self.trunk(z, digit)
+        harm_ln, noise_ln, f0, _, gate, _ = self._source_filter(h)
+        gate = torch.ones_like(f0) if gate is None else gate
+        valid = self.valid_head(h).squeeze(1)
+        return {"harm_ln": harm_ln, "noise_ln": noise_ln, "f0": f0, "gate": gate, "valid": valid}
 
 
 # The model kinds, the default first: the one list of them (bundle listings, the training CLI, tests).
