@@ -112,3 +112,59 @@ def test_render_options_trim_and_fade(tmp_path):
     s = Synth(bundle).render_string("12", vary=False, seed=0)
     (a0, e0), (a1, e1) = s.segments
     assert e0 < a1 and e1 == pytest.approx(len(s.wave) / CFG.sample_rate)
+
+
+def test_source_filter_vocoder_renders_the_parts_at_their_levels():
+    """training/vocoder.py (issue-13 research): a steady harmonic part comes back from the STFT at
+    its envelope's level on every harmonic, a noise-only part at its envelope's level (less the
+    Rayleigh log-mean, as the model's noise texture has), a gate of 0 removes the harmonics, and
+    the same noise seed renders the same wave."""
+    from training.judges import frame_voicing
+    from training.vocoder import render_parts
+    from vaesynth.spectral import magnitude
+
+    n, f = 60, CFG.n_bins
+    quiet = np.full((n, f), -30.0)  # far below anything audible
+    level = np.log(10.0) * 70 / 20  # ln magnitude 70 dB above db_min (0 dB re. full scale)
+    harm = dict(harm_ln=np.full((n, f), level), noise_ln=quiet, f0=np.full(n, 125.0), gate=np.ones(n))
+    wave = render_parts(harm, n, CFG, np.random.default_rng(0))
+    assert wave.shape == (n * CFG.hop,) and wave.dtype == np.float32
+    mag = magnitude(wave, CFG)[8 : n - 8]  # steady frames
+    bins = np.arange(4, 120, 4)  # 125 Hz harmonics fall on every 4th bin (31.25 Hz bins)
+    got = 20 * np.log10(mag[:, bins]).mean()
+    assert abs(got - 0.0) < 0.5  # the envelope's level, 0 dB
+    assert (20 * np.log10(mag[:, bins + 2] + 1e-9) < got - 30).all()  # nothing between harmonics
+    e, per = frame_voicing(wave, CFG)
+    assert np.median(per) > 0.9  # periodic
+    noise = dict(harm_ln=quiet, noise_ln=np.full((n, f), level - np.log(10.0)), f0=np.full(n, 125.0), gate=np.ones(n))
+    w1 = render_parts(noise, n, CFG, np.random.default_rng(1))
+    w2 = render_parts(noise, n, CFG, np.random.default_rng(1))
+    np.testing.assert_array_equal(w1, w2)
+    ln = np.log(magnitude(w1, CFG)[8 : n - 8, 2:-2])
+    assert abs(ln.mean() - (-np.log(10.0) - 0.2886)) < 0.1  # -20 dB, Rayleigh log-mean below it
+    unvoiced = dict(harm, gate=np.zeros(n))
+    assert np.abs(render_parts(unvoiced, n, CFG, np.random.default_rng(0))).max() < 1e-3
+    lower = render_parts(noise, n, CFG, np.random.default_rng(1), voiced_noise=0.5)
+    np.testing.assert_allclose(lower, 0.5 * w1, rtol=1e-5, atol=1e-7)
+
+
+def test_decode_parts_are_what_decode_mixes():
+    """``ConditionalVAE.decode_parts`` gives the harmonic head's envelopes, f0 and gate; mixing them
+    with the comb (no texture) gives ``decode``'s features."""
+    import math
+
+    from vaesynth.blocks import harmonic_comb
+
+    m = ConditionalVAE(CFG, latent_dim=4, channels=16, voicing=True, hard_gate=True).eval()
+    z, d = torch.randn(3, 4), torch.tensor([1, 2, 3])
+    with torch.inference_mode():
+        p = m.decode_parts(z, d)
+        comb = harmonic_comb(p["f0"], m.bin_hz, CFG.sample_rate / CFG.n_fft) * p["gate"].unsqueeze(-1)
+        mixed = (torch.logaddexp(p["harm_ln"] + torch.log(comb + 1e-6), p["noise_ln"]) / m.span).clamp(0, 1)
+        out = m.decode(z, d)
+    torch.testing.assert_close(mixed, out.features)
+    torch.testing.assert_close(p["valid"], out.valid_logits)
+    assert set(p["gate"].unique().tolist()) <= {0.0, 1.0}  # the hard gate, as a render uses it
+    assert math.isclose(m.span, 105 / 20 * math.log(10), rel_tol=1e-6)
+    with pytest.raises(ValueError, match="harmonic head"):
+        ConditionalVAE(CFG, latent_dim=4, channels=16, head="magnitude").decode_parts(z, d)
