@@ -143,6 +143,8 @@ VARIANTS: dict[str, dict] = {
     # the discriminators sat near chance (LS loss ~0.48 each) while a linear probe tells fake from
     # real at 0.8: a stronger discriminator, two updates per decoder update / three times the rate
     "utt_d2": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_steps": 2}, "from": "cvae"},
+    # the discriminators judge the source-filter vocoder's re-analysed output (training/vocoder.py)
+    "voc_utt": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder"}, "from": "cvae"},
     "utt_dlr": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_lr": 6e-4}, "from": "cvae"},
 }  # fmt: skip
 

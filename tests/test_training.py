@@ -448,6 +448,30 @@ def test_residual_option():
     assert changed[40] and changed.sum() == 1
 
 
+@pytest.mark.parametrize("render", ["features", "vocoder"])
+def test_adversarial_stage_trains_the_decoder_only(render):
+    """``training.adversarial.finetune``: a few steps change the decoder and leave the encoder; the
+    discriminators judge either the mixed magnitude or the vocoder's re-analysed output."""
+    from training.adversarial import AdvConfig, finetune
+    from training.experiment import VAEExperiment
+
+    small = {"latent_dim": 4, "channels": 16, "voicing": True, "texture": 1.0, "hard_gate": True}
+    torch.manual_seed(0)
+    exp = VAEExperiment(RECIPES["cvae"].with_overrides(params={**RECIPES["cvae"].params, **small}))
+    n = 4
+    x = torch.rand(n, CFG.max_frames, CFG.n_bins) * 0.5
+    batch = (x, torch.arange(n), torch.tensor([40, 60, 80, 100]), torch.full((n, CFG.max_frames), 150.0),
+             torch.rand(n, CFG.max_frames))  # fmt: skip
+    before = {k: v.clone() for k, v in exp.model.state_dict().items()}
+    log = finetune(exp, [batch], AdvConfig(steps=3, warmup_steps=1, channels=8, render=render), log=lambda *_: None)
+    assert log["steps"] == 3
+    after = exp.model.state_dict()
+    assert torch.equal(after["enc_in.weight"], before["enc_in.weight"])  # encoder frozen
+    assert not torch.equal(after["out.weight"], before["out.weight"])  # decoder trained
+    with pytest.raises(ValueError, match="unknown adversarial render"):
+        finetune(exp, [batch], AdvConfig(steps=1, render="wavenet"))
+
+
 def test_adversarial_discriminators_see_what_they_are_meant_to():
     """The utterance discriminator judges an utterance's valid frames resampled to a fixed length
     (as the two-sample judge's log-mel does); the image one sees time x frequency patches."""

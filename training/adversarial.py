@@ -21,6 +21,8 @@ from torch.nn import functional as F
 
 from vaesynth.digits import N_DIGITS
 
+from .vocoder import vocoder_features
+
 
 @dataclass
 class AdvConfig:
@@ -33,6 +35,10 @@ class AdvConfig:
     scales: tuple[int, ...] = (1, 2, 4)
     warmup_steps: int = 100  # discriminator-only steps before the decoder sees its gradient
     d_steps: int = 1  # discriminator updates per decoder update (on the same batch)
+    # what the discriminators judge of the decoder: "features" (its mixed magnitude with the noise
+    # texture, what Griffin-Lim renders) or "vocoder" (training/vocoder.py's rendering of its parts,
+    # re-analysed: harmonics and filtered noise)
+    render: str = "features"
     batch_size: int = 32
     # discriminator families: "1d" (multi-scale over time, above), "2d" (one 2-D conv net over the
     # spectrogram image, time x frequency patches), "utt" (the whole utterance, time-normalised to
@@ -184,6 +190,8 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
     ``train_dl`` yields the training batches of :func:`training.fit.tensors`. Returns a small
     log (losses of the last steps, seconds).
     """
+    if cfg.render not in ("features", "vocoder"):
+        raise ValueError(f"unknown adversarial render {cfg.render!r}; known: features, vocoder")
     module.to(device)
     module.train()
     model = module.model
@@ -210,7 +218,10 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
             with torch.no_grad():
                 mu, logvar = model.encode(x, digit)
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            fake = model.decode(z, digit, texture=True).features * mask
+            if cfg.render == "vocoder":
+                fake = vocoder_features(model, z, digit) * mask
+            else:
+                fake = model.decode(z, digit, texture=True).features * mask
             real = x * mask
             # discriminator step(s) (LS-GAN)
             for _ in range(max(1, cfg.d_steps)):

@@ -64,3 +64,52 @@ def render_parts(
         g = np.interp(ts, tf, gate)
         noise = noise * (g * voiced_noise + (1 - g))
     return (wave + noise).astype(np.float32)
+
+
+def vocoder_features(model, z, digit):
+    """What :func:`render_parts` would render, re-analysed, as normalised features ``(B, T, F)`` in
+    [0, 1], differentiable (torch), so the adversarial stage can judge the vocoder's output.
+
+    The model's parts in its current mode (:meth:`~vaesynth.models.ConditionalVAE.trunk` and its
+    source-filter head; a hard-gated model's gate is made hard with a straight-through gradient),
+    harmonics summed in the time domain and analysed with the engine's STFT framing, plus the noise
+    envelope times the STFT of fresh white noise (the STFT is linear, so this is the analysis of
+    harmonics plus filtered noise, up to the filtered noise's consistency)."""
+    import torch
+
+    cfg = model.cfg
+    hop, n_fft, sr = cfg.hop, cfg.n_fft, cfg.sample_rate
+    off = cfg.db_min / 20 * math.log(10)
+    h = model.trunk(z, digit)
+    harm_ln, noise_ln, f0, _, gate, _ = model._source_filter(h)
+    if gate is None:
+        gate = torch.ones_like(f0)
+    elif model.hard_gate:
+        gate = (gate > 0.5).to(gate.dtype) + gate - gate.detach()
+    b, t, f = harm_ln.shape
+    n_samp = t * hop
+    x = torch.arange(n_samp, device=z.device, dtype=f0.dtype) / hop
+    i0 = x.floor().long().clamp(max=t - 1)
+    i1 = (i0 + 1).clamp(max=t - 1)
+    a = (x - i0.to(x.dtype)).clamp(0, 1)
+    phi = 2 * math.pi * torch.cumsum(f0[:, i0] * (1 - a) + f0[:, i1] * a, dim=1) / sr  # (B, n_samp)
+    k = torch.arange(1, int(sr / 2 / float(f0.detach().min())) + 2, device=z.device, dtype=f0.dtype)
+    fk = f0[..., None] * k  # (B, T, K)
+    pos = (fk / (sr / n_fft)).clamp(0, f - 1)
+    lo = pos.detach().floor().long()
+    hi = (lo + 1).clamp(max=f - 1)
+    w = pos - lo.to(pos.dtype)
+    harm = torch.exp(harm_ln + off) * gate[..., None] / (n_fft / 4)
+    amp = (torch.gather(harm, 2, lo) * (1 - w) + torch.gather(harm, 2, hi) * w) * (fk < sr / 2)
+    amp_s = amp[:, i0] * (1 - a)[None, :, None] + amp[:, i1] * a[None, :, None]  # (B, n_samp, K)
+    wave = (amp_s * torch.cos(phi[..., None] * k)).sum(-1)
+    win = torch.hann_window(n_fft, periodic=True, device=z.device, dtype=wave.dtype)
+
+    def spec(sig):
+        s = torch.stft(sig, n_fft, hop, window=win, center=True, pad_mode="constant", return_complex=True)
+        return s.transpose(1, 2)[:, :t]
+
+    noise = spec(torch.randn(b, n_samp, device=z.device)) / torch.sqrt((win**2).sum())
+    total = spec(wave) + noise * torch.exp(noise_ln + off)
+    log_mag = torch.log(total.abs() + 1e-9) - off
+    return (log_mag / model.span).clamp(0.0, 1.0)
