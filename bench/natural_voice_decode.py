@@ -36,7 +36,7 @@ def main() -> int:
     p.add_argument("--per-digit", type=int, default=30)
     p.add_argument("--json", default=None)
     args = p.parse_args()
-    import vaesynth.models as vm
+    import vaesynth.cvae as vm  # where the default model looks up harmonic_comb
     import vaesynth.synth as vs
     from training import judges
 

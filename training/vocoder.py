@@ -81,7 +81,7 @@ def vocoder_features(model, z, digit):
     hop, n_fft, sr = cfg.hop, cfg.n_fft, cfg.sample_rate
     off = cfg.db_min / 20 * math.log(10)
     h = model.trunk(z, digit)
-    harm_ln, noise_ln, f0, _, gate, _ = model._source_filter(h)
+    harm_ln, noise_ln, f0, _, gate, _ = model.source_filter(h)
     if gate is None:
         gate = torch.ones_like(f0)
     elif model.hard_gate:
