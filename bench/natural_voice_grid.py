@@ -145,6 +145,10 @@ VARIANTS: dict[str, dict] = {
     "utt_d2": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_steps": 2}, "from": "cvae"},
     # the discriminators judge the source-filter vocoder's re-analysed output (training/vocoder.py)
     "voc_utt": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder"}, "from": "cvae"},
+    # the same at discriminator weight 40 (the strength that gave the most diversity before)
+    "voc_utt_w40": {
+        "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder", "adv_weight": 40.0}, "from": "cvae",
+    },
     "utt_dlr": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_lr": 6e-4}, "from": "cvae"},
 }  # fmt: skip
 
