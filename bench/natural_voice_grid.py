@@ -149,6 +149,9 @@ VARIANTS: dict[str, dict] = {
     "voc_utt_w40": {
         "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder", "adv_weight": 40.0}, "from": "cvae",
     },
+    "voc_utt_w20": {
+        "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder", "adv_weight": 20.0}, "from": "cvae",
+    },
     "utt_dlr": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_lr": 6e-4}, "from": "cvae"},
 }  # fmt: skip
 
