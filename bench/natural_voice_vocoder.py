@@ -69,9 +69,7 @@ def main() -> int:
         return waves
 
     j = judges.Judges(Path(args.data), cfg)
-    gen_rng = np.random.default_rng(0)  # as judges.fresh_voices draws them
-    digits = np.repeat(np.arange(10), args.per_digit)
-    knobs = np.stack([synth.knobs.fresh(int(d), 1.0, gen_rng) for d in digits])
+    knobs, digits = judges.fresh_knobs(synth, args.per_digit)  # as judges.fresh_voices draws them
     z = synth.knobs.to_latents(list(map(int, digits)), knobs)
     res = j.compare(j.side(render(z, digits), digits))
     if not args.no_recon:

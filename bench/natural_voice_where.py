@@ -63,9 +63,7 @@ def main() -> int:
         return J.two_sample_features(J.penultimate(jd.clf, feats), feats, lens, cfg)
 
     real_ts = ts(test.features, test.n_valid)
-    rng = np.random.default_rng(0)
-    digits = np.repeat(np.arange(10), args.per_digit)
-    knobs = np.stack([synth.knobs.fresh(int(d), 1.0, rng) for d in digits])
+    knobs, digits = J.fresh_knobs(synth, args.per_digit)
     with torch.inference_mode():
         mu, _ = model.encode(torch.from_numpy(test.features.astype(np.float32)), torch.from_numpy(test.digit))
     rec_knobs = synth.knobs.to_knobs(test.digit, mu.numpy())

@@ -59,6 +59,15 @@ def conv_stack(convs: nn.ModuleList, h: torch.Tensor) -> tuple[torch.Tensor, lis
     return h, feats
 
 
+def time_convs(n_bins: int, channels: int, kernel: int, padding: int) -> nn.ModuleList:
+    """The 1-D discriminators' convs over time: bins to ``channels`` (3 taps), then two stride-2
+    layers of ``kernel`` taps (4x shorter)."""
+    c = channels
+    return nn.ModuleList(
+        [nn.Conv1d(n_bins, c, 3, padding=1)] + [nn.Conv1d(c, c, kernel, stride=2, padding=padding) for _ in range(2)]
+    )
+
+
 class SpecDiscriminator(nn.Module):
     """1-D conv discriminator over time on ``(B, T, F)`` features (frequency bins as input
     channels, so the first layer sees the whole spectrum's fine structure), average-pooled in time
@@ -69,13 +78,7 @@ class SpecDiscriminator(nn.Module):
         super().__init__()
         c = channels
         self.pool = pool
-        self.convs = nn.ModuleList(
-            [
-                nn.Conv1d(n_bins, c, 3, padding=1),
-                nn.Conv1d(c, c, 5, stride=2, padding=2),
-                nn.Conv1d(c, c, 5, stride=2, padding=2),
-            ]
-        )
+        self.convs = time_convs(n_bins, c, kernel=5, padding=2)
         self.out = nn.Conv1d(c, 1, 3, padding=1)
         self.emb = nn.Embedding(N_DIGITS, c)
 
@@ -135,13 +138,7 @@ class UtteranceDiscriminator(nn.Module):
         super().__init__()
         c = channels
         self.frames = frames
-        self.convs = nn.ModuleList(
-            [
-                nn.Conv1d(n_bins, c, 3, padding=1),
-                nn.Conv1d(c, c, 4, stride=2, padding=1),
-                nn.Conv1d(c, c, 4, stride=2, padding=1),
-            ]
-        )
+        self.convs = time_convs(n_bins, c, kernel=4, padding=1)
         self.out = nn.Linear(c * (frames // 4), 1)
         self.emb = nn.Embedding(N_DIGITS, c * (frames // 4))
 

@@ -356,10 +356,16 @@ def fresh_voices(bundle, per_digit: int = 30, seed: int = 0) -> tuple[list[np.nd
     from vaesynth.synth import Synth
 
     synth = Synth(bundle, torch_threads=None)
+    knobs, digits = fresh_knobs(synth, per_digit, seed)
+    return render_knobs(synth, knobs, digits), digits
+
+
+def fresh_knobs(synth, per_digit: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The knob vectors ``(N, D)`` and digits ``(N,)`` of :func:`fresh_voices` (what a keypad press
+    draws), for experiments that render them another way."""
     rng = np.random.default_rng(seed)
     digits = np.repeat(np.arange(N_DIGITS), per_digit)
-    knobs = np.stack([synth.knobs.fresh(int(d), 1.0, rng) for d in digits])
-    return render_knobs(synth, knobs, digits), digits
+    return np.stack([synth.knobs.fresh(int(d), 1.0, rng) for d in digits]), digits
 
 
 class _WithLatents:
