@@ -298,6 +298,104 @@ def test_playback_from_the_engine_thread_is_adopted_and_paced(qtbot) -> None:  #
     assert pc.play_from_worker(ab) is None and pc.play_from_worker(silent) is None and len(bridge.calls) == 3
 
 
+def test_a_key_from_the_engine_thread_drops_a_knob_sound_still_waiting(qtbot) -> None:  # noqa: ANN001
+    """Turn a knob, press a key within the pacing interval: the key is heard and stays heard (the
+    waiting knob render used to start after it and take its place)."""
+    import threading
+
+    from PySide6.QtCore import QObject, Signal
+
+    from vaesynth.app.playback import PlaybackController
+
+    class Bridge(QObject):
+        played = Signal(int, bool, str)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.markers: list[float] = []
+
+        def play(self, wave, sample_rate, token, crossfade_s=0.0) -> None:  # noqa: ANN001
+            self.markers.append(float(wave[0]))
+            self.played.emit(token, True, "ok")
+
+        play_now = play
+
+        def stop(self) -> None:
+            pass
+
+        def position(self) -> float:
+            return 0.01
+
+    def result(marker: float, origin: Origin) -> RenderResult:
+        r = RenderRequest(digit="1", knobs=(0.0,), origin=origin)
+        return RenderResult(r, np.full(80, marker, np.float32), 8000, np.zeros((1, 1), np.float32), 0.5, "1", (), (0.0,), 0.0)
+
+    bridge = Bridge()
+    pc = PlaybackController(bridge, knob_every_s=0.1, knob_crossfade_s=0.02)  # type: ignore[arg-type]
+    pc.play_knob(result(1.0, Origin.KNOB))  # plays at once
+    pc.play_knob(result(2.0, Origin.KNOB))  # waits for its turn, 0.1 s
+    assert bridge.markers == [1.0] and pc.pacer.waiting is not None
+    key = result(3.0, Origin.KEY)
+    tokens: list[int | None] = []
+    t = threading.Thread(target=lambda: tokens.append(pc.play_from_worker(key)), name="engine")
+    t.start()
+    t.join()
+    qtbot.wait(250)  # the knob's turn comes before the window hears of the key's render
+    pc.play_for(dataclasses.replace(key, played=tokens[0]), lambda _r: None)
+    assert bridge.markers == [1.0, 3.0] and pc.playing is not None and pc.playing.wave[0] == 3.0
+
+
+def test_audio_bridge_drops_a_queued_play_that_a_newer_one_overtook(qtbot) -> None:  # noqa: ANN001
+    """The engine's thread plays at once (``play_now``) while the GUI's plays are queued to the audio
+    thread: one queued before a newer sound but arriving after it must not cut that sound off."""
+    import threading
+
+    from vaesynth.app.audio_bridge import AudioBridge
+
+    class Output:
+        available, status, device, sample_rate = True, "fake", None, 8000
+
+        def __init__(self) -> None:
+            self.markers: list[float] = []
+            self.held = threading.Event()
+            self.hold = threading.Event()
+
+        def devices(self) -> list[dict]:
+            return []
+
+        def play(self, wave, sample_rate, crossfade_s=0.0) -> bool:  # noqa: ANN001
+            self.markers.append(float(wave[0]))
+            return True
+
+        def prepare(self) -> None:  # on the audio thread: held there until the test lets go
+            if not self.hold.is_set():
+                self.held.set()
+                self.hold.wait(5.0)
+                self.hold.set()
+
+    out = Output()
+    bridge = AudioBridge(lambda: out)
+    reports: list[int] = []
+    bridge.played.connect(lambda token, ok, status: reports.append(token))
+    bridge.start()
+    try:
+        qtbot.waitUntil(lambda: bridge._output is out, timeout=5000)
+        bridge.prepare()  # holds the audio thread, so the next queued play waits
+        assert out.held.wait(5.0)
+        bridge.play(np.full(8, 1.0, np.float32), 8000, token=4)  # queued behind the held prepare
+        t = threading.Thread(target=lambda: bridge.play_now(np.full(8, 2.0, np.float32), 8000, token=5))
+        t.start()
+        t.join()
+        out.hold.set()
+        qtbot.waitUntil(lambda: 5 in reports, timeout=5000)
+        qtbot.wait(200)
+        assert out.markers == [2.0] and reports == [5]
+        bridge.play(np.full(8, 3.0, np.float32), 8000, token=6)  # newer: plays
+        qtbot.waitUntil(lambda: out.markers == [2.0, 3.0], timeout=5000)
+    finally:
+        bridge.shutdown()
+
+
 # --- RenderAhead (no Qt) --------------------------------------------------------------------
 
 

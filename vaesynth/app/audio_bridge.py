@@ -7,6 +7,7 @@ the bridge's own ``QThread`` rather than on the GUI thread. :meth:`AudioBridge.p
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +35,8 @@ class AudioBridge(QObject):
         super().__init__()
         self._factory = factory
         self._output: Any = None
+        self._newest = 0  # the newest play's token (plays come from this thread and the engine's)
+        self._order = threading.Lock()
         self._thread = QThread()
         self._thread.setObjectName("vaesynth-audio")
         self.moveToThread(self._thread)
@@ -142,6 +145,10 @@ class AudioBridge(QObject):
 
     @Slot(object, int, int, float)
     def _play(self, wave: np.ndarray, sample_rate: int, token: int, crossfade_s: float) -> None:
+        with self._order:  # a queued play overtaken by a newer one from the engine's thread is dropped
+            if token < self._newest:
+                return
+            self._newest = token
         out = self._output
         if out is None:
             self.played.emit(token, False, "no audio output")

@@ -138,6 +138,8 @@ class PlaybackController(QObject):
                 if not self.pacer.due(now):
                     return None
                 self.pacer.mark(now)
+            else:
+                self.pacer.cancel()  # a key supersedes a knob sound still waiting (as play() does)
             token = next(self._tokens)
         self._hand_over(result, token, self.knob_crossfade_s if req.origin in LIVE_ORIGINS else 0.0, now=True)
         return token
@@ -203,10 +205,13 @@ class PlaybackController(QObject):
         self._playhead.stop()
 
     def _play_waiting_knob(self) -> None:
-        with self._lock:
+        with self._lock:  # taken and numbered at once: a sound the engine's thread starts is newer or drops it
             result = self.pacer.take(self._clock())
-        if result is not None:
-            self._send(result, self.knob_crossfade_s)
+            if result is None:
+                return
+            token = next(self._tokens)
+        self._token, self._playing = token, result
+        self._hand_over(result, token, self.knob_crossfade_s)
 
     def _send(self, result: RenderResult, crossfade_s: float) -> int:
         self._token = next(self._tokens)
