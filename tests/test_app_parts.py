@@ -328,7 +328,8 @@ def test_a_key_from_the_engine_thread_drops_a_knob_sound_still_waiting(qtbot) ->
 
     def result(marker: float, origin: Origin) -> RenderResult:
         r = RenderRequest(digit="1", knobs=(0.0,), origin=origin)
-        return RenderResult(r, np.full(80, marker, np.float32), 8000, np.zeros((1, 1), np.float32), 0.5, "1", (), (0.0,), 0.0)
+        wave, image = np.full(80, marker, np.float32), np.zeros((1, 1), np.float32)
+        return RenderResult(r, wave, 8000, image, 0.5, "1", (), (0.0,), 0.0)
 
     bridge = Bridge()
     pc = PlaybackController(bridge, knob_every_s=0.1, knob_crossfade_s=0.02)  # type: ignore[arg-type]
