@@ -152,6 +152,19 @@ VARIANTS: dict[str, dict] = {
     "voc_utt_w20": {
         "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder", "adv_weight": 20.0}, "from": "cvae",
     },
+    # the lead of session 16 (weight 20, judged through the vocoder) again with other seeds
+    "voc_utt_w20_s1": {
+        "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder", "adv_weight": 20.0}, "from": "cvae",
+        "seed": 1,
+    },
+    "voc_utt_w20_s2": {
+        "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder", "adv_weight": 20.0}, "from": "cvae",
+        "seed": 2,
+    },
+    # session 17: the head fitted to real utterances frame by frame scores 0.60 on the two-sample
+    # test (bench/natural_voice_headfit.py), so the trunk's blur is the gap: an absolute-error
+    # reconstruction (the conditional median keeps edges whose timing varies) from scratch
+    "l1_utt": {"params": SHIPPED, "beta": 0.05, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT},
     "utt_dlr": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_lr": 6e-4}, "from": "cvae"},
 }  # fmt: skip
 

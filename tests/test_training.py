@@ -351,6 +351,34 @@ def test_experiment_takes_every_setting_from_its_recipe():
     assert again.recipe == recipe
 
 
+def test_reconstruction_loss_choice():
+    """``rec_loss``/``rec_weight``: the summed squared error (default) or the summed absolute error,
+    scaled into the total; anything else is refused with one sentence."""
+    from training.experiment import VAEExperiment
+
+    small = {**RECIPES["cvae"].params, "latent_dim": 4, "channels": 16}
+    torch.manual_seed(0)
+    x, d = torch.rand(2, CFG.max_frames, CFG.n_bins), torch.tensor([1, 7])
+    batch = (x, d, torch.tensor([50, 90]), torch.full((2, CFG.max_frames), 120.0), torch.rand(2, CFG.max_frames))
+    results = {}
+    for name, extra in (("l2", {}), ("l1", {"rec_loss": "l1", "rec_weight": 0.1})):
+        torch.manual_seed(1)  # the same weights for both
+        exp = VAEExperiment(RECIPES["cvae"].with_overrides(params=small, warmup_epochs=0, **extra)).eval()
+        decoded = []
+        decode = exp.model.decode
+        exp.model.decode = lambda *a, **k: decoded.append(decode(*a, **k)) or decoded[-1]  # noqa: B023
+        with torch.no_grad():
+            results[name] = (exp.losses(batch), (decoded[0].features - x))
+    (a, err), (b, err1) = results["l2"], results["l1"]
+    torch.testing.assert_close(err, err1)  # eval mode (z = posterior mean): the same decoder output
+    assert float(a["rec"]) == pytest.approx(float((err**2).sum() / 2), rel=1e-5)
+    assert float(b["rec"]) == pytest.approx(float(err.abs().sum() / 2), rel=1e-5)
+    assert float(a["loss"] - b["loss"]) == pytest.approx(float(a["rec"] - 0.1 * b["rec"]), rel=1e-4)
+    for bad in ({"rec_loss": "huber"}, {"rec_weight": 0.0}):
+        with pytest.raises(ConfigError):
+            RECIPES["cvae"].with_overrides(**bad)
+
+
 def test_time_varying_latents_option(tmp_path):
     """``tvl_dim``: a per-segment latent sequence with an autoregressive prior; off by default, so
     bundles without it load as before; on, it trains (its KL is a loss term), round-trips through a

@@ -71,13 +71,14 @@ class VAEExperiment(L.LightningModule):
             out = self.model.decode(z, digit, teacher_f0=torch.where(voiced > 0, f0, torch.nan), **extra)
         else:
             out = self.model.decode(z, digit, **({"w": w} if tvl else {}))
-        rec = ((out.features - x) ** 2).sum(dim=(1, 2)).mean()
+        err = out.features - x
+        rec = (err.abs() if r.rec_loss == "l1" else err**2).sum(dim=(1, 2)).mean()
         kl_dim = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)  # (D,) batch mean
         kl = kl_dim.sum()
         kl_term = torch.clamp(kl_dim, min=r.free_bits).sum() if r.free_bits > 0 else kl
         length = F.binary_cross_entropy_with_logits(out.valid_logits, valid, reduction="none").sum(1).mean()
         losses = {"rec": rec, "kl": kl, "length": length}
-        total = rec + self.beta_now() * kl_term + length
+        total = r.rec_weight * rec + self.beta_now() * kl_term + length
         if tvl:  # time-varying latents: KL(posterior || autoregressive prior given code and digit), summed
             p_mu, p_logvar = self.model.tvl_prior(w, self.model.tvl_cond(z, digit))
             kl_w = 0.5 * (p_logvar - w_logvar + (w_logvar.exp() + (w_mu - p_mu) ** 2) / p_logvar.exp() - 1)
