@@ -165,6 +165,12 @@ VARIANTS: dict[str, dict] = {
     # test (bench/natural_voice_headfit.py), so the trunk's blur is the gap: an absolute-error
     # reconstruction (the conditional median keeps edges whose timing varies) from scratch
     "l1_utt": {"params": SHIPPED, "beta": 0.05, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT},
+    "l1_utt_s1": {"params": SHIPPED, "beta": 0.05, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT, "seed": 1},
+    "l1_utt_s2": {"params": SHIPPED, "beta": 0.05, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT, "seed": 2},
+    "l1_b01_utt": {"params": SHIPPED, "beta": 0.01, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT},
+    # a weaker KL (beta 0.01): more of each utterance in its code, keypad presses still drawn from
+    # the aggregate posterior (never tried below 0.05)
+    "b01_utt": {"params": SHIPPED, "beta": 0.01, "adv": UTT},
     "utt_dlr": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_lr": 6e-4}, "from": "cvae"},
 }  # fmt: skip
 
