@@ -377,10 +377,12 @@ def test_audio_bridge_drops_a_queued_play_that_a_newer_one_overtook(qtbot) -> No
     out = Output()
     bridge = AudioBridge(lambda: out)
     reports: list[int] = []
+    states: list[bool] = []
     bridge.played.connect(lambda token, ok, status: reports.append(token))
+    bridge.state_changed.connect(lambda available, status, devices: states.append(available))
     bridge.start()
     try:
-        qtbot.waitUntil(lambda: bridge._output is out, timeout=5000)
+        qtbot.waitUntil(lambda: states == [True], timeout=5000)  # the output is made
         bridge.prepare()  # holds the audio thread, so the next queued play waits
         assert out.held.wait(5.0)
         bridge.play(np.full(8, 1.0, np.float32), 8000, token=4)  # queued behind the held prepare
