@@ -168,6 +168,8 @@ VARIANTS: dict[str, dict] = {
     "l1_utt_s1": {"params": SHIPPED, "beta": 0.05, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT, "seed": 1},
     "l1_utt_s2": {"params": SHIPPED, "beta": 0.05, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT, "seed": 2},
     "l1_b01_utt": {"params": SHIPPED, "beta": 0.01, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT},
+    # twice the VAE epochs (never tried: 40 since the recipe's start), the same adversarial stage
+    "e80_utt": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT},
     # a weaker KL (beta 0.01): more of each utterance in its code, keypad presses still drawn from
     # the aggregate posterior (never tried below 0.05)
     "b01_utt": {"params": SHIPPED, "beta": 0.01, "adv": UTT},
@@ -267,8 +269,9 @@ def main() -> int:
         t0 = time.perf_counter()
         try:
             tf.fit(
-                "cvae", data=args.data, epochs=2 if args.smoke else None, out=out / name, accelerator=args.accelerator,
-                run_dir=runs / name, progress=False, overrides={k: v for k, v in over.items() if k != "seed"},
+                "cvae", data=args.data, epochs=2 if args.smoke else over.get("epochs"), out=out / name,
+                accelerator=args.accelerator, run_dir=runs / name, progress=False,
+                overrides={k: v for k, v in over.items() if k not in ("seed", "epochs")},
                 resume=bool(src or init), seed=over.get("seed"),
             )  # fmt: skip
             summary[name] = {"seconds": round(time.perf_counter() - t0, 1), **over}
