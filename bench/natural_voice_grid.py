@@ -170,6 +170,7 @@ VARIANTS: dict[str, dict] = {
     "l1_b01_utt": {"params": SHIPPED, "beta": 0.01, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT},
     # twice the VAE epochs (never tried: 40 since the recipe's start), the same adversarial stage
     "e80_utt": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT},
+    "e80_utt_s1": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 1},
     # a weaker KL (beta 0.01): more of each utterance in its code, keypad presses still drawn from
     # the aggregate posterior (never tried below 0.05)
     "b01_utt": {"params": SHIPPED, "beta": 0.01, "adv": UTT},
