@@ -210,11 +210,11 @@ class PlaybackController(QObject):
             if result is None:
                 return
             token = next(self._tokens)
-        self._token, self._playing = token, result
-        self._hand_over(result, token, self.knob_crossfade_s)
+        self._send(result, self.knob_crossfade_s, token)
 
-    def _send(self, result: RenderResult, crossfade_s: float) -> int:
-        self._token = next(self._tokens)
+    def _send(self, result: RenderResult, crossfade_s: float, token: int | None = None) -> int:
+        """Make ``result`` the sound playing, under ``token`` (default: the next one), and hand it over."""
+        self._token = next(self._tokens) if token is None else token
         self._playing = result
         self._hand_over(result, self._token, crossfade_s)
         return self._token
