@@ -171,6 +171,18 @@ VARIANTS: dict[str, dict] = {
     # twice the VAE epochs (never tried: 40 since the recipe's start), the same adversarial stage
     "e80_utt": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT},
     "e80_utt_s1": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 1},
+    # session 18 (GPU grid, six in parallel on one H100): more seeds at 80 epochs, and 120 epochs
+    "e80_utt_s2": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 2},
+    "e80_utt_s3": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 3},
+    "e80_utt_s4": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 4},
+    "e120_utt": {"params": SHIPPED, "beta": 0.05, "epochs": 120, "adv": UTT},
+    "e120_utt_s1": {"params": SHIPPED, "beta": 0.05, "epochs": 120, "adv": UTT, "seed": 1},
+    # session 18's second GPU grid (four in parallel) hit its time limit in the adversarial stage: not measured
+    "e80_utt_s5": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 5},
+    "e80_utt_s6": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 6},
+    # the voicing gate's BCE weighted 3 instead of 1 (the aperiodic share rises with the epochs)
+    "e80_vw3_s2": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "voicing_weight": 3.0, "adv": UTT, "seed": 2},
+    "e80_vw3_s3": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "voicing_weight": 3.0, "adv": UTT, "seed": 3},
     # a weaker KL (beta 0.01): more of each utterance in its code, keypad presses still drawn from
     # the aggregate posterior (never tried below 0.05)
     "b01_utt": {"params": SHIPPED, "beta": 0.01, "adv": UTT},
