@@ -6,6 +6,7 @@ import io
 import json
 import os
 import tarfile
+import types
 from pathlib import Path
 
 import numpy as np
@@ -349,6 +350,34 @@ def test_experiment_takes_every_setting_from_its_recipe():
     assert exp.model.latent_dim == recipe.params["latent_dim"] == 32 and exp.model.head == "harmonic"
     again = VAEExperiment(recipe.to_dict())  # as Lightning rebuilds it from a checkpoint's hyperparameters
     assert again.recipe == recipe
+
+
+def test_cvae_encoder_input_layer_and_fused_optimizers():
+    """The encoder's first layer, split into the data's and the digit's parts for speed, is still
+    the one convolution over their concatenation that the bundles' weights were trained as; its
+    backward gives the digit embedding a gradient and the data none. Training steps use torch's
+    fused Adam(W) on the CPU."""
+    from training.adversarial import finetune  # noqa: F401  (imports fused_ok from the experiment)
+    from training.experiment import VAEExperiment, fused_ok
+
+    torch.manual_seed(0)
+    exp = VAEExperiment(RECIPES["cvae"].with_overrides(params={**RECIPES["cvae"].params, "channels": 16}))
+    m = exp.model
+    x, d = torch.rand(3, CFG.max_frames, CFG.n_bins), torch.tensor([0, 4, 9])
+    e = m.digit_emb(d)
+    whole = m.enc_in(torch.cat([x.transpose(1, 2), e[:, :, None].expand(-1, -1, x.shape[1])], dim=1))
+    seen = []
+    handle = m.enc_blocks[0].register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
+    mu, _ = m.encode(x, d)
+    handle.remove()
+    down_input = torch.nn.functional.gelu(whole)
+    torch.testing.assert_close(seen[0], m.enc_down[0](down_input), rtol=1e-5, atol=1e-5)
+    mu.sum().backward()
+    assert m.digit_emb.weight.grad[[0, 4, 9]].abs().sum() > 0 and m.digit_emb.weight.grad[1].abs().sum() == 0
+    assert fused_ok(m.parameters()) is True
+    exp._trainer = types.SimpleNamespace(estimated_stepping_batches=1000)  # what the schedule needs of a trainer
+    opt = exp.configure_optimizers()["optimizer"]
+    assert isinstance(opt, torch.optim.AdamW) and opt.defaults["fused"] is True
 
 
 def test_reconstruction_loss_choice():

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from vaesynth.digits import N_DIGITS
 
+from .experiment import fused_ok
 from .vocoder import vocoder_features
 
 
@@ -200,8 +201,9 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
     disc = MultiScaleDiscriminator(
         model.n_bins, cfg.channels, tuple(cfg.scales), tuple(cfg.discs), cfg.utt_frames
     ).to(device)
-    opt_g = torch.optim.Adam(dec_params, lr=cfg.lr, betas=(0.5, 0.9))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
+    d_params = list(disc.parameters())
+    opt_g = torch.optim.Adam(dec_params, lr=cfg.lr, betas=(0.5, 0.9), fused=fused_ok(dec_params))
+    opt_d = torch.optim.Adam(d_params, lr=cfg.d_lr, betas=(0.5, 0.9), fused=fused_ok(d_params))
     step, t0, hist = 0, time.perf_counter(), []
     while step < cfg.steps:
         for batch in train_dl:

@@ -142,8 +142,12 @@ class ConditionalVAE(VAE):
     def encode_all(self, x, digit):
         """``(mu, logvar)`` of the code ``(B, D)``, and of the time-varying latents ``(B, S, tvl_dim)`` (or None)."""
         e = self.digit_emb(digit)
-        h = torch.cat([x.transpose(1, 2), e[:, :, None].expand(-1, -1, x.shape[1])], dim=1)
-        h = self.enc_in(h)
+        # enc_in over cat(x, digit) as the sum of its two parts: the same convolution (and weights),
+        # but training computes no gradient for the data's channels (this layer's forward + backward:
+        # 6.4-7.3 ms instead of 10.1 at batch 32 on a 2-core CPU)
+        w, n, pad = self.enc_in.weight, self.n_bins, self.enc_in.padding
+        h = F.conv1d(x.transpose(1, 2), w[:, :n], self.enc_in.bias, padding=pad)
+        h = h + F.conv1d(e[:, :, None].expand(-1, -1, x.shape[1]), w[:, n:], padding=pad)
         for down, block in zip(self.enc_down, self.enc_blocks, strict=True):
             h = block(down(F.gelu(h)), e)
         h = F.gelu(h)
