@@ -375,7 +375,7 @@ def test_cvae_encoder_input_layer_and_fused_optimizers():
     mu.sum().backward()
     assert m.digit_emb.weight.grad[[0, 4, 9]].abs().sum() > 0 and m.digit_emb.weight.grad[1].abs().sum() == 0
     assert fused_ok(m.parameters()) is True
-    exp._trainer = types.SimpleNamespace(estimated_stepping_batches=1000)  # what the schedule needs of a trainer
+    exp.trainer = types.SimpleNamespace(estimated_stepping_batches=1000)  # what the schedule needs of a trainer
     opt = exp.configure_optimizers()["optimizer"]
     assert isinstance(opt, torch.optim.AdamW) and opt.defaults["fused"] is True
 
