@@ -354,9 +354,9 @@ def test_experiment_takes_every_setting_from_its_recipe():
 
 def test_cvae_encoder_input_layer_and_fused_optimizers():
     """The encoder's first layer, split into the data's and the digit's parts for speed, is still
-    the one convolution over their concatenation that the bundles' weights were trained as; its
-    backward gives the digit embedding a gradient and the data none. Training steps use torch's
-    fused Adam(W) on the CPU."""
+    the one convolution over their concatenation that the bundles' weights were trained as, and
+    its backward still reaches the digit embedding (the rows of the digits used, no others).
+    Training steps use torch's fused Adam(W) on the CPU."""
     from training.adversarial import finetune  # noqa: F401  (imports fused_ok from the experiment)
     from training.experiment import VAEExperiment, fused_ok
 
