@@ -529,6 +529,73 @@ def test_adversarial_stage_trains_the_decoder_only(render):
         finetune(exp, [batch], AdvConfig(steps=1, render="wavenet"))
 
 
+def test_adversarial_step_equals_its_plain_form():
+    """``finetune``'s cheaper step (one posterior for both decoder passes, real and fake through the
+    discriminators as one batch, no discriminator weight gradients in the decoder step) trains
+    exactly what the plain form does: the same weights after two steps, in float64."""
+    prev = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # the discriminators finetune builds, too
+    try:
+        trained, init = _adversarial_two_ways()
+    finally:
+        torch.set_default_dtype(prev)
+    assert (trained[0] - init).abs().max() > 1e-4  # the two steps did train
+    torch.testing.assert_close(trained[0], trained[1], rtol=0, atol=1e-12)
+
+
+def _adversarial_two_ways() -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The decoder weights after two steps of ``finetune`` and of the plain form, and at the start."""
+    from training.adversarial import AdvConfig, MultiScaleDiscriminator, finetune
+    from training.experiment import VAEExperiment
+
+    small = {"latent_dim": 4, "channels": 16, "voicing": True, "texture": 1.0, "hard_gate": True}
+    recipe = RECIPES["cvae"].with_overrides(params={**RECIPES["cvae"].params, **small})
+    cfg = AdvConfig(steps=2, warmup_steps=0, channels=8, discs=("1d", "utt"))
+    n = 4
+    x = torch.rand(n, CFG.max_frames, CFG.n_bins) * 0.5
+    f0, voicing = torch.full((n, CFG.max_frames), 150.0), torch.rand(n, CFG.max_frames)
+    batch = (x, torch.arange(n), torch.tensor([40, 60, 80, 100]), f0, voicing)
+    flat = lambda exp: torch.cat([p.detach().flatten() for p in exp.model.parameters()])  # noqa: E731
+    trained = []
+    for plain in (False, True):
+        torch.manual_seed(0)
+        exp = VAEExperiment(recipe).double()  # .double(): the model's float32 buffers too
+        if not plain:
+            finetune(exp, [batch], cfg, log=lambda *_: None)
+        else:  # the stage written out the plain way (as it was before it was made cheaper)
+            model = exp.model.train()
+            model.requires_grad_(False)
+            dec = [p for name, p in model.named_parameters() if not name.startswith(("enc_", "to_stats"))]
+            for p in dec:
+                p.requires_grad_(True)
+            disc = MultiScaleDiscriminator(model.n_bins, cfg.channels, cfg.scales, cfg.discs, cfg.utt_frames)
+            opt_g = torch.optim.Adam(dec, lr=cfg.lr, betas=(0.5, 0.9))
+            opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.d_lr, betas=(0.5, 0.9))
+            xb, digit, n_valid = batch[:3]
+            mask = (torch.arange(xb.shape[1])[None, :] < n_valid[:, None]).double().unsqueeze(-1)
+            for _ in range(cfg.steps):
+                vae = exp.losses(batch)
+                with torch.no_grad():
+                    mu, logvar = model.encode(xb, digit)
+                z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+                fake, real = model.decode(z, digit, texture=True).features * mask, xb * mask
+                outs = zip(disc(real, digit, n_valid), disc(fake.detach(), digit, n_valid), strict=True)
+                d_loss = sum(((lr_ - 1) ** 2).mean() + (lf**2).mean() for (_, lr_), (_, lf) in outs)
+                opt_d.zero_grad()
+                d_loss.backward()
+                opt_d.step()
+                g_adv = fm = 0.0
+                for (fr, _), (ff, lf) in zip(disc(real, digit, n_valid), disc(fake, digit, n_valid), strict=True):
+                    g_adv = g_adv + ((lf - 1) ** 2).mean()
+                    fm = fm + sum((a.detach() - b).abs().mean() for a, b in zip(fr, ff, strict=True)) / len(fr)
+                opt_g.zero_grad()
+                (vae["loss"] + cfg.adv_weight * (g_adv + cfg.fm_weight * fm)).backward()
+                opt_g.step()
+        trained.append(flat(exp))
+    torch.manual_seed(0)
+    return trained, flat(VAEExperiment(recipe).double())
+
+
 def test_adversarial_discriminators_see_what_they_are_meant_to():
     """The utterance discriminator judges an utterance's valid frames resampled to a fixed length
     (as the two-sample judge's log-mel does); the image one sees time x frequency patches."""

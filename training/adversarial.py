@@ -212,38 +212,46 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
             batch = [b.to(device) for b in batch]
             x, digit, n_valid = batch[0], batch[1], batch[2]
             mask = (torch.arange(x.shape[1], device=device)[None, :] < n_valid[:, None]).float().unsqueeze(-1)
-            # the VAE objective, teacher-forced, on the same batch (encoder frozen: KL is a constant)
-            vae = module.losses(batch)
-            with torch.no_grad():
-                mu, logvar = model.encode(x, digit)
+            # the VAE objective, teacher-forced, on the same batch (encoder frozen, but the digit
+            # embedding it shares with the decoder is trained, through both); its posterior, computed
+            # once, also gives the code of the decoder's free-running pass (no gradient into the encoder there)
+            post = module.posterior(x, digit)
+            vae = module.losses(batch, posterior=post)
+            mu, logvar = post[0].detach(), post[1].detach()
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
             if cfg.render == "vocoder":
                 fake = vocoder_features(model, z, digit) * mask
             else:
                 fake = model.decode(z, digit, texture=True).features * mask
             real = x * mask
-            # discriminator step(s) (LS-GAN)
+            # discriminator step(s) (LS-GAN); real and fake go through as one batch (the
+            # discriminators have no batch statistics, and one batch of 2B is cheaper on a CPU than two of B)
+            n = x.shape[0]
+            both, digit2, n_valid2 = torch.cat([real, fake.detach()]), digit.repeat(2), n_valid.repeat(2)
             for _ in range(max(1, cfg.d_steps)):
                 d_loss = 0.0
-                outs = zip(disc(real, digit, n_valid), disc(fake.detach(), digit, n_valid), strict=True)
-                for (_, lr_), (_, lf) in outs:
-                    d_loss = d_loss + ((lr_ - 1) ** 2).mean() + (lf**2).mean()
+                for _, logits in disc(both, digit2, n_valid2):
+                    d_loss = d_loss + ((logits[:n] - 1) ** 2).mean() + (logits[n:] ** 2).mean()
                 opt_d.zero_grad()
                 d_loss.backward()
                 opt_d.step()
-            # decoder step
+            # decoder step: the discriminators' weights get no gradient here (they are not stepped),
+            # and their view of the real batch is only a feature-matching target
             g_adv, fm = torch.zeros(()), torch.zeros(())
             if step >= cfg.warmup_steps:
-                out_r = disc(real, digit, n_valid)
+                disc.requires_grad_(False)
+                with torch.no_grad():
+                    out_r = disc(real, digit, n_valid)
                 out_f = disc(fake, digit, n_valid)
                 for fam, (fr, _), (ff, lf) in zip(disc.families, out_r, out_f, strict=True):
                     wd = float(cfg.disc_weights.get(fam, 1.0))
                     g_adv = g_adv + wd * ((lf - 1) ** 2).mean()
-                    fm = fm + wd * sum((a.detach() - b).abs().mean() for a, b in zip(fr, ff, strict=True)) / len(fr)
+                    fm = fm + wd * sum((a - b).abs().mean() for a, b in zip(fr, ff, strict=True)) / len(fr)
                 g_loss = vae["loss"] + cfg.adv_weight * (g_adv + cfg.fm_weight * fm)
                 opt_g.zero_grad()
                 g_loss.backward()
                 opt_g.step()
+                disc.requires_grad_(True)
             hist.append((float(d_loss.detach()), float(g_adv.detach()), float(fm.detach()), float(vae["rec"].detach())))
             step += 1
             if step % 200 == 0 or step == cfg.steps:

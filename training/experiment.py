@@ -51,19 +51,24 @@ class VAEExperiment(L.LightningModule):
         progress = (self.current_epoch + (self.global_step % steps) / steps) / warmup
         return r.beta * min(1.0, progress)
 
-    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def posterior(self, x: torch.Tensor, digit: torch.Tensor) -> tuple:
+        """``(mu, logvar, w_mu, w_logvar)`` of a batch: the code's posterior and the time-varying
+        latents' (``None, None`` for models without them)."""
+        if getattr(self.model, "tvl_dim", 0) > 0:
+            return self.model.encode_all(x, digit)
+        return (*self.model.encode(x, digit), None, None)
+
+    def losses(self, batch: Batch, posterior: tuple | None = None) -> dict[str, torch.Tensor]:
         """Loss terms of one batch (``x (B, T, F)``, digit ``(B,)``, n_valid ``(B,)``, f0 Hz ``(B, T)``,
-        voicing ``(B, T)``); ``"loss"`` is the weighted total that is minimised."""
+        voicing ``(B, T)``); ``"loss"`` is the weighted total that is minimised. ``posterior``: the
+        batch's :meth:`posterior`, when the caller has it already (a frozen encoder)."""
         r = self.recipe
         x, digit, n_valid, f0, voicing = batch
         t = torch.arange(x.shape[1], device=x.device)[None, :]
         valid = (t < n_valid[:, None]).float()
         voiced = valid * (voicing > 0.6).float() * (x.mean(-1) > 0.25).float()
         tvl = getattr(self.model, "tvl_dim", 0) > 0
-        if tvl:
-            mu, logvar, w_mu, w_logvar = self.model.encode_all(x, digit)
-        else:
-            (mu, logvar), w_mu, w_logvar = self.model.encode(x, digit), None, None
+        mu, logvar, w_mu, w_logvar = self.posterior(x, digit) if posterior is None else posterior
         z = self.model.reparameterize(mu, logvar) if self.training else mu
         w = (self.model.reparameterize(w_mu, w_logvar) if self.training else w_mu) if tvl else None
         gated = getattr(self.model, "voicing", False)
