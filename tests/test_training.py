@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -223,6 +224,15 @@ def test_short_fit_writes_a_loadable_bundle(tmp_path):
     assert run_folder(b) == tmp_path / "cache" / "vaesynth" / "runs" / "cvae"
 
 
+def test_validation_interval_always_validates_the_last_epoch():
+    from training.fit import validation_interval
+
+    for epochs in range(1, 130):
+        n = validation_interval(epochs)
+        assert 1 <= n <= 5 and epochs % n == 0, epochs
+    assert [validation_interval(e) for e in (80, 40, 100, 7, 6, 2, 1)] == [5, 5, 5, 1, 3, 2, 1]
+
+
 def test_interrupted_fit_resumes_from_its_checkpoint(tmp_path, monkeypatch, capsys):
     """A run interrupted (Ctrl+C) after epoch 1 of 2 says how to resume, and --resume continues it."""
     from training.experiment import VAEExperiment
@@ -248,6 +258,10 @@ def test_interrupted_fit_resumes_from_its_checkpoint(tmp_path, monkeypatch, caps
     assert train_main(args + ["--resume"]) == 0
     state = torch.load(ckpt, weights_only=True, map_location="cpu")
     assert state["epoch"] == 1 and state["global_step"] == 2 * first["global_step"]
+    # two epochs validate once, at the end (the checkpoint after epoch 1 came without validation)
+    logs = sorted((ckpt.parent.parent / "logs").glob("version_*/metrics.csv"))
+    val_epochs = [int(r["epoch"]) for f in logs for r in csv.DictReader(f.open()) if r.get("val/rec")]
+    assert val_epochs == [1]
     again = VAEExperiment.load_from_checkpoint(ckpt, map_location="cpu")  # hyperparameters = the recipe
     assert again.recipe == RECIPES["mlp"].with_overrides(epochs=2)
     assert load_bundle(tmp_path / "b").meta["training"]["epochs"] == 2
