@@ -1,0 +1,81 @@
+"""Issue 13: what the adversarial stage's length buys. One adversarial run (the shipped stage,
+``RECIPES["cvae"].adv``) from a finished VAE checkpoint, with a bundle written at several step
+counts of the same trajectory, so they differ only in length. Judge them with
+``python -m training.judges --bundle a800=OUT/a800 …`` (several ``--seed`` draws).
+
+    python bench/natural_voice_advsteps.py --ckpt RUNS/e80_utt/checkpoints/last.ckpt \\
+        --data …/recordings --out OUT [--steps 400,600,800,1000] [--seed 0]
+
+Snapshots are taken when the stage logs (every 200 steps and at the end), so the step counts must
+be multiples of 200 or the last one. Session 19's figures (docs/results/natural_voice.md) came
+from this procedure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from training.adversarial import AdvConfig, finetune
+from training.bundling import write_bundle
+from training.config import RECIPES
+from training.data import find_data, load_dataset
+from training.experiment import VAEExperiment
+from training.fit import tensors
+from training.latent_stats import encode_posteriors
+from vaesynth.voice import fit_latent_stats
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--ckpt", required=True, help="a finished VAE's Lightning checkpoint (last.ckpt)")
+    p.add_argument("--data", help="FSDD recordings (else $VAESYNTH_FSDD or the user cache)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--steps", default="400,600,800,1000", help="step counts to write bundles at")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    keep = sorted(int(s) for s in args.steps.split(","))
+    torch.set_flush_denormal(True)
+    module = VAEExperiment.load_from_checkpoint(args.ckpt, map_location="cpu")
+    recipe = module.recipe
+    module.beta_now = lambda: recipe.beta  # as after Trainer.fit: the KL warm-up is over
+    ds = load_dataset(find_data(args.data), recipe.spectral)
+    train, _ = ds.split()
+    torch.manual_seed(args.seed)
+    g = torch.Generator().manual_seed(args.seed)
+    dl = DataLoader(tensors(train), batch_size=recipe.batch_size, shuffle=True, generator=g, drop_last=True)
+    snaps: dict[int, dict] = {}
+
+    def log(msg: str) -> None:  # "adv step N/M: …", every 200 steps and at the end
+        print(msg, flush=True)
+        step = int(msg.split()[2].split("/")[0])
+        if step in keep:
+            snaps[step] = copy.deepcopy(module.model.state_dict())
+
+    finetune(module, dl, AdvConfig(**{**RECIPES["cvae"].adv, "steps": keep[-1]}), log=log)
+    model = module.model
+    for step, state in sorted(snaps.items()):
+        model.load_state_dict(state)
+        model.eval()
+        mu, var = encode_posteriors(model, train)
+        stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
+        out = Path(args.out) / f"a{step}"
+        training = {"adv_steps": step, "seed": args.seed, "from": Path(args.ckpt).parent.parent.name}
+        write_bundle(
+            model, recipe.params, recipe.spectral, stats, ds.speakers, out, name="cvae",
+            data_fingerprint=ds.fingerprint, training=training, render=RECIPES["cvae"].render,
+        )  # fmt: skip
+        print("wrote", out, flush=True)
+    missing = sorted(set(keep) - set(snaps))
+    if missing:
+        print(f"no snapshot at steps {missing}: not multiples of 200", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
