@@ -21,13 +21,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from training.adversarial import AdvConfig, finetune
-from training.bundling import write_bundle
 from training.config import RECIPES
 from training.data import find_data, load_dataset
 from training.experiment import VAEExperiment
-from training.fit import tensors
-from training.latent_stats import encode_posteriors
-from vaesynth.voice import fit_latent_stats
+from training.fit import export_bundle, tensors
 
 
 def main() -> int:
@@ -61,14 +58,9 @@ def main() -> int:
     for step, state in sorted(snaps.items()):
         model.load_state_dict(state)
         model.eval()
-        mu, var = encode_posteriors(model, train)
-        stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
         out = Path(args.out) / f"a{step}"
         training = {"adv_steps": step, "seed": args.seed, "from": Path(args.ckpt).parent.parent.name}
-        write_bundle(
-            model, recipe.params, recipe.spectral, stats, ds.speakers, out, name="cvae",
-            data_fingerprint=ds.fingerprint, training=training, render=RECIPES["cvae"].render,
-        )  # fmt: skip
+        export_bundle(model, recipe, ds, train, out, training)  # the render settings: the checkpoint's recipe
         print("wrote", out, flush=True)
     missing = sorted(set(keep) - set(snaps))
     if missing:

@@ -46,6 +46,17 @@ def tensors(ds: Dataset) -> TensorDataset:
     )
 
 
+def export_bundle(model, recipe: Recipe, ds: Dataset, train: Dataset, out: Path, training: dict) -> None:
+    """Write the trained ``model`` (eval mode, CPU) as a bundle in ``out``: its latent statistics fitted
+    to the posteriors of ``train``, the recipe's architecture, features and render settings."""
+    mu, var = encode_posteriors(model, train)
+    stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
+    write_bundle(
+        model, recipe.params, recipe.spectral, stats, ds.speakers, out, name=recipe.kind,
+        data_fingerprint=ds.fingerprint, training=training, render=recipe.render or None,
+    )  # fmt: skip
+
+
 def validation_interval(epochs: int, at_most: int = 5) -> int:
     """Validate every this many epochs: the largest divisor of ``epochs`` up to ``at_most``, so the
     last epoch is always validated. Validation (the 300 test recordings) costs about as much as 2-3
@@ -256,8 +267,6 @@ def fit(
     if trainer.global_rank != 0:
         return None
     model = module.model.cpu().eval()
-    mu, var = encode_posteriors(model, train)
-    stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
     training_info = {
         "epochs": recipe.epochs, "seed": recipe.seed, "seconds": round(seconds, 1), "lr": recipe.lr,
         "batch_size": recipe.batch_size, "beta": recipe.beta, "free_bits": recipe.free_bits,
@@ -269,10 +278,7 @@ def fit(
     }  # fmt: skip
     if adv_log is not None:
         training_info["adversarial"] = {**recipe.adv, **adv_log}
-    write_bundle(
-        model, recipe.params, recipe.spectral, stats, ds.speakers, out, name=kind,
-        data_fingerprint=ds.fingerprint, training=training_info, render=recipe.render or None,
-    )  # fmt: skip
+    export_bundle(model, recipe, ds, train, out, training_info)
     annotate_bundle(out, train=train)  # the voice map and measured knob labels, stored for the app
     (run_dir / "last_fit.json").write_text(json.dumps(training_info, indent=2))
     return out
