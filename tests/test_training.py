@@ -224,6 +224,29 @@ def test_short_fit_writes_a_loadable_bundle(tmp_path):
     assert run_folder(b) == tmp_path / "cache" / "vaesynth" / "runs" / "cvae"
 
 
+def test_adversarial_stage_batches_at_its_own_size(tmp_path, monkeypatch):
+    """``AdvConfig.batch_size``: the adversarial stage draws batches of its own size from the training
+    set, the VAE stage of the recipe's; where both agree the stage reuses the VAE's loader."""
+    import training.adversarial as adversarial
+    import training.fit as tf
+
+    seen = []
+
+    def fake_finetune(module, dl, cfg, device="cpu", log=print):
+        seen.append((dl.batch_size, cfg.batch_size, len(next(iter(dl))[0])))
+        return {"steps": cfg.steps, "seconds": 0.0, "d": 0.0, "g": 0.0, "fm": 0.0, "rec": 0.0}
+
+    monkeypatch.setattr(adversarial, "finetune", fake_finetune)
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)
+    for vae_batch, adv_batch in ((8, 4), (4, 4)):
+        out = tf.fit(
+            "cvae", data=data, epochs=1, out=tmp_path / f"b{vae_batch}", run_dir=tmp_path / f"r{vae_batch}",
+            progress=False, overrides={"batch_size": vae_batch, "adv": {"steps": 2, "batch_size": adv_batch}},
+        )  # fmt: skip
+        assert load_bundle(out).meta["training"]["batch_size"] == vae_batch
+        assert seen[-1] == (adv_batch, adv_batch, adv_batch)
+
+
 def test_validation_interval_always_validates_the_last_epoch():
     from training.fit import validation_interval
 

@@ -262,7 +262,12 @@ def fit(
             scale = recipe.epochs / planned_epochs
             adv["steps"] = max(1, round(adv["steps"] * scale))
             adv["warmup_steps"] = round(adv.get("warmup_steps", AdvConfig.warmup_steps) * scale)
-        adv_log = finetune(module, train_dl, AdvConfig(**adv), device=device)
+        adv_cfg = AdvConfig(**adv)
+        adv_dl = train_dl  # the stage's own batch size (AdvConfig.batch_size) where it differs from the VAE's
+        if adv_cfg.batch_size != batch_size:
+            adv_batch = min(adv_cfg.batch_size, len(train))
+            adv_dl = DataLoader(tensors(train), batch_size=adv_batch, shuffle=True, generator=g, drop_last=True)
+        adv_log = finetune(module, adv_dl, adv_cfg, device=device)
     seconds = time.perf_counter() - t0
     if trainer.global_rank != 0:
         return None
