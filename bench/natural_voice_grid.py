@@ -210,6 +210,9 @@ VARIANTS: dict[str, dict] = {
     "lr3": {"params": SHIPPED, "beta": 0.05, "lr": 3e-3, "adv": UTT},
     "lr3_s1": {"params": SHIPPED, "beta": 0.05, "lr": 3e-3, "adv": UTT, "seed": 1},
     "lr3_s2": {"params": SHIPPED, "beta": 0.05, "lr": 3e-3, "adv": UTT, "seed": 2},
+    # session 20 (CPU): likelihood weighting by frequency, the mel scale's density (rec_bins "mel")
+    "mel_utt": {"params": SHIPPED, "beta": 0.05, "rec_bins": "mel", "adv": UTT},
+    "mel_utt_s1": {"params": SHIPPED, "beta": 0.05, "rec_bins": "mel", "adv": UTT, "seed": 1},
 }  # fmt: skip
 
 

@@ -440,7 +440,18 @@ def test_reconstruction_loss_choice():
     assert float(a["rec"]) == pytest.approx(float((err**2).sum() / 2), rel=1e-5)
     assert float(b["rec"]) == pytest.approx(float(err.abs().sum() / 2), rel=1e-5)
     assert float(a["loss"] - b["loss"]) == pytest.approx(float(a["rec"] - 0.1 * b["rec"]), rel=1e-4)
-    for bad in ({"rec_loss": "huber"}, {"rec_weight": 0.0}):
+    # rec_bins "mel": each bin's error weighted by the mel scale's density (mean weight 1, low bins more)
+    from training.experiment import bin_weights
+
+    w = bin_weights(CFG, "mel")
+    assert w.shape == (CFG.n_bins,) and float(w.mean()) == pytest.approx(1.0)
+    assert float(w[0]) == pytest.approx(3.0, rel=0.05) and float(w[-1]) == pytest.approx(0.45, rel=0.05)
+    torch.manual_seed(1)
+    exp = VAEExperiment(RECIPES["cvae"].with_overrides(params=small, warmup_epochs=0, rec_bins="mel")).eval()
+    with torch.no_grad():
+        m = exp.losses(batch)
+    assert float(m["rec"]) == pytest.approx(float((err**2 * w).sum() / 2), rel=1e-5)
+    for bad in ({"rec_loss": "huber"}, {"rec_weight": 0.0}, {"rec_bins": "bark"}):
         with pytest.raises(ConfigError):
             RECIPES["cvae"].with_overrides(**bad)
 

@@ -57,6 +57,9 @@ class Recipe:
         which keeps an edge whose timing varies an edge where the mean smears it into a ramp);
         ``rec_weight`` scales it (the shipped model's absolute error on the test recordings sums to
         8.8x its squared error, so ``"l1"`` at 0.1 keeps about the KL and adversarial terms' balance).
+        ``rec_bins``: how the reconstruction term weighs frequency bins, ``"flat"`` (every bin alike)
+        or ``"mel"`` (by the mel scale's density, ``1 / (700 Hz + f)``, normalised to a mean of 1: the
+        lowest bin counts about 3x, the highest about 0.45x, as a log-mel view of the spectrum weighs them).
     After the VAE (see :mod:`training.adversarial`):
         ``adv``: the adversarial decoder stage (:class:`training.adversarial.AdvConfig` fields;
         empty = none); ``render``: render settings stored in the bundle for
@@ -79,6 +82,7 @@ class Recipe:
     tvl_beta: float = 0.1
     rec_loss: str = "l2"
     rec_weight: float = 1.0
+    rec_bins: str = "flat"
     seed: int = 0
     adv: dict = field(default_factory=dict)
     render: dict = field(default_factory=dict)
@@ -107,6 +111,8 @@ class Recipe:
             raise ConfigError("adv and render must be mappings")
         if self.rec_loss not in ("l2", "l1"):
             raise ConfigError(f"rec_loss must be 'l2' or 'l1', got {self.rec_loss!r}")
+        if self.rec_bins not in ("flat", "mel"):
+            raise ConfigError(f"rec_bins must be 'flat' or 'mel', got {self.rec_bins!r}")
         if not self.rec_weight > 0:
             raise ConfigError(f"rec_weight must be positive, got {self.rec_weight!r}")
         for name in ("weight_decay", "beta", "free_bits", "f0_weight", "warmup_epochs", "voicing_weight", "tvl_beta"):

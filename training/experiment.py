@@ -7,6 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from vaesynth.models import build_model
+from vaesynth.spectral import SpectralConfig
 
 from .config import Recipe
 
@@ -18,6 +19,16 @@ def fused_ok(params) -> bool | None:
     return True if next(iter(params)).device.type in ("cpu", "cuda") else None
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def bin_weights(cfg: SpectralConfig, kind: str = "flat") -> torch.Tensor:
+    """Per-bin weights ``(n_bins,)`` of the reconstruction term (``Recipe.rec_bins``): ones, or the mel
+    scale's density ``1 / (700 Hz + f)`` normalised to a mean of 1."""
+    if kind == "flat":
+        return torch.ones(cfg.n_bins)
+    hz = torch.arange(cfg.n_bins, dtype=torch.float64) * cfg.sample_rate / cfg.n_fft
+    w = 1.0 / (700.0 + hz)
+    return (w / w.mean()).float()
 
 
 class VAEExperiment(L.LightningModule):
@@ -41,6 +52,7 @@ class VAEExperiment(L.LightningModule):
         self.recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(dict(recipe))
         self.save_hyperparameters(self.recipe.to_dict())
         self.model = build_model(self.recipe.kind, self.recipe.spectral, self.recipe.params)
+        self.register_buffer("bin_weights", bin_weights(self.recipe.spectral, self.recipe.rec_bins), persistent=False)
 
     def beta_now(self) -> float:
         r = self.recipe
@@ -84,7 +96,8 @@ class VAEExperiment(L.LightningModule):
         else:
             out = self.model.decode(z, digit, **({"w": w} if tvl else {}))
         err = out.features - x
-        rec = (err.abs() if r.rec_loss == "l1" else err**2).sum(dim=(1, 2)).mean()
+        per_bin = err.abs() if r.rec_loss == "l1" else err**2
+        rec = (per_bin if r.rec_bins == "flat" else per_bin * self.bin_weights).sum(dim=(1, 2)).mean()
         kl_dim = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)  # (D,) batch mean
         kl = kl_dim.sum()
         kl_term = torch.clamp(kl_dim, min=r.free_bits).sum() if r.free_bits > 0 else kl
