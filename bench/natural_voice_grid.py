@@ -213,6 +213,10 @@ VARIANTS: dict[str, dict] = {
     # session 20 (CPU): likelihood weighting by frequency, the mel scale's density (rec_bins "mel")
     "mel_utt": {"params": SHIPPED, "beta": 0.05, "rec_bins": "mel", "adv": UTT},
     "mel_utt_s1": {"params": SHIPPED, "beta": 0.05, "rec_bins": "mel", "adv": UTT, "seed": 1},
+    # the adversarial stage's loss, resolutions and schedule, from session 15's CPU VAE (as utt_dlr above):
+    # a hinge loss; 1-D discriminators at five time scales (1-16 frames) instead of three
+    "utt_hinge": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "loss": "hinge"}, "from": "cvae"},
+    "utt_res5": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "scales": [1, 2, 4, 8, 16]}, "from": "cvae"},
 }  # fmt: skip
 
 

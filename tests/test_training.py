@@ -553,11 +553,12 @@ def test_residual_option():
     assert changed[40] and changed.sum() == 1
 
 
-@pytest.mark.parametrize("render", ["features", "vocoder"])
-def test_adversarial_stage_trains_the_decoder_only(render):
+@pytest.mark.parametrize(("render", "loss"), [("features", "ls"), ("vocoder", "ls"), ("features", "hinge")])
+def test_adversarial_stage_trains_the_decoder_only(render, loss):
     """``training.adversarial.finetune``: a few steps change the decoder and leave the encoder; the
-    discriminators judge either the mixed magnitude or the vocoder's re-analysed output."""
-    from training.adversarial import AdvConfig, finetune
+    discriminators judge either the mixed magnitude or the vocoder's re-analysed output, with a
+    least-squares or a hinge loss."""
+    from training.adversarial import AdvConfig, d_term, finetune
     from training.experiment import VAEExperiment
 
     small = {"latent_dim": 4, "channels": 16, "voicing": True, "texture": 1.0, "hard_gate": True}
@@ -568,13 +569,19 @@ def test_adversarial_stage_trains_the_decoder_only(render):
     batch = (x, torch.arange(n), torch.tensor([40, 60, 80, 100]), torch.full((n, CFG.max_frames), 150.0),
              torch.rand(n, CFG.max_frames))  # fmt: skip
     before = {k: v.clone() for k, v in exp.model.state_dict().items()}
-    log = finetune(exp, [batch], AdvConfig(steps=3, warmup_steps=1, channels=8, render=render), log=lambda *_: None)
+    cfg = AdvConfig(steps=3, warmup_steps=1, channels=8, render=render, loss=loss)
+    log = finetune(exp, [batch], cfg, log=lambda *_: None)
     assert log["steps"] == 3
     after = exp.model.state_dict()
     assert torch.equal(after["enc_in.weight"], before["enc_in.weight"])  # encoder frozen
     assert not torch.equal(after["out.weight"], before["out.weight"])  # decoder trained
     with pytest.raises(ValueError, match="unknown adversarial render"):
         finetune(exp, [batch], AdvConfig(steps=1, render="wavenet"))
+    with pytest.raises(ValueError, match="unknown adversarial loss"):
+        finetune(exp, [batch], AdvConfig(steps=1, loss="wasserstein"))
+    real, fake = torch.tensor([2.0, 0.0]), torch.tensor([-2.0, 0.0])
+    assert float(d_term(real, fake, "ls")) == pytest.approx(1.0 + 2.0)  # (1 + 1) / 2 + (4 + 0) / 2
+    assert float(d_term(real, fake, "hinge")) == pytest.approx(0.5 + 0.5)  # relu(1 - r), relu(1 + f): means
 
 
 def test_adversarial_step_equals_its_plain_form():

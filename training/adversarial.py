@@ -36,6 +36,7 @@ class AdvConfig:
     scales: tuple[int, ...] = (1, 2, 4)
     warmup_steps: int = 100  # discriminator-only steps before the decoder sees its gradient
     d_steps: int = 1  # discriminator updates per decoder update (on the same batch)
+    loss: str = "ls"  # the GAN loss: "ls" (least squares, LS-GAN) or "hinge"
     # what the discriminators judge of the decoder: "features" (its mixed magnitude with the noise
     # texture, what Griffin-Lim renders) or "vocoder" (training/vocoder.py's rendering of its parts,
     # re-analysed: harmonics and filtered noise)
@@ -182,6 +183,14 @@ class MultiScaleDiscriminator(nn.Module):
         return outs
 
 
+def d_term(real: torch.Tensor, fake: torch.Tensor, loss: str = "ls") -> torch.Tensor:
+    """A discriminator's loss on its logits for a real and a fake batch: least squares (real -> 1,
+    fake -> 0) or hinge (``relu(1 - real) + relu(1 + fake)``)."""
+    if loss == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    return ((real - 1) ** 2).mean() + (fake**2).mean()
+
+
 def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -> dict:
     """Adversarially fine-tune ``module.model``'s decoder (``module``: a :class:`VAEExperiment`).
 
@@ -190,6 +199,8 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
     """
     if cfg.render not in ("features", "vocoder"):
         raise ValueError(f"unknown adversarial render {cfg.render!r}; known: features, vocoder")
+    if cfg.loss not in ("ls", "hinge"):
+        raise ValueError(f"unknown adversarial loss {cfg.loss!r}; known: ls, hinge")
     module.to(device)
     module.train()
     model = module.model
@@ -224,14 +235,14 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
             else:
                 fake = model.decode(z, digit, texture=True).features * mask
             real = x * mask
-            # discriminator step(s) (LS-GAN); real and fake go through as one batch (the
+            # discriminator step(s) (LS-GAN or hinge); real and fake go through as one batch (the
             # discriminators have no batch statistics, and one batch of 2B is cheaper on a CPU than two of B)
             n = x.shape[0]
             both, digit2, n_valid2 = torch.cat([real, fake.detach()]), digit.repeat(2), n_valid.repeat(2)
             for _ in range(max(1, cfg.d_steps)):
                 d_loss = 0.0
                 for _, logits in disc(both, digit2, n_valid2):
-                    d_loss = d_loss + ((logits[:n] - 1) ** 2).mean() + (logits[n:] ** 2).mean()
+                    d_loss = d_loss + d_term(logits[:n], logits[n:], cfg.loss)
                 opt_d.zero_grad()
                 d_loss.backward()
                 opt_d.step()
@@ -245,7 +256,7 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
                 out_f = disc(fake, digit, n_valid)
                 for fam, (fr, _), (ff, lf) in zip(disc.families, out_r, out_f, strict=True):
                     wd = float(cfg.disc_weights.get(fam, 1.0))
-                    g_adv = g_adv + wd * ((lf - 1) ** 2).mean()
+                    g_adv = g_adv + wd * (((lf - 1) ** 2).mean() if cfg.loss == "ls" else -lf.mean())
                     fm = fm + wd * sum((a - b).abs().mean() for a, b in zip(fr, ff, strict=True)) / len(fr)
                 g_loss = vae["loss"] + cfg.adv_weight * (g_adv + cfg.fm_weight * fm)
                 opt_g.zero_grad()
