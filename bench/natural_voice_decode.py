@@ -17,23 +17,20 @@ so renders are not reproducible; none of this is in the engine.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
 import torch
+from common import diagnosis_parser  # bench/common.py
 from torch.nn import functional as F
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bundle", required=True)
-    p.add_argument("--data", required=True)
+    p = diagnosis_parser(__doc__)
     p.add_argument("--jitter", type=float, default=0.0)
     p.add_argument("--shimmer", type=float, default=0.0)
     p.add_argument("--sharpen", type=float, default=0.0)
     p.add_argument("--env-sharpen", type=float, default=0.0)
-    p.add_argument("--per-digit", type=int, default=30)
     p.add_argument("--json", default=None)
     args = p.parse_args()
     import vaesynth.cvae as vm  # where the default model looks up harmonic_comb

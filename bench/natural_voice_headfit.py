@@ -19,18 +19,16 @@ Prints the two-sample accuracy, the RMS error (dB) and spectral flux / real for 
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import diagnosis_parser  # bench/common.py
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bundle", required=True)
-    p.add_argument("--data", required=True)
+    p = diagnosis_parser(__doc__, per_digit=False)
     p.add_argument("--steps", type=int, default=400, help="gradient steps of the per-utterance fit")
     args = p.parse_args()
     from training import judges as J

@@ -16,17 +16,14 @@ judge sees utterance-to-utterance texture, not a fixed bias that a level correct
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
+from common import diagnosis_parser  # bench/common.py
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bundle", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--per-digit", type=int, default=30)
+    p = diagnosis_parser(__doc__)
     args = p.parse_args()
     from training import judges as J
     from training.judges import MEL_FRAMES, N_MELS

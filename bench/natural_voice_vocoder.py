@@ -24,22 +24,19 @@ variant (``training.judges``), fresh voices drawn with the same seed as there.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import diagnosis_parser  # bench/common.py
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bundle", required=True)
-    p.add_argument("--data", required=True)
+    p = diagnosis_parser(__doc__)
     p.add_argument("--phase", choices=("zero", "random"), default="zero")
     p.add_argument("--voiced-noise", type=float, default=1.0)
-    p.add_argument("--per-digit", type=int, default=30)
     p.add_argument("--no-recon", action="store_true")
     p.add_argument("--json", default=None)
     args = p.parse_args()

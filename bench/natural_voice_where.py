@@ -16,12 +16,12 @@ reconstructions of the 300 test recordings:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import diagnosis_parser  # bench/common.py
 
 BANDS = [(0, 32), (32, 64), (64, 96), (96, 129)]  # bins of 0-1, 1-2, 2-3, 3-4 kHz at 8 kHz / 256
 
@@ -39,10 +39,7 @@ def flux_by_band(feats: np.ndarray, lens, cfg) -> list[float]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--bundle", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--per-digit", type=int, default=30)
+    p = diagnosis_parser(__doc__)
     args = p.parse_args()
     from training import judges as J
     from training.judges import MEL_FRAMES, N_MELS, log_mel
