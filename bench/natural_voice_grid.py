@@ -217,6 +217,17 @@ VARIANTS: dict[str, dict] = {
     # a hinge loss; 1-D discriminators at five time scales (1-16 frames) instead of three
     "utt_hinge": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "loss": "hinge"}, "from": "cvae"},
     "utt_res5": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "scales": [1, 2, 4, 8, 16]}, "from": "cvae"},
+    # five time scales again: another adversarial seed on that VAE, and from session 17's two 80-epoch CPU VAEs
+    "utt_res5_s2": {
+        "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "scales": [1, 2, 4, 8, 16]}, "from": "cvae", "seed": 2,
+    },
+    "e80_res5": {
+        "params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": {**UTT, "scales": [1, 2, 4, 8, 16]}, "from": "e80_utt",
+    },
+    "e80_s1_res5": {
+        "params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": {**UTT, "scales": [1, 2, 4, 8, 16]},
+        "from": "e80_utt_s1", "seed": 1,
+    },
 }  # fmt: skip
 
 
