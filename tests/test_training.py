@@ -558,7 +558,7 @@ def test_adversarial_stage_trains_the_decoder_only(render, loss):
     """``training.adversarial.finetune``: a few steps change the decoder and leave the encoder; the
     discriminators judge either the mixed magnitude or the vocoder's re-analysed output, with a
     least-squares or a hinge loss."""
-    from training.adversarial import AdvConfig, d_term, finetune
+    from training.adversarial import AdvConfig, d_term, finetune, g_term
     from training.experiment import VAEExperiment
 
     small = {"latent_dim": 4, "channels": 16, "voicing": True, "texture": 1.0, "hard_gate": True}
@@ -582,6 +582,7 @@ def test_adversarial_stage_trains_the_decoder_only(render, loss):
     real, fake = torch.tensor([2.0, 0.0]), torch.tensor([-2.0, 0.0])
     assert float(d_term(real, fake, "ls")) == pytest.approx(1.0 + 2.0)  # (1 + 1) / 2 + (4 + 0) / 2
     assert float(d_term(real, fake, "hinge")) == pytest.approx(0.5 + 0.5)  # relu(1 - r), relu(1 + f): means
+    assert float(g_term(fake, "ls")) == pytest.approx((9.0 + 1.0) / 2) and float(g_term(fake, "hinge")) == 1.0
 
 
 def test_adversarial_step_equals_its_plain_form():

@@ -191,6 +191,12 @@ def d_term(real: torch.Tensor, fake: torch.Tensor, loss: str = "ls") -> torch.Te
     return ((real - 1) ** 2).mean() + (fake**2).mean()
 
 
+def g_term(fake: torch.Tensor, loss: str = "ls") -> torch.Tensor:
+    """The decoder's adversarial loss on a discriminator's logits for its output: least squares
+    (fake -> 1) or hinge (``-fake``)."""
+    return -fake.mean() if loss == "hinge" else ((fake - 1) ** 2).mean()
+
+
 def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -> dict:
     """Adversarially fine-tune ``module.model``'s decoder (``module``: a :class:`VAEExperiment`).
 
@@ -256,7 +262,7 @@ def finetune(module, train_dl, cfg: AdvConfig, device: str = "cpu", log=print) -
                 out_f = disc(fake, digit, n_valid)
                 for fam, (fr, _), (ff, lf) in zip(disc.families, out_r, out_f, strict=True):
                     wd = float(cfg.disc_weights.get(fam, 1.0))
-                    g_adv = g_adv + wd * (((lf - 1) ** 2).mean() if cfg.loss == "ls" else -lf.mean())
+                    g_adv = g_adv + wd * g_term(lf, cfg.loss)
                     fm = fm + wd * sum((a - b).abs().mean() for a, b in zip(fr, ff, strict=True)) / len(fr)
                 g_loss = vae["loss"] + cfg.adv_weight * (g_adv + cfg.fm_weight * fm)
                 opt_g.zero_grad()
