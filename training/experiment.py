@@ -97,7 +97,7 @@ class VAEExperiment(L.LightningModule):
             out = self.model.decode(z, digit, **({"w": w} if tvl else {}))
         err = out.features - x
         per_bin = err.abs() if r.rec_loss == "l1" else err**2
-        rec = (per_bin if r.rec_bins == "flat" else per_bin * self.bin_weights).sum(dim=(1, 2)).mean()
+        rec = (per_bin * self.bin_weights).sum(dim=(1, 2)).mean()  # weights of 1.0 ("flat") leave it exact
         kl_dim = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean(0)  # (D,) batch mean
         kl = kl_dim.sum()
         kl_term = torch.clamp(kl_dim, min=r.free_bits).sum() if r.free_bits > 0 else kl

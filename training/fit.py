@@ -263,9 +263,9 @@ def fit(
             adv["steps"] = max(1, round(adv["steps"] * scale))
             adv["warmup_steps"] = round(adv.get("warmup_steps", AdvConfig.warmup_steps) * scale)
         adv_cfg = AdvConfig(**adv)
-        adv_dl = train_dl  # the stage's own batch size (AdvConfig.batch_size) where it differs from the VAE's
-        if adv_cfg.batch_size != batch_size:
-            adv_batch = min(adv_cfg.batch_size, len(train))
+        # the stage's own batch size (AdvConfig.batch_size); the VAE's loader where the two agree
+        adv_batch, adv_dl = min(adv_cfg.batch_size, len(train)), train_dl
+        if adv_batch != batch_size:
             adv_dl = DataLoader(tensors(train), batch_size=adv_batch, shuffle=True, generator=g, drop_last=True)
         adv_log = finetune(module, adv_dl, adv_cfg, device=device)
     seconds = time.perf_counter() - t0
