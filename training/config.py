@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 # MODEL_KINDS: the model kinds training knows, in the runtime's own order (one source: vaesynth.models)
 from vaesynth.models import MODEL_KINDS, MODEL_TYPES
 from vaesynth.spectral import SpectralConfig
+from vaesynth.texture import TextureSettings
 
 #: Lightning accelerators and strategies the command line offers (where and how, not part of a recipe).
 ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "cuda", "mps", "auto")
@@ -63,7 +64,9 @@ class Recipe:
     After the VAE (see :mod:`training.adversarial`):
         ``adv``: the adversarial decoder stage (:class:`training.adversarial.AdvConfig` fields;
         empty = none); ``render``: render settings stored in the bundle for
-        :class:`vaesynth.synth.Synth` (e.g. ``{"fade_out_s": 0.0}``).
+        :class:`vaesynth.synth.Synth` (e.g. ``{"fade_out_s": 0.0}``); ``texture``: the texture bank
+        built at export (default model only; :mod:`training.texture`: ``per_cell``, ``bits``,
+        ``strip_static``, and the stage's :class:`vaesynth.texture.TextureSettings`; empty = none).
     """
 
     kind: str
@@ -86,6 +89,7 @@ class Recipe:
     seed: int = 0
     adv: dict = field(default_factory=dict)
     render: dict = field(default_factory=dict)
+    texture: dict = field(default_factory=dict)
     spectral: SpectralConfig = field(default_factory=SpectralConfig)
 
     def __post_init__(self) -> None:
@@ -107,6 +111,10 @@ class Recipe:
             raise ConfigError(f"lr must be positive, got {self.lr!r}")
         if not 0 < self.lr_warmup_pct < 1:
             raise ConfigError(f"lr_warmup_pct must be between 0 and 1, got {self.lr_warmup_pct!r}")
+        if self.texture:
+            if self.kind != "cvae":
+                raise ConfigError("a texture bank is a stage of the default model (cvae) only")
+            texture_options(self.texture)
         if not isinstance(self.adv, dict) or not isinstance(self.render, dict):
             raise ConfigError("adv and render must be mappings")
         if self.rec_loss not in ("l2", "l1"):
@@ -148,6 +156,28 @@ class Recipe:
         if unknown:
             raise ConfigError(f"unknown recipe settings: {', '.join(sorted(unknown))}")
         return cls(**d)
+
+
+#: a recipe's ``texture`` entries that decide how the bank is built (the rest are the stage's settings)
+BANK_OPTIONS = ("per_cell", "strip_static", "bits", "seed")
+
+
+def texture_options(options: dict) -> tuple[dict, TextureSettings]:
+    """A recipe's ``texture`` entry -> (options of :func:`training.texture.build_bank`, the stage's
+    settings); :class:`ConfigError` when an entry is unknown or out of range."""
+    if not isinstance(options, dict):
+        raise ConfigError("texture must be a mapping")
+    bank = {k: v for k, v in options.items() if k in BANK_OPTIONS}
+    per_cell, bits = bank.get("per_cell"), bank.get("bits", 8)
+    if per_cell is not None and (isinstance(per_cell, bool) or not isinstance(per_cell, int) or per_cell < 1):
+        raise ConfigError(f"texture per_cell must be a positive whole number, got {per_cell!r}")
+    if bits not in (4, 8) or isinstance(bits, bool):
+        raise ConfigError(f"texture bits must be 4 or 8, got {bits!r}")
+    try:
+        settings = TextureSettings.from_dict({k: v for k, v in options.items() if k not in BANK_OPTIONS})
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"texture: {e}") from None
+    return bank, settings
 
 
 def model_signature_params(kind: str) -> dict[str, object]:

@@ -33,6 +33,8 @@ from safetensors.torch import load_file, save_file
 from .digits import N_DIGITS
 from .models import VAE, build_model
 from .spectral import SpectralConfig
+from .texture import TextureSettings
+from .texture_bank import BANK_FILE, BankError, TextureBank, load_bank, save_bank
 from .voice import VoiceMap, parse_knob_labels
 from .wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
 
@@ -125,6 +127,8 @@ class Bundle:
     path: Path | None = None
     voice_map: VoiceMap | None = None  # the map of training voices, if the bundle was annotated
     knob_labels: list[dict] | None = None  # what each knob measurably does, if annotated
+    texture: TextureBank | None = None  # the texture bank (vaesynth.texture), if the bundle has one
+    texture_settings: TextureSettings = field(default_factory=TextureSettings)
 
     @property
     def kind(self) -> str:
@@ -182,6 +186,10 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         config["voice_map"] = voice_map_entry(bundle.voice_map)
     if bundle.knob_labels is not None and "knob_labels" not in config:
         config["knob_labels"] = bundle.knob_labels
+    if bundle.texture is not None:
+        config["texture"] = {"file": BANK_FILE, **bundle.texture_settings.to_dict()}
+    else:
+        config.pop("texture", None)
     for pattern in STALE_PATTERNS:  # what an earlier, killed write of a bundle may have left here
         remove_stale_temporaries(folder, pattern)
     tmp_w = _temporary(folder)
@@ -189,6 +197,12 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         save_file(tensors, str(tmp_w))
         os.chmod(tmp_w, 0o644)  # readable like any shipped data file (the writer may create it private)
         tmp_w.replace(folder / WEIGHTS_FILE)
+        if bundle.texture is not None:
+            save_bank(bundle.texture, tmp_w)
+            os.chmod(tmp_w, 0o644)
+            tmp_w.replace(folder / BANK_FILE)
+        else:
+            (folder / BANK_FILE).unlink(missing_ok=True)
         write_config(folder, config)
     finally:
         tmp_w.unlink(missing_ok=True)
@@ -376,9 +390,16 @@ def load_bundle(folder: str | Path) -> Bundle:
                 raise ValueError("voice_map names speakers the bundle does not have")
         if "knob_labels" in config:
             knob_labels = parse_knob_labels(config["knob_labels"], model.latent_dim)
+        bank, settings = None, TextureSettings()
+        if "texture" in config:
+            settings = TextureSettings.from_dict(config["texture"])
+            bank = load_bank(folder / BANK_FILE, spectral.n_bins, model.latent_dim)
+    except BankError as e:
+        raise BundleError(f"{folder}: {e}") from None
     except ValueError as e:
         raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
-    skip = ("format", "format_version", "spectral", "speakers", "voice_map", "knob_labels")
+    skip = ("format", "format_version", "spectral", "speakers", "voice_map", "knob_labels", "texture")
     meta = {k: v for k, v in config.items() if k not in skip}
     meta["params"] = config["model"].get("params", {})
-    return Bundle(config["name"], model, spectral, stats, speakers, meta, folder, voice_map, knob_labels)
+    name = config["name"]
+    return Bundle(name, model, spectral, stats, speakers, meta, folder, voice_map, knob_labels, bank, settings)

@@ -40,6 +40,7 @@ import numpy as np
 from . import phase, spectral
 from .digits import as_digit, parse_digit_groups
 from .performance import NATURAL, Performance
+from .texture import apply as apply_texture
 from .voice import KnobSpace, check_temperature, make_rng
 
 if TYPE_CHECKING:  # torch and the bundle loader are imported when a Synth is made, so that
@@ -85,6 +86,7 @@ class Render:
     ``n_samples == n_frames * hop``.
     ``digits``: the digits spoken. ``segments``: ``(start_s, end_s)`` of each digit in ``wave``.
     ``latents``: the knob vector ``u`` (float32 ``(latent_dim,)``) used for each digit.
+    ``donors``: the texture bank utterances whose texture each digit got (empty lists: the stage was off).
     """
 
     wave: np.ndarray
@@ -93,6 +95,7 @@ class Render:
     digits: str
     segments: list[tuple[float, float]]
     latents: list[np.ndarray] = field(default_factory=list)
+    donors: list[list[int]] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -116,6 +119,8 @@ class Synth:
     ``fft``: the FFT backend of phase reconstruction (see :func:`vaesynth.phase.griffin_lim`);
     default ``"torch"`` when ``torch_threads == 1`` (torch's single-threaded FFT is 2-3x faster
     on these frames), else ``"numpy"``.
+    ``texture``: use the bundle's texture bank, if it has one (:mod:`vaesynth.texture`); ``False``
+    renders the pure decoder.
 
     Rendering methods are thread-safe (one render at a time).
     """
@@ -128,6 +133,7 @@ class Synth:
         gl_momentum: float = DEFAULT_GL_MOMENTUM,
         torch_threads: int | None = 1,
         fft: str | None = None,
+        texture: bool = True,
     ) -> None:
         import torch
 
@@ -153,6 +159,11 @@ class Synth:
         # samples of a trimmed recording, the rendered ``n * hop`` end in Griffin-Lim's decaying edge
         self.trim_end_s = float(render.get("trim_end_s", 0.0))
         bundle.model.eval()
+        # the texture stage (vaesynth.texture): on when the bundle ships a bank, unless turned off
+        self._bank = bundle.texture if texture else None
+        self.texture_settings = bundle.texture_settings
+        if self._bank is not None:
+            self._bank.set_knob_coords(self._knobs.to_knobs(self._bank.digits, self._bank.latents))
 
     @classmethod
     def from_path(cls, path: str | Path | None = None, **kwargs) -> Synth:
@@ -201,34 +212,61 @@ class Synth:
         """Whether the model decodes an f0 track (needed for pitch and note; the default model does)."""
         return bool(getattr(self._bundle.model, "head", None) == "harmonic")
 
+    @property
+    def has_texture(self) -> bool:
+        """Whether renders take their fine texture from the bundle's bank (:mod:`vaesynth.texture`)."""
+        return self._bank is not None
+
     def decode(
         self, digits: list[int], knobs: list[np.ndarray], performance: Performance = NATURAL, tempo: float = 1.0
     ) -> list[np.ndarray]:
-        """Decode one batch: features ``(n_i, n_bins)`` in [0, 1] per digit, trimmed by the valid head.
+        """Decode one batch: features ``(n_i, n_bins)`` in [0, 1] per digit (see :meth:`decode_voiced`)."""
+        return self.decode_voiced(digits, knobs, performance, tempo)[0]
+
+    def decode_voiced(
+        self,
+        digits: list[int],
+        knobs: list[np.ndarray],
+        performance: Performance = NATURAL,
+        tempo: float = 1.0,
+        donors: list[list[int] | None] | None = None,
+        texture: bool | None = None,
+    ) -> tuple[list[np.ndarray], list[list[int]]]:
+        """Decode one batch: (features ``(n_i, n_bins)`` in [0, 1] per digit, trimmed by the valid
+        head; the texture donors of each digit).
 
         ``performance``: a pitch shift or held note re-decodes with the mapped f0 track in the
         harmonic comb (envelopes unchanged); its speed, times ``tempo``, resamples the trimmed
-        frames in time.
+        frames in time. ``texture`` (default: on when the bundle has a bank and the synth was made
+        with ``texture=True``): the decoder's smooth output gets real texture (:mod:`vaesynth.texture`)
+        from ``donors[i]`` (bank indices) where given, else from the nearest donors.
         """
         import torch
 
         if performance.moves_pitch and not self.has_f0:
             raise ValueError(f"pitch and note need the default model (with an f0 head); {self._bundle.kind!r} has none")
-        z = torch.from_numpy(self._knobs.to_latents(digits, np.asarray(knobs)))
+        z_np = self._knobs.to_latents(digits, np.asarray(knobs))
+        z = torch.from_numpy(z_np)
         d = torch.tensor(digits, dtype=torch.long)
         model = self._bundle.model
+        bank = self._bank if texture is None or texture else None
+        kw = {"texture": False} if bank is not None else {}  # the bank replaces the decoder's noise texture
         with torch.inference_mode():
-            out = model.decode(z, d)
+            out = model.decode(z, d, **kw)
             valid = out.valid_logits.float().numpy()
             lengths = [self.valid_length(v) for v in valid]
+            f0 = out.f0_hz.float().numpy() if out.f0_hz is not None else None
             if performance.moves_pitch:
-                f0 = out.f0_hz.float().numpy()
-                mapped = np.stack(
+                f0 = np.stack(
                     [performance.map_f0(f, np.arange(len(f)) < n) for f, n in zip(f0, lengths, strict=True)]
                 )
-                out = model.decode(z, d, teacher_f0=torch.from_numpy(mapped))
+                out = model.decode(z, d, teacher_f0=torch.from_numpy(f0), **kw)
             feats = out.features.float().numpy()
-        return [performance.stretch(np.ascontiguousarray(f[:n]), tempo) for f, n in zip(feats, lengths, strict=True)]
+        feats = [np.ascontiguousarray(f[:n]) for f, n in zip(feats, lengths, strict=True)]
+        used: list[list[int]] = [[] for _ in digits]
+        if bank is not None:
+            feats, used = apply_texture(model, bank, self.texture_settings, digits, knobs, z_np, feats, f0, donors)
+        return [performance.stretch(f, tempo) for f in feats], used
 
     def warm(self) -> None:
         """A small decode and a short phase reconstruction, results unused: on a machine shared with
@@ -252,17 +290,26 @@ class Synth:
         return MIN_FRAMES + int(ends[0]) if ends.size else n
 
     def render_digit(
-        self, digit: int | str, knobs: np.ndarray, performance: Performance = NATURAL, gl_iters: int | None = None
+        self,
+        digit: int | str,
+        knobs: np.ndarray,
+        performance: Performance = NATURAL,
+        gl_iters: int | None = None,
+        texture: bool | None = None,
+        donors: list[int] | None = None,
     ) -> Render:
         """Render one digit (0-9, or ``"0"``-``"9"``) from knob vector ``u`` ``(latent_dim,)``.
 
         ``performance``: pitch shift, held note and speed (:mod:`vaesynth.performance`).
         ``gl_iters``: Griffin-Lim iterations for this render (default: :attr:`gl_iters`); the app
-        renders live edits (knob turns, drags) with fewer (:data:`LIVE_GL_ITERS`).
+        renders live edits (knob turns, drags) with fewer (:data:`LIVE_GL_ITERS`). ``texture``: see
+        :meth:`decode`; ``donors``: the texture bank utterances to take the texture from (the app
+        holds them while a knob turns, so the texture does not jump; default: the nearest).
         """
         d = as_digit(digit)
         u = self._knobs.check(knobs).astype(np.float32)
-        return self._render([d], [u], [], performance, gl_iters=gl_iters)
+        return self._render([d], [u], [], performance, gl_iters=gl_iters, texture=texture,
+                            donors=[donors] if donors else None)  # fmt: skip
 
     def render_string(
         self,
@@ -274,6 +321,7 @@ class Synth:
         voice: str | int | None = None,
         performance: Performance = NATURAL,
         gl_iters: int | None = None,
+        texture: bool | None = None,
     ) -> Render:
         """Render a digit string (phone-number separators allowed; see :func:`parse_digit_groups`).
 
@@ -312,7 +360,7 @@ class Synth:
                     gap_s = rng.uniform(*(GROUP_GAP_S if last else GAP_S)) / performance.speed
                     gaps.append(max(1, round(gap_s / frame_s)))
         tempo = STRING_TEMPO if len(digits_flat) > 1 else 1.0
-        return self._render(digits_flat, knobs_flat, gaps, performance, tempo, gl_iters)
+        return self._render(digits_flat, knobs_flat, gaps, performance, tempo, gl_iters, texture)
 
     def _render(
         self,
@@ -322,13 +370,15 @@ class Synth:
         performance: Performance = NATURAL,
         tempo: float = 1.0,
         gl_iters: int | None = None,
+        texture: bool | None = None,
+        donors: list[list[int]] | None = None,
     ) -> Render:
         """Decode ``digits`` with ``knobs``, lay them out with ``gaps`` silent frames, reconstruct the phase."""
         cfg = self.spectral
         iters = self.gl_iters if gl_iters is None else check_gl_iters(gl_iters)
         hop = cfg.hop
         with self._lock:
-            feats = self.decode(digits, knobs, performance, tempo)
+            feats, used = self.decode_voiced(digits, knobs, performance, tempo, donors, texture)
             n_frames = sum(len(f) for f in feats) + sum(gaps)
             timeline = np.zeros((n_frames, cfg.n_bins), dtype=np.float32)
             spans: list[tuple[int, int]] = []
@@ -356,4 +406,5 @@ class Synth:
             wave = wave[: ends[-1]]
         sr = cfg.sample_rate
         segments = [(a * hop / sr, e / sr) for (a, _), e in zip(spans, ends, strict=True)]
-        return Render(wave, sr, timeline, "".join(map(str, digits)), segments, [np.array(u) for u in knobs])
+        latents = [np.array(u) for u in knobs]
+        return Render(wave, sr, timeline, "".join(map(str, digits)), segments, latents, used)
