@@ -265,6 +265,12 @@ def bench_engine(synth: Synth, n: int) -> dict:
 
     ts, _ = timed(sweep, n)
     res["rerender_knob_change"] = stats_ms(ts)
+    if synth.has_texture:
+        ts, _ = timed(lambda i: synth.render_digit(i % 10, knobs[i], texture=False), n)
+        res["digit_no_texture"] = stats_ms(ts)
+        held = synth.render_digit(7, base).donors[0]
+        ts, _ = timed(lambda i: synth.render_digit(7, np.where(np.arange(d) == 0, path[i], base), donors=held), n)
+        res["rerender_knob_change_held"] = stats_ms(ts)
 
     m = max(10, n // 10)
     ts, strings = timed(lambda i: synth.render_string("0123456789", seed=i), m, warmup=2)
@@ -346,6 +352,8 @@ def markdown(results: dict) -> str:
         names = {
             "digit": "one digit, new random knobs (decode + phase + fades)",
             "rerender_knob_change": "re-render after a knob change (slider sweep, same digit)",
+            "digit_no_texture": "one digit, texture stage off (the pure decoder)",
+            "rerender_knob_change_held": "re-render after a knob change, texture donors held (as the app does)",
             "string10": 'a 10-digit string ("0123456789")',
             "decode_only": "decoder forward pass alone (one digit)",
             "naive_digit_librosa32_plain": "naive: decode + librosa.griffinlim 32 plain it (one digit)",

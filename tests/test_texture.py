@@ -1,5 +1,5 @@
-"""The texture stage (vaesynth/texture.py, vaesynth/texture_bank.py): the bank on disk, donor selection, alignment, pitch
-following, and the stage inside the engine (the shipped default model carries a bank)."""
+"""The texture stage (vaesynth/texture.py, vaesynth/texture_bank.py): the bank on disk, donor selection,
+alignment, pitch following, and the stage inside the engine (the shipped default model carries a bank)."""
 
 from __future__ import annotations
 

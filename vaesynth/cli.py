@@ -72,6 +72,10 @@ def _performance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=_number, default=1.0, help="speed 0.5..2 (duration changes, pitch does not)")
     p.add_argument("--note", metavar="NOTE", help="sing on a note: A3, C#4, a MIDI number (57) or Hz (220hz)")
     p.add_argument("--contour", type=_number, default=0.0, help="with --note: share of natural intonation kept, 0..1")
+    p.add_argument(
+        "--no-texture", dest="texture", action="store_false",
+        help="the pure decoder: no real texture from the model's texture bank",
+    )  # fmt: skip
 
 
 def performance_from_args(args: argparse.Namespace):
@@ -276,7 +280,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     for d in range(N_DIGITS):
         for k in range(n):
             knobs = synth.knobs.fresh(d, args.temperature, rng)
-            recipe = RenderRecipe(str(d), ident, weights, knobs=tuple(knobs), single=True, performance=performance)
+            recipe = RenderRecipe(
+                str(d), ident, weights, knobs=tuple(knobs), single=True, performance=performance, texture=args.texture
+            )
             render = recipe.render(synth)
             write_output(out / f"{d}_{k}.wav", render.wave, render.sample_rate, recipe)
     print(f"wrote {N_DIGITS * n} samples to {out} in {time.perf_counter() - t0:.1f} s ({synth.bundle.display_name})")

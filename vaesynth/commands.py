@@ -80,7 +80,7 @@ def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa
         synth.knobs.speaker_index(voice)  # a ValueError names the known voices
     return RenderRecipe(
         args.digits, model_id(synth.bundle.path), weights_fingerprint(synth.bundle.path), seed, knobs, voice,
-        vary=not args.steady, temperature=temperature, performance=performance,
+        vary=not args.steady, temperature=temperature, performance=performance, texture=args.texture,
     )  # fmt: skip
 
 

@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import phase, spectral
+from . import texture as texture_stage
 from .digits import as_digit, parse_digit_groups
 from .performance import NATURAL, Performance
-from .texture import apply as apply_texture
 from .voice import KnobSpace, check_temperature, make_rng
 
 if TYPE_CHECKING:  # torch and the bundle loader are imported when a Synth is made, so that
@@ -251,22 +251,29 @@ class Synth:
         model = self._bundle.model
         bank = self._bank if texture is None or texture else None
         kw = {"texture": False} if bank is not None else {}  # the bank replaces the decoder's noise texture
+        chosen: list[list[int]] = [[] for _ in digits]
+        if bank is not None:  # the donors' smooth output (for the alignment) comes from the same batch
+            chosen = texture_stage.choose(bank, self.texture_settings, digits, knobs, z_np, donors)
+            flat = [j for c in chosen for j in c]
+            z = torch.cat([z, torch.from_numpy(bank.latents[flat])])
+            d = torch.cat([d, torch.from_numpy(bank.digits[flat])])
+        b = len(digits)
         with torch.inference_mode():
             out = model.decode(z, d, **kw)
-            valid = out.valid_logits.float().numpy()
+            donor_smooth = out.features[b:].float().numpy()
+            z, d, feats = z[:b], d[:b], out.features[:b].float().numpy()
+            valid = out.valid_logits[:b].float().numpy()
             lengths = [self.valid_length(v) for v in valid]
-            f0 = out.f0_hz.float().numpy() if out.f0_hz is not None else None
+            f0 = out.f0_hz[:b].float().numpy() if out.f0_hz is not None else None
             if performance.moves_pitch:
                 f0 = np.stack(
                     [performance.map_f0(f, np.arange(len(f)) < n) for f, n in zip(f0, lengths, strict=True)]
                 )
-                out = model.decode(z, d, teacher_f0=torch.from_numpy(f0), **kw)
-            feats = out.features.float().numpy()
+                feats = model.decode(z, d, teacher_f0=torch.from_numpy(f0), **kw).features.float().numpy()
         feats = [np.ascontiguousarray(f[:n]) for f, n in zip(feats, lengths, strict=True)]
-        used: list[list[int]] = [[] for _ in digits]
         if bank is not None:
-            feats, used = apply_texture(model, bank, self.texture_settings, digits, knobs, z_np, feats, f0, donors)
-        return [performance.stretch(f, tempo) for f in feats], used
+            feats = texture_stage.apply(bank, self.texture_settings, digits, feats, f0, chosen, donor_smooth)
+        return [performance.stretch(f, tempo) for f in feats], chosen
 
     def warm(self) -> None:
         """A small decode and a short phase reconstruction, results unused: on a machine shared with

@@ -205,14 +205,9 @@ def textured(
     return np.clip(smooth + settings.gain * add, 0.0, 1.0).astype(np.float32)
 
 
-def apply(model, bank: TextureBank, settings: TextureSettings, digits, knobs, z, feats, f0, donors):  # noqa: ANN001
-    """The stage on a batch, as :class:`vaesynth.synth.Synth` runs it: each digit's donors (``donors[i]``
-    where given, checked against the bank; else :meth:`TextureBank.select`), their smooth features from
-    ``model`` in one batch for the alignment, then :func:`textured`. ``feats``: the trimmed smooth
-    features ``[(n_i, F)]``; ``f0 (B, T)`` Hz or None; ``z (B, D)`` latents, ``knobs`` their knob
-    coordinates. Returns (textured features, the donors of each digit)."""
-    import torch
-
+def choose(bank: TextureBank, settings: TextureSettings, digits, knobs, z, donors=None) -> list[list[int]]:  # noqa: ANN001
+    """Each digit's donors: ``donors[i]`` (bank indices) where given, checked against the bank and
+    the digit; else :meth:`TextureBank.select` for latent ``z[i]`` with knob coordinates ``knobs[i]``."""
     chosen = []
     for i, (dg, u) in enumerate(zip(digits, knobs, strict=True)):
         given = donors[i] if donors is not None and i < len(donors) else None
@@ -221,13 +216,17 @@ def apply(model, bank: TextureBank, settings: TextureSettings, digits, knobs, z,
             if not all(0 <= j < len(bank) and bank.digits[j] == dg for j in given):
                 raise ValueError(f"the texture donors {given} do not fit this model's bank for digit {dg}")
         chosen.append(given or bank.select(dg, z[i], u, settings.k, settings.typical))
-    flat = [j for c in chosen for j in c]
-    with torch.inference_mode():
-        zd, dd = torch.from_numpy(bank.latents[flat]), torch.from_numpy(bank.digits[flat])
-        smooth = model.decode(zd, dd, texture=False).features.float().numpy()
+    return chosen
+
+
+def apply(bank: TextureBank, settings: TextureSettings, digits, feats, f0, chosen, donor_smooth):  # noqa: ANN001
+    """The stage on a batch, as :class:`vaesynth.synth.Synth` runs it: ``feats`` the trimmed smooth
+    features ``[(n_i, F)]``, ``f0 (B, T)`` Hz or None, ``chosen`` from :func:`choose`, ``donor_smooth``
+    the decoder's smooth output ``(sum k_i, T, F)`` for the donors in that order (for the alignment).
+    Returns the textured features."""
     out, pos = [], 0
     for i, c in enumerate(chosen):
-        donor_smooth = [smooth[pos + k][: bank.length(j)] for k, j in enumerate(c)]
+        smooth_d = [donor_smooth[pos + k][: bank.length(j)] for k, j in enumerate(c)]
         pos += len(c)
-        out.append(textured(feats[i], None if f0 is None else f0[i], donor_smooth, c, bank, digits[i], settings))
-    return out, chosen
+        out.append(textured(feats[i], None if f0 is None else f0[i], smooth_d, c, bank, digits[i], settings))
+    return out

@@ -75,6 +75,7 @@ class Engine(QObject):
         self._knobs: VoiceKnobs | None = None
         self._info: ModelInfo | None = None
         self._weights = ""
+        self._held: tuple[str, tuple[int, ...]] | None = None  # (digit, texture donors) of the last single digit
         self._generation = -1
         self.ahead = RenderAhead() if render_ahead else None  # read its counters only when idle
         self._ahead_timer = QTimer(self)  # a child: it moves to the worker thread with the engine
@@ -179,6 +180,7 @@ class Engine(QObject):
                 where=where,
                 model_id=model_id(synth.bundle.path),
                 has_f0=synth.has_f0,
+                has_texture=synth.has_texture,
                 knob_labels=tuple(b.knob_labels or ()),
                 voice_map_missing=b.voice_map_missing,
                 voice=knobs,
@@ -258,6 +260,8 @@ class Engine(QObject):
 
     def _deliver(self, result: RenderResult) -> None:
         """Sound first (the player, on this thread), then the result to the window."""
+        if result.request.digit is not None and result.donors:
+            self._held = (result.digits, result.donors)
         if self._player is not None and result.request.play:
             try:
                 token = self._player(result)
@@ -312,7 +316,7 @@ class Engine(QObject):
             raise RuntimeError("no model is loaded")
         base = {
             "model": info.model_id, "weights": self._weights, "temperature": float(req.temperature),
-            "performance": req.performance,
+            "performance": req.performance, "texture": req.texture,
         }  # fmt: skip
         if req.text is None:
             from vaesynth.synth import LIVE_GL_ITERS
@@ -322,7 +326,11 @@ class Engine(QObject):
                 raise ValueError("a single digit is needed")
             used = knobs.for_digit(req, digit)
             live = LIVE_GL_ITERS if req.origin in LIVE_ORIGINS else None  # a lighter phase while the voice moves
-            return RenderRecipe(digit, knobs=tuple(float(v) for v in used), single=True, gl_iters=live, **base)
+            # while the voice moves, the texture keeps its donors (it would jump with every nearest-donor change)
+            held = self._held[1] if live and self._held is not None and self._held[0] == digit else None
+            return RenderRecipe(
+                digit, knobs=tuple(float(v) for v in used), single=True, gl_iters=live, donors=held, **base
+            )
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
         if req.knob_mode is KnobMode.PRESET:
             return RenderRecipe(req.text, seed=seed, voice=req.voice, vary=False, **base)
@@ -369,6 +377,7 @@ class Engine(QObject):
             knobs=tuple(float(v) for v in used),
             elapsed_s=time.perf_counter() - t0,
             recipe=recipe,
+            donors=tuple(int(j) for j in render.donors[0]) if getattr(render, "donors", None) else (),
         )
 
     @Slot(object)

@@ -59,6 +59,7 @@ class RenderRequest:
     ``utterance``: for :attr:`Origin.MAP_DOT`, the index of the training utterance clicked.
     ``performance``: pitch, speed and sing note (:class:`vaesynth.performance.Performance`), part of
     the recipe. ``gain``: linear level the sound plays at (a MIDI key's velocity); not part of the render.
+    ``texture``: real texture from the model's bank (:mod:`vaesynth.texture`), else the pure decoder.
     """
 
     digit: str | None = None
@@ -74,6 +75,7 @@ class RenderRequest:
     utterance: int | None = None
     performance: Performance = NATURAL
     gain: float = 1.0
+    texture: bool = True
 
     def __post_init__(self) -> None:
         if (self.digit is None) == (self.text is None):
@@ -102,6 +104,7 @@ class RenderResult:
     knobs: tuple[float, ...]  # the knobs used, exactly (for a string: those of its first digit)
     elapsed_s: float
     recipe: Any = None  # the vaesynth.keep.RenderRecipe that makes this sound again, sample for sample
+    donors: tuple[int, ...] = ()  # texture bank utterances the (first) digit took its texture from
     ahead: bool = False  # rendered ahead, before its key was pressed (vaesynth.app.render_ahead)
     played: int | None = None  # the token it was handed to the output with by the engine's thread
 
@@ -142,6 +145,7 @@ class ModelInfo:
     where: str = ""  # the folder as shown to the user (relative for shipped models)
     model_id: str = ""  # how recipes and saved voices name it (shipped name or folder)
     has_f0: bool = False  # pitch and note need an f0 head
+    has_texture: bool = False  # the model ships a texture bank (vaesynth.texture)
     knob_labels: tuple[dict, ...] = ()  # per knob: {"label", "effects"} measured when the bundle was made
     voice_map_missing: str = ""  # why there is no voice map ("" when there is one)
     # knob math and the voice map (vaesynth.app.voice_knobs.VoiceKnobs): read-only numpy, safe to share
