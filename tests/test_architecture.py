@@ -66,10 +66,11 @@ def test_qt_stays_in_the_app_and_torch_out_of_the_widgets() -> None:
             assert not names & {"PySide6", "pyqtgraph"}, f"{mod} imports Qt"
         elif mod != "vaesynth.app.engine":  # the engine thread is the app's one door to the models
             assert "torch" not in names, f"{mod} imports torch"
-    for mod in ("vaesynth.audio", "vaesynth.midi"):
+    for mod in ("vaesynth.sound.audio", "vaesynth.midi.midi"):
         if mod in ALL:
             names = imports(ALL[mod], mod, False)
-            assert not {n for n in names if n.startswith(("vaesynth.models", "vaesynth.synth", "torch"))}, mod
+            models = ("vaesynth.model.models", "vaesynth.engine.synth", "torch")
+            assert not {n for n in names if n.startswith(models)}, mod
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_carries_the_shipped_models_and_speaks(installed: Path, tmp_path: Path) -> None:
     where = subprocess.check_output(
-        [installed, "-c", "import vaesynth.catalog as b; print(b.__file__); print(b.default_models_dir())"],
+        [installed, "-c", "import vaesynth.model.catalog as b; print(b.__file__); print(b.default_models_dir())"],
         text=True,
         cwd=tmp_path,
     ).split()

@@ -15,9 +15,9 @@ import pytest
 
 from training.annotate import SWEEP, annotate_bundle, knob_effects, voice_map
 from training.bundling import untrained_bundle
-from vaesynth.bundle import load_bundle
-from vaesynth.catalog import list_bundles
-from vaesynth.synth import Synth
+from vaesynth.engine.synth import Synth
+from vaesynth.model.bundle import load_bundle
+from vaesynth.model.catalog import list_bundles
 
 
 class Split(SimpleNamespace):
@@ -64,7 +64,7 @@ def test_the_map_is_the_plane_of_largest_spread(tmp_path: Path) -> None:
 
 
 def test_a_misaligned_split_is_refused(tmp_path: Path) -> None:
-    from vaesynth.bundle import BundleError
+    from vaesynth.model.bundle import BundleError
 
     b = load_bundle(untrained_bundle("mlp", tmp_path / "mlp"))
     split = Split(**vars(fake_train_split(b)))

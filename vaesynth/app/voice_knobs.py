@@ -1,4 +1,4 @@
-"""The app's one door to the knob space (:class:`vaesynth.voice.KnobSpace`) and the voice map.
+"""The app's one door to the knob space (:class:`vaesynth.voices.voice.KnobSpace`) and the voice map.
 
 :class:`VoiceKnobs` is made by the engine when a model loads and handed to the window inside
 :class:`~vaesynth.app.messages.ModelInfo`. It holds only numpy arrays that nobody writes to
@@ -59,9 +59,9 @@ def bilinear_weights(x: float, y: float) -> tuple[float, float, float, float]:
 
 
 class VoiceKnobs:
-    """Knob math for the app, all through the synth's :class:`~vaesynth.voice.KnobSpace`.
+    """Knob math for the app, all through the synth's :class:`~vaesynth.voices.voice.KnobSpace`.
 
-    ``space``: the model's knob space; ``voice_map``: its :class:`~vaesynth.voice.VoiceMap` (or
+    ``space``: the model's knob space; ``voice_map``: its :class:`~vaesynth.voices.voice.VoiceMap` (or
     ``None``); ``post_mu``: the training posteriors ``(N, D)`` in the map's point order.
     """
 

@@ -15,7 +15,7 @@ A *fresh voice* (what a keypad press plays) is a draw from the digit's **exact**
 posterior, the mixture of the stored training posteriors: pick one training utterance of the
 digit, sample around its posterior, express it in knobs. A *preset* is a training speaker's mean
 latent for the digit. Everything here is numpy; the statistics come from a bundle
-(:class:`vaesynth.bundle.LatentStats`) and are fitted by :func:`fit_latent_stats` when a bundle
+(:class:`vaesynth.model.bundle.LatentStats`) and are fitted by :func:`fit_latent_stats` when a bundle
 is made.
 """
 
@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .digits import N_DIGITS, as_digit
+from ..digits import N_DIGITS, as_digit
 
 if TYPE_CHECKING:  # torch-free at import time
-    from .bundle import LatentStats
+    from ..model.bundle import LatentStats
 
 
 MAX_TEMPERATURE = 3.0  # the knobs span +-3 standard units; hotter draws leave all the decoder was trained on
@@ -98,7 +98,7 @@ class KnobSpace:
 
     @classmethod
     def from_stats(cls, stats: LatentStats, speakers: Sequence[str]) -> KnobSpace:
-        """From a bundle's (already validated) :class:`~vaesynth.bundle.LatentStats`."""
+        """From a bundle's (already validated) :class:`~vaesynth.model.bundle.LatentStats`."""
         n = lambda t: None if t is None else t.double().numpy()  # noqa: E731
         return cls(
             n(stats.digit_mean),
@@ -222,7 +222,7 @@ def fit_latent_stats(
     """
     import torch
 
-    from .bundle import LatentStats
+    from ..model.bundle import LatentStats
 
     mu = np.asarray(mu, dtype=np.float64)
     var = np.zeros_like(mu) if var is None else np.asarray(var, dtype=np.float64)

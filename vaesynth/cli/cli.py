@@ -38,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _temperature(text: str) -> float:
-    from vaesynth.voice import check_temperature
+    from vaesynth.voices.voice import check_temperature
 
     try:
         return check_temperature(float(text))
@@ -75,8 +75,8 @@ def _performance_args(p: argparse.ArgumentParser) -> None:
 
 
 def performance_from_args(args: argparse.Namespace):
-    """The :class:`~vaesynth.performance.Performance` the arguments ask for; bad values are a UsageError."""
-    from vaesynth.performance import Performance, parse_note
+    """The :class:`~vaesynth.engine.performance.Performance` the arguments ask for; bad values are a UsageError."""
+    from vaesynth.engine.performance import Performance, parse_note
 
     try:
         note = parse_note(args.note) if args.note is not None else None
@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    from vaesynth.commands import cmd_say, cmd_voices
+    from vaesynth.cli.commands import cmd_say, cmd_voices
 
     commands = {
         "say": cmd_say, "sample": cmd_sample, "voices": cmd_voices, "models": cmd_models, "midi": cmd_midi,
@@ -183,9 +183,9 @@ def model_arg(args: argparse.Namespace) -> str | None:
 
 
 def load_synth(model: str | None):
-    """A :class:`~vaesynth.synth.Synth` for ``model``; a missing or broken bundle is a :class:`UsageError`."""
-    from vaesynth.bundle import BundleError
-    from vaesynth.synth import Synth
+    """A :class:`~vaesynth.engine.synth.Synth` for ``model``; a missing or broken bundle is a :class:`UsageError`."""
+    from vaesynth.engine.synth import Synth
+    from vaesynth.model.bundle import BundleError
 
     try:
         return Synth.from_path(model)
@@ -214,9 +214,9 @@ def check_writable_file(path: Path) -> None:
 
 
 def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # noqa: ANN001
-    """Write a WAV (with its recipe, :mod:`vaesynth.keep`); any failure (disk full, ...) is a :class:`UsageError`."""
-    from vaesynth.keep import write_wav_with_recipe
-    from vaesynth.wavfile import write_wav
+    """Write a WAV (with its recipe, :mod:`vaesynth.voices.keep`); any failure (disk full, ...) is a ``UsageError``."""
+    from vaesynth.sound.wavfile import write_wav
+    from vaesynth.voices.keep import write_wav_with_recipe
 
     try:
         if recipe is None:
@@ -228,7 +228,7 @@ def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # no
 
 
 def play_blocking(wave, sample_rate: int) -> int:
-    from vaesynth.audio import AudioOutput
+    from vaesynth.sound.audio import AudioOutput
 
     audio = AudioOutput()
     try:
@@ -269,8 +269,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
-    from vaesynth.catalog import model_id
-    from vaesynth.keep import RenderRecipe, weights_fingerprint
+    from vaesynth.model.catalog import model_id
+    from vaesynth.voices.keep import RenderRecipe, weights_fingerprint
 
     ident, weights = model_id(synth.bundle.path), weights_fingerprint(synth.bundle.path)
     for d in range(N_DIGITS):
@@ -296,8 +296,8 @@ def _format_metrics(metrics: object, limit: int = 6) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from vaesynth.bundle import BundleError, read_config
-    from vaesynth.catalog import default_models_dir, list_bundles
+    from vaesynth.model.bundle import BundleError, read_config
+    from vaesynth.model.catalog import default_models_dir, list_bundles
 
     root = Path(args.dir) if args.dir else default_models_dir()
     if args.dir and not root.is_dir():
@@ -329,7 +329,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_midi(args: argparse.Namespace) -> int:
-    from vaesynth.midi_ports import MidiInput, MidiUnavailable, PortNotFound
+    from vaesynth.midi.midi_ports import MidiInput, MidiUnavailable, PortNotFound
 
     if not 0.0 <= args.contour <= 1.0:
         raise UsageError(f"--contour must be between 0 and 1, not {args.contour:g}")
@@ -356,7 +356,7 @@ def cmd_midi(args: argparse.Namespace) -> int:
         synth = load_synth(model_arg(args))
         if args.sing and not synth.has_f0:
             raise UsageError(f"--sing needs a model with an f0 head (the default); {synth.bundle.kind!r} has none")
-        from vaesynth.audio import AudioOutput
+        from vaesynth.sound.audio import AudioOutput
 
         audio = AudioOutput()
         if not audio.available:
@@ -364,7 +364,7 @@ def cmd_midi(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         while midi_input.get(0) is not None:  # keys pressed while the model was loading are not played late
             pass
-        from vaesynth.midi_player import MidiPlayer
+        from vaesynth.midi.midi_player import MidiPlayer
 
         player = MidiPlayer(synth, audio, sing=args.sing, contour=args.contour, one_shot=args.one_shot)
         mode = f"singing (contour {args.contour:g})" if args.sing else "speaking"
@@ -378,7 +378,7 @@ def cmd_midi(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    script = Path(__file__).resolve().parent.parent / "bench" / "bench_synth.py"
+    script = Path(__file__).resolve().parents[2] / "bench" / "bench_synth.py"
     if not script.is_file():
         raise UsageError(
             f"the benchmark script is not installed here ({script} is missing; run it from a source checkout)"

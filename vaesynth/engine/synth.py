@@ -14,7 +14,7 @@ Rendering
 decode ``z`` (one batched forward pass under :func:`torch.inference_mode`) -> features
 ``(n_frames, n_bins)`` in [0, 1] and per-frame ``valid`` logits -> cut at the first frame
 where ``valid < 0`` (keeping at least :data:`MIN_FRAMES`) -> linear magnitude -> fast
-Griffin-Lim (:func:`vaesynth.phase.griffin_lim`) -> waveform of ``n_frames * hop``
+Griffin-Lim (:func:`vaesynth.dsp.phase.griffin_lim`) -> waveform of ``n_frames * hop``
 samples at the model rate, peak-normalised to ``spectral.peak`` (the training data's level)
 with short raised-cosine fades at both ends, so that joins never click.
 
@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import phase, spectral
-from .digits import as_digit, parse_digit_groups
+from ..digits import as_digit, parse_digit_groups
+from ..dsp import phase, spectral
+from ..voices.voice import KnobSpace, check_temperature, make_rng
 from .performance import NATURAL, Performance
-from .voice import KnobSpace, check_temperature, make_rng
 
 if TYPE_CHECKING:  # torch and the bundle loader are imported when a Synth is made, so that
-    from .bundle import Bundle  # importing the engine stays cheap (the CLI checks input first)
+    from ..model.bundle import Bundle  # importing the engine stays cheap (the CLI checks input first)
 
 MIN_FRAMES = 8  # a decoded utterance keeps at least this many frames (64 ms at 8 kHz / hop 64)
 
@@ -106,14 +106,14 @@ def _ramp(n: int) -> np.ndarray:
 
 
 class Synth:
-    """Renders digits and digit strings from a loaded :class:`~vaesynth.bundle.Bundle`.
+    """Renders digits and digit strings from a loaded :class:`~vaesynth.model.bundle.Bundle`.
 
     ``gl_iters``, ``gl_init``, ``gl_momentum``: phase reconstruction settings (see
-    :func:`vaesynth.phase.griffin_lim`; defaults chosen by measurement, docs/engine.md).
+    :func:`vaesynth.dsp.phase.griffin_lim`; defaults chosen by measurement, docs/engine.md).
     ``torch_threads``: calls ``torch.set_num_threads`` (process-wide) unless ``None``. One
     thread is the default: these models are small, a second thread buys little, and on a busy
     2-core machine multi-threaded kernels stall each other (and the GUI).
-    ``fft``: the FFT backend of phase reconstruction (see :func:`vaesynth.phase.griffin_lim`);
+    ``fft``: the FFT backend of phase reconstruction (see :func:`vaesynth.dsp.phase.griffin_lim`);
     default ``"torch"`` when ``torch_threads == 1`` (torch's single-threaded FFT is 2-3x faster
     on these frames), else ``"numpy"``.
 
@@ -158,10 +158,10 @@ class Synth:
     def from_path(cls, path: str | Path | None = None, **kwargs) -> Synth:
         """Load a bundle by shipped name (``"cvae"``), folder path, or ``None`` for the default model.
 
-        Raises :class:`~vaesynth.bundle.BundleError` when it is missing or invalid.
+        Raises :class:`~vaesynth.model.bundle.BundleError` when it is missing or invalid.
         """
-        from .bundle import load_bundle
-        from .catalog import resolve_model
+        from ..model.bundle import load_bundle
+        from ..model.catalog import resolve_model
 
         return cls(load_bundle(resolve_model(path)), **kwargs)
 
@@ -191,7 +191,7 @@ class Synth:
 
     @property
     def knobs(self) -> KnobSpace:
-        """The model's knob space: knob <-> latent, fresh voices, presets (:mod:`vaesynth.voice`)."""
+        """The model's knob space: knob <-> latent, fresh voices, presets (:mod:`vaesynth.voices.voice`)."""
         return self._knobs
 
     # --- rendering -------------------------------------------------------------------------
@@ -256,7 +256,7 @@ class Synth:
     ) -> Render:
         """Render one digit (0-9, or ``"0"``-``"9"``) from knob vector ``u`` ``(latent_dim,)``.
 
-        ``performance``: pitch shift, held note and speed (:mod:`vaesynth.performance`).
+        ``performance``: pitch shift, held note and speed (:mod:`vaesynth.engine.performance`).
         ``gl_iters``: Griffin-Lim iterations for this render (default: :attr:`gl_iters`); the app
         renders live edits (knob turns, drags) with fewer (:data:`LIVE_GL_ITERS`).
         """

@@ -30,11 +30,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .digits import N_DIGITS
+from ..digits import N_DIGITS
+from ..dsp.spectral import SpectralConfig
+from ..sound.wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
+from ..voices.voice import VoiceMap, parse_knob_labels
 from .models import VAE, build_model
-from .spectral import SpectralConfig
-from .voice import VoiceMap, parse_knob_labels
-from .wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
 
 FORMAT = "vaesynth-bundle"
 FORMAT_VERSION = 1
@@ -196,7 +196,7 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
 
 
 def voice_map_entry(vm: VoiceMap) -> dict:
-    """The ``config.json`` form of a :class:`~vaesynth.voice.VoiceMap` (the points are not stored)."""
+    """The ``config.json`` form of a :class:`~vaesynth.voices.voice.VoiceMap` (the points are not stored)."""
     return {
         "origin": [round(float(x), 6) for x in vm.origin],
         "axes": [[round(float(x), 6) for x in row] for row in vm.axes],
@@ -246,7 +246,7 @@ def _check_json(value: object, where: str, depth: int = 0) -> None:
 
 
 def _render_ok(render: object) -> bool:
-    """A bundle's optional render settings (seconds; :class:`vaesynth.synth.Synth`) are few and small."""
+    """A bundle's optional render settings (seconds; :class:`vaesynth.engine.synth.Synth`) are few and small."""
     keys = {"fade_in_s", "fade_out_s", "trim_end_s"}
     return isinstance(render, dict) and set(render) <= keys and all(
         isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 0.1 for v in render.values()
