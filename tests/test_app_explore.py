@@ -24,7 +24,7 @@ from vaesynth.app.messages import Origin  # noqa: E402
 from vaesynth.app.voice_knobs import bilinear_weights  # noqa: E402
 from vaesynth.model.bundle import load_bundle  # noqa: E402
 from vaesynth.model.catalog import resources_dir  # noqa: E402
-from vaesynth.voices.voice import KnobSpace  # noqa: E402
+from vaesynth.voices.voice import KnobSpace, VoiceMap  # noqa: E402
 
 SHIPPED = resources_dir() / "models"
 FSDD = Path(__file__).resolve().parents[2] / "shared" / "fsdd" / "recordings"
@@ -44,7 +44,7 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def space(models_root: Path) -> tuple[KnobSpace, np.ndarray, object]:
     """The knob space, training posteriors and voice map of the annotated model, read independently."""
     b = load_bundle(models_root / "cvae")
-    return KnobSpace.from_stats(b.stats, b.speakers), b.stats.post_mu.double().numpy(), b.voice_map
+    return KnobSpace.from_stats(b.stats, b.speakers), b.stats.post_mu.double().numpy(), VoiceMap.from_bundle(b)
 
 
 @pytest.fixture(autouse=True)

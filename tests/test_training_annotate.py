@@ -18,6 +18,7 @@ from training.bundling import untrained_bundle
 from vaesynth.engine.synth import Synth
 from vaesynth.model.bundle import load_bundle
 from vaesynth.model.catalog import list_bundles
+from vaesynth.voices.voice import VoiceMap
 
 
 class Split(SimpleNamespace):
@@ -42,8 +43,9 @@ def test_annotate_stores_a_map_and_labels_that_load_back(tmp_path: Path) -> None
     train = Split(**vars(fake_train_split(bundle)))
     annotate_bundle(folder, train=train)
     b = load_bundle(folder)
-    assert b.voice_map is not None and b.voice_map.points.shape == (len(train), 2)
-    assert b.voice_map.files[3] == train.names[3] and list(b.voice_map.speakers[:12]) == list(train.speaker[:12])
+    vm = VoiceMap.from_bundle(b)
+    assert b.voice_map is not None and vm is not None and vm.points.shape == (len(train), 2)
+    assert vm.files[3] == train.names[3] and list(vm.speakers[:12]) == list(train.speaker[:12])
     axes = b.voice_map.axes
     np.testing.assert_allclose(axes @ axes.T, np.eye(2), atol=1e-4)
     assert len(b.knob_labels) == b.latent_dim

@@ -174,7 +174,7 @@ def test_voice_map_entries_are_checked(breakage) -> None:
 
 
 def test_knob_labels_are_checked() -> None:
-    from vaesynth.voices.voice import parse_knob_labels
+    from vaesynth.model.annotations import parse_knob_labels
 
     good = [{"label": "z1: higher pitch", "effects": {"f0_semitones": 2.0}}, {"label": "z2: no clear effect"}]
     assert parse_knob_labels(good, 2)[0]["effects"]["f0_semitones"] == 2.0

@@ -131,7 +131,7 @@ def annotate_bundle(folder: str | Path, data: str | Path | None = None, train: D
         train, _ = load_dataset(find_data(data), bundle.spectral).split()
     if list(train.speakers) != list(bundle.speakers):
         raise BundleError(f"the data's speakers {train.speakers} differ from the bundle's {bundle.speakers}")
-    bundle.voice_map = voice_map(bundle, train)
+    bundle.voice_map = voice_map(bundle, train).plane
     probe = None  # which speaker a knob moves towards; needs at least two speakers in the data
     if len(np.unique(train.speaker)) > 1:
         probe = LogisticRegression(max_iter=2000).fit(bundle.stats.post_mu.double().numpy(), train.speaker)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from vaesynth.voices.voice import VoiceMap
+
 from .messages import KnobMode, RenderRequest
 
 Knobs = tuple[float, ...]
@@ -76,7 +78,7 @@ class VoiceKnobs:
     def from_synth(cls, synth: Any) -> VoiceKnobs:
         b = synth.bundle
         post = b.stats.post_mu
-        return cls(synth.knobs, b.voice_map, None if post is None else post.double().numpy())
+        return cls(synth.knobs, VoiceMap.from_bundle(b), None if post is None else post.double().numpy())
 
     @property
     def latent_dim(self) -> int:

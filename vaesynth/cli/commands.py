@@ -1,7 +1,7 @@
 """``vaesynth say`` and ``vaesynth voices``: speaking digit strings, with recipes and saved voices.
 
 The parser and the other commands are in :mod:`vaesynth.cli.cli`; every failure here is a
-:class:`vaesynth.cli.cli.UsageError` (one line, exit 2).
+:class:`vaesynth.cli.common.UsageError` (one line, exit 2).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 import secrets
 from pathlib import Path
 
-from vaesynth.cli.cli import (
+from .common import (
     EXIT_OK,
     RATE_RANGE,
     UsageError,
