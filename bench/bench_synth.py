@@ -6,7 +6,7 @@
     vaesynth bench [same arguments]
 
 What is measured (wall-clock, ``time.perf_counter``, one process, torch single-threaded as
-:class:`vaesynth.synth.Synth` sets it, after warm-up):
+:class:`vaesynth.engine.synth.Synth` sets it, after warm-up):
 
 - ``phase``: every phase-reconstruction choice on the same magnitudes: held-out FSDD
   recordings (official test split, analysed exactly like training data) and decoded model
@@ -41,11 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from training.metrics import log_spectral_distance  # noqa: E402
-from vaesynth import phase as ph  # noqa: E402
-from vaesynth import spectral as sp  # noqa: E402
-from vaesynth.bundle import load_bundle  # noqa: E402
-from vaesynth.catalog import list_bundles  # noqa: E402
-from vaesynth.synth import Synth  # noqa: E402
+from vaesynth.dsp import phase as ph  # noqa: E402
+from vaesynth.dsp import spectral as sp  # noqa: E402
+from vaesynth.engine.synth import Synth  # noqa: E402
+from vaesynth.model.bundle import load_bundle  # noqa: E402
+from vaesynth.model.catalog import list_bundles  # noqa: E402
 
 
 def rss_mb() -> float:

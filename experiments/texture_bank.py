@@ -26,8 +26,8 @@ from training.data import find_data  # noqa: E402
 from training.judges import Judges, judge_bundle, table  # noqa: E402
 from training.latent_stats import encode_posteriors  # noqa: E402
 from training.texture import build_bank  # noqa: E402
-from vaesynth.bundle import load_bundle  # noqa: E402
-from vaesynth.texture import TextureSettings  # noqa: E402
+from vaesynth.model.bundle import load_bundle  # noqa: E402
+from vaesynth.model.texture import TextureSettings  # noqa: E402
 
 
 def parse_variant(name: str) -> tuple[dict, dict] | None:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--continuity", action="store_true", help="only the knob-turn continuity of the bundle's own bank")
     args = p.parse_args(argv)
     if args.continuity:
-        from vaesynth.synth import Synth
+        from vaesynth.engine.synth import Synth
 
         print(json.dumps(continuity(Synth(load_bundle(args.bundle), torch_threads=None)), indent=1))
         return 0

@@ -1,4 +1,4 @@
-"""The texture stage (vaesynth/texture.py, vaesynth/texture_bank.py): the bank on disk, donor selection,
+"""The texture stage (vaesynth/model/texture.py, texture_bank.py): the bank on disk, donor selection,
 alignment, pitch following, and the stage inside the engine (the shipped default model carries a bank)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import struct
 import numpy as np
 import pytest
 
-from vaesynth import texture, texture_bank
-from vaesynth.texture import TextureSettings
-from vaesynth.texture_bank import BankError, TextureBank, load_bank, save_bank
+from vaesynth.model import texture, texture_bank
+from vaesynth.model.texture import TextureSettings
+from vaesynth.model.texture_bank import BankError, TextureBank, load_bank, save_bank
 
 N_BINS, DIM = 9, 3
 
@@ -194,7 +194,7 @@ def test_blend_keeps_the_texture_depth():
 
 @pytest.fixture(scope="module")
 def synth():
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     s = Synth.from_path("cvae")
     if not s.has_texture:
@@ -205,12 +205,12 @@ def synth():
 def test_shipped_bank_is_small_and_holds_every_digit(synth):
     bank = synth.bundle.texture
     size = os.path.getsize(synth.bundle.path / texture_bank.BANK_FILE)
-    assert size <= 6 * 2**20
+    assert size <= 6_000_000  # the bank adds at most 6 MB to the shipped bundles
     assert set(np.unique(bank.digits)) == set(range(10))
 
 
 def test_recipe_reproduces_a_render_sample_for_sample(synth):
-    from vaesynth.keep import RenderRecipe
+    from vaesynth.voices.keep import RenderRecipe
 
     rec = RenderRecipe("2025", "cvae", seed=7)
     a, b = rec.render(synth), rec.render(synth)
@@ -221,7 +221,7 @@ def test_recipe_reproduces_a_render_sample_for_sample(synth):
 
 
 def test_the_stage_can_be_turned_off(synth):
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     plain = Synth(synth.bundle, texture=False)
     assert not plain.has_texture
@@ -253,8 +253,8 @@ def test_donors_can_be_held(synth):
 
 @pytest.mark.parametrize("pitch", [-12, 12])
 def test_pitch_shifted_renders_keep_periodicity(synth, pitch):
-    from vaesynth.performance import Performance
-    from vaesynth.pitch import pitch_track
+    from vaesynth.dsp.pitch import pitch_track
+    from vaesynth.engine.performance import Performance
 
     rng = np.random.default_rng(0)
     ratios = []

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or one-line usage error (2)
         return e.code if isinstance(e.code, int) else 2
-    from vaesynth.bundle import BundleError
+    from vaesynth.model.bundle import BundleError
 
     from .config import ConfigError, TrainingError
     from .data import DataError
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"--out {args.out} is a file, not a folder")
             evaluate_cli(args)
         elif args.cmd in ("refit-stats", "export"):
-            from vaesynth.catalog import resolve_model
+            from vaesynth.model.catalog import resolve_model
 
             from .bundling import refresh_latent_stats
 

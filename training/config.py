@@ -16,10 +16,11 @@ from __future__ import annotations
 import inspect
 from dataclasses import asdict, dataclass, field, fields, replace
 
-# MODEL_KINDS: the model kinds training knows, in the runtime's own order (one source: vaesynth.models)
-from vaesynth.models import MODEL_KINDS, MODEL_TYPES
-from vaesynth.spectral import SpectralConfig
-from vaesynth.texture import TextureSettings
+from vaesynth.dsp.spectral import SpectralConfig
+
+# MODEL_KINDS: the model kinds training knows, in the runtime's own order (one source: vaesynth.model.models)
+from vaesynth.model.models import MODEL_KINDS, MODEL_TYPES
+from vaesynth.model.texture import TextureSettings
 
 #: Lightning accelerators and strategies the command line offers (where and how, not part of a recipe).
 ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "cuda", "mps", "auto")
@@ -39,8 +40,8 @@ class Recipe:
     """Everything that defines one model's training run.
 
     Model:
-        ``kind``: one of :data:`vaesynth.models.MODEL_KINDS`; ``params``: *every* constructor argument of that
-        model class (``vaesynth.models.MODEL_TYPES[kind]``), written out so that no run depends
+        ``kind``: one of :data:`vaesynth.model.models.MODEL_KINDS`; ``params``: *every* constructor argument of that
+        model class (``vaesynth.model.models.MODEL_TYPES[kind]``), written out so that no run depends
         on a model default; ``spectral``: the feature definition saved into the bundle.
     Schedule and optimiser:
         ``epochs``; ``batch_size`` (per process); ``lr``: AdamW peak learning rate of a one-cycle
@@ -64,9 +65,9 @@ class Recipe:
     After the VAE (see :mod:`training.adversarial`):
         ``adv``: the adversarial decoder stage (:class:`training.adversarial.AdvConfig` fields;
         empty = none); ``render``: render settings stored in the bundle for
-        :class:`vaesynth.synth.Synth` (e.g. ``{"fade_out_s": 0.0}``); ``texture``: the texture bank
+        :class:`vaesynth.engine.synth.Synth` (e.g. ``{"fade_out_s": 0.0}``); ``texture``: the texture bank
         built at export (default model only; :mod:`training.texture`: ``per_cell``, ``bits``,
-        ``strip_static``, and the stage's :class:`vaesynth.texture.TextureSettings`; empty = none).
+        ``strip_static``, and the stage's :class:`vaesynth.model.texture.TextureSettings`; empty = none).
     """
 
     kind: str
@@ -188,12 +189,12 @@ def model_signature_params(kind: str) -> dict[str, object]:
 
 
 #: The shipped models' recipes. Model params are complete (every constructor argument), so the
-#: architecture never silently follows a changed default in ``vaesynth.models``.
+#: architecture never silently follows a changed default in ``vaesynth.model.models``.
 RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first)
     # issue 13 ("Natural voice", docs/results/natural_voice.md): voicing-gated comb, noise texture,
     # 32-dim code at beta 0.05, then 1000 adversarial decoder steps against multi-scale and whole-utterance
     # discriminators (training/adversarial.py); rendered without a fade-out and
-    # with each digit's last half hop cut (see vaesynth.synth.Synth)
+    # with each digit's last half hop cut (see vaesynth.engine.synth.Synth)
     "cvae": Recipe(
         "cvae",
         {

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from vaesynth.bundle import load_bundle, save_bundle
-from vaesynth.catalog import default_models_dir
-from vaesynth.voice import fit_latent_stats
+from vaesynth.model.bundle import load_bundle, save_bundle
+from vaesynth.model.catalog import default_models_dir
+from vaesynth.voices.voice import fit_latent_stats
 
 from .annotate import annotate_bundle
 from .bundling import check_bundle_destination, write_bundle

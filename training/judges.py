@@ -1,10 +1,10 @@
 """Issue 13 ("Natural voice"): independent judges of how natural generated voices are.
 
 Every measure here compares *generated* utterances with the 300 real FSDD test recordings
-(index 0-4), both analysed the same way from the waveform (:func:`vaesynth.spectral.wave_to_features`
+(index 0-4), both analysed the same way from the waveform (:func:`vaesynth.dsp.spectral.wave_to_features`
 after peak normalisation and silence trimming). Generated utterances go the whole way a user's
 do: a keypad press draws knobs from the digit's exact aggregate posterior
-(:meth:`vaesynth.voice.KnobSpace.fresh` with the digit), :meth:`~vaesynth.synth.Synth.render_digit`
+(:meth:`vaesynth.voices.voice.KnobSpace.fresh` with the digit), :meth:`~vaesynth.engine.synth.Synth.render_digit`
 decodes and reconstructs the phase, and the waveform is analysed again.
 
 The measures (each a pure function below):
@@ -46,9 +46,9 @@ import numpy as np
 import torch
 
 from vaesynth.digits import N_DIGITS
-from vaesynth.phase import griffin_lim, istft
-from vaesynth.pitch import pitch_track
-from vaesynth.spectral import SpectralConfig, features_to_mag, normalize_peak, trim_silence, wave_to_features
+from vaesynth.dsp.phase import griffin_lim, istft
+from vaesynth.dsp.pitch import pitch_track
+from vaesynth.dsp.spectral import SpectralConfig, features_to_mag, normalize_peak, trim_silence, wave_to_features
 
 from .data import Dataset, LoadReport, find_data, load_dataset, read_wav
 from .evaluate import (
@@ -379,7 +379,7 @@ class Judges:
 
 def fresh_voices(bundle, per_digit: int = 30, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
     """``per_digit`` fresh voices per digit drawn exactly as a keypad press draws them, rendered."""
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     synth = Synth(bundle, torch_threads=None)
     knobs, digits = fresh_knobs(synth, per_digit, seed)
@@ -414,7 +414,7 @@ def reconstructions(bundle, test: Dataset) -> list[np.ndarray]:
     them), decoded and rendered by the engine."""
     from dataclasses import replace
 
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     model = bundle.model.eval()
     x, d = torch.from_numpy(test.features.astype(np.float32)), torch.from_numpy(test.digit)
@@ -434,7 +434,7 @@ def reconstructions(bundle, test: Dataset) -> list[np.ndarray]:
 
 def resynth_gl(test: Dataset, cfg: SpectralConfig) -> list[np.ndarray]:
     """Real test features through the engine's phase reconstruction (Griffin-Lim, PGHI start)."""
-    from vaesynth.synth import DEFAULT_GL_INIT, DEFAULT_GL_ITERS, DEFAULT_GL_MOMENTUM
+    from vaesynth.engine.synth import DEFAULT_GL_INIT, DEFAULT_GL_ITERS, DEFAULT_GL_MOMENTUM
 
     return [
         griffin_lim(features_to_mag(f[:n], cfg), cfg, DEFAULT_GL_ITERS, DEFAULT_GL_MOMENTUM, DEFAULT_GL_INIT)
@@ -532,7 +532,7 @@ def plot_fresh_vs_real(judges: Judges, gens: dict[str, Side], out: Path, per_row
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vaesynth.bundle import load_bundle
+    from vaesynth.model.bundle import load_bundle
 
     p = argparse.ArgumentParser(prog="python -m training.judges", description=__doc__.split("\n\n")[0])
     p.add_argument("--bundle", action="append", default=[], help="bundle folder (repeatable); name=folder allowed")

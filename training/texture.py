@@ -1,4 +1,4 @@
-"""Building the texture bank of a trained model (:mod:`vaesynth.texture`) from the training split.
+"""Building the texture bank of a trained model (:mod:`vaesynth.model.texture`) from the training split.
 
 For every training utterance: its residual over its valid frames (real features minus the
 decoder's smooth reconstruction, ``decode(mu, texture=False)``), with the utterance's static
@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaesynth.bundle import Bundle, BundleError, load_bundle, save_bundle
-from vaesynth.catalog import resolve_model
 from vaesynth.digits import N_DIGITS
-from vaesynth.models import VAE
-from vaesynth.texture_bank import BANK_FILE, F0_RANGE, TextureBank, quantise
+from vaesynth.model.bundle import Bundle, BundleError, load_bundle, save_bundle
+from vaesynth.model.catalog import resolve_model
+from vaesynth.model.models import VAE
+from vaesynth.model.texture_bank import BANK_FILE, F0_RANGE, TextureBank, quantise
 
 from .config import texture_options
 from .data import Dataset, find_data, load_dataset
@@ -65,7 +65,7 @@ def build_bank(
     ``per_cell``: keep at most that many utterances per digit and speaker (None: all).
     ``strip_static``: remove each utterance's per-bin mean residual (keep only its variation over
     time); each digit's mean residual over all its utterances is stored once instead.
-    ``bits``: 8 or 4 per value (:func:`vaesynth.texture.quantise`).
+    ``bits``: 8 or 4 per value (:func:`vaesynth.model.texture.quantise`).
     """
     smooth = smooth_reconstructions(model, train, mu)
     rows = select_utterances(train, per_cell, seed)

@@ -2,7 +2,7 @@
 
 ``Engine`` is a ``QObject`` that lives in its own ``QThread``; the window talks to it with queued
 signals and gets plain, immutable results back (:mod:`vaesynth.app.messages`). It imports
-``vaesynth.synth`` (and so torch) lazily, inside its thread, so that importing
+``vaesynth.engine.synth`` (and so torch) lazily, inside its thread, so that importing
 :mod:`vaesynth.app` stays light and the window shows before any of that loads. Every failure
 comes back as a plain-words message; nothing here raises into Qt.
 """
@@ -26,7 +26,7 @@ from .render_process import RenderProcess
 from .voice_knobs import VoiceKnobs
 
 #: edits that re-render while the voice moves (a knob turn, a drag on the map or the pad, the pitch
-#: and speed sliders): rendered with vaesynth.synth.LIVE_GL_ITERS, and the recipe says so
+#: and speed sliders): rendered with vaesynth.engine.synth.LIVE_GL_ITERS, and the recipe says so
 LIVE_ORIGINS = frozenset({Origin.KNOB, Origin.MAP, Origin.PAD, Origin.PERFORMANCE})
 KEEP_WARM_S = 3.0  # after the last request, the engine keeps the model warm this long ...
 WARM_EVERY_S = 0.25  # ... with a small render this often (5-8 ms: 2-3 % of one core)
@@ -134,8 +134,8 @@ class Engine(QObject):
     def _list_models(self, root: str | None) -> None:
         entries: list[ModelEntry] = []
         try:
-            from vaesynth.bundle import BundleError, read_config
-            from vaesynth.catalog import list_bundles
+            from vaesynth.model.bundle import BundleError, read_config
+            from vaesynth.model.catalog import list_bundles
 
             for name, path in list_bundles(root).items():
                 try:
@@ -151,9 +151,9 @@ class Engine(QObject):
     @Slot(str, int)
     def _load_model(self, path: str, generation: int) -> None:
         try:
-            from vaesynth.catalog import model_id, resources_dir
-            from vaesynth.keep import weights_fingerprint
-            from vaesynth.synth import Synth
+            from vaesynth.engine.synth import Synth
+            from vaesynth.model.catalog import model_id, resources_dir
+            from vaesynth.voices.keep import weights_fingerprint
 
             synth = Synth.from_path(path)
             b = synth.bundle
@@ -217,7 +217,7 @@ class Engine(QObject):
         return self._warm_timer.isActive()
 
     def _touch(self) -> None:
-        """The user is active: keep the model warm (:meth:`vaesynth.synth.Synth.warm`) for a while."""
+        """The user is active: keep the model warm (:meth:`vaesynth.engine.synth.Synth.warm`) for a while."""
         self._active_until = time.monotonic() + KEEP_WARM_S
         if not self._warm_timer.isActive():
             self._warm_timer.start()
@@ -303,13 +303,13 @@ class Engine(QObject):
         self._ahead_timer.start(1)
 
     def _recipe(self, req: RenderRequest) -> Any:
-        """The :class:`vaesynth.keep.RenderRecipe` for ``req``: what the engine renders, so that the
+        """The :class:`vaesynth.voices.keep.RenderRecipe` for ``req``: what the engine renders, so that the
         recipe it hands back makes the same samples again. A single digit records its exact knobs
         (a fresh voice is drawn here); a string records its seed (the request's, else one drawn)."""
         import secrets
 
         from vaesynth.digits import parse_digits
-        from vaesynth.keep import RenderRecipe
+        from vaesynth.voices.keep import RenderRecipe
 
         knobs, info = self._knobs, self._info
         if knobs is None or info is None:
@@ -319,7 +319,7 @@ class Engine(QObject):
             "performance": req.performance, "texture": req.texture,
         }  # fmt: skip
         if req.text is None:
-            from vaesynth.synth import LIVE_GL_ITERS
+            from vaesynth.engine.synth import LIVE_GL_ITERS
 
             digit = parse_digits(req.digit or "")
             if len(digit) != 1:
@@ -349,7 +349,7 @@ class Engine(QObject):
         synth = self._synth
         if synth is None or req.generation != self._generation:
             raise RuntimeError("no model is loaded")
-        from vaesynth.spectral import features_to_db
+        from vaesynth.dsp.spectral import features_to_db
 
         t0 = time.perf_counter()
         recipe = self._recipe(req)
@@ -395,8 +395,8 @@ class Engine(QObject):
         synth = self._synth
         if synth is None or req.generation != self._generation:
             raise RuntimeError("no model is loaded")
-        from vaesynth.spectral import features_to_db, mag_to_features, magnitude
-        from vaesynth.voice_in import encode_voice, load_take, recognise_digit
+        from vaesynth.dsp.spectral import features_to_db, mag_to_features, magnitude
+        from vaesynth.voices.voice_in import encode_voice, load_take, recognise_digit
 
         t0 = time.perf_counter()
         cfg = synth.bundle.spectral

@@ -39,7 +39,7 @@ class MainWindow(QMainWindow):
     """The vaesynth window. ``settings``: where state persists (an INI-file QSettings in tests);
     ``model``: a bundle name (``"cnn"``) or folder to load instead of the remembered one;
     ``models_root``: where shipped bundles are listed from (default ``resources/models``);
-    ``audio_factory``: builds the audio output (default :class:`vaesynth.audio.AudioOutput`);
+    ``audio_factory``: builds the audio output (default :class:`vaesynth.sound.audio.AudioOutput`);
     ``restore``: whether to restore geometry/knobs/choices from ``settings``;
     ``midi_api``: the MIDI system (``None``: ALSA where there is a sequencer, else JACK)."""
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QAbstractButton
 
-from vaesynth.performance import Performance
+from vaesynth.engine.performance import Performance
 
 from .knobs import KnobPanel
 from .messages import LIVE_ORIGINS, Origin

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vaesynth.performance import NATURAL, Performance
+from vaesynth.engine.performance import NATURAL, Performance
 
 from .messages import KnobMode, Origin, RenderRequest
 

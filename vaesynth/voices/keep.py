@@ -24,17 +24,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .digits import parse_digits
-from .performance import Performance
+from ..digits import parse_digits
+from ..engine.performance import Performance
 
 if TYPE_CHECKING:
-    from .synth import Render, Synth
+    from ..engine.synth import Render, Synth
 
 FORMAT = "vaesynth-recipe"
 VOICE_FORMAT = "vaesynth-voice"
 VOICES_ENV = "VAESYNTH_VOICES"
 MAX_FILE_BYTES = 64 << 10
-MAX_DONORS = 8  # texture donors a recipe may name (vaesynth.texture.TextureSettings.k is at most 8)
+MAX_DONORS = 8  # texture donors a recipe may name (vaesynth.model.texture.TextureSettings.k is at most 8)
 MAX_COMMENT = 2000  # libsndfile keeps WAV comments up to ~2 KB; longer recipes go to a sidecar .json
 NAME_RE = re.compile(r"^[\w][\w .'+-]{0,63}$")
 
@@ -188,7 +188,7 @@ class RenderRecipe:
         perf = _performance(d.get("performance", _performance_dict(Performance())))
         gl_iters = d.get("gl_iters")
         if gl_iters is not None:
-            from .synth import check_gl_iters
+            from ..engine.synth import check_gl_iters
 
             try:
                 gl_iters = check_gl_iters(gl_iters)
@@ -230,8 +230,8 @@ def sidecar(path: str | Path) -> Path:
 
 
 def write_wav_with_recipe(path: str | Path, wave, sample_rate: int, recipe: RenderRecipe) -> Path | None:  # noqa: ANN001
-    """Write the WAV (:func:`vaesynth.wavfile.write_wav`) with its recipe inside, or beside it if too long."""
-    from .wavfile import STDOUT, write_wav
+    """Write the WAV (:func:`vaesynth.sound.wavfile.write_wav`) with its recipe inside, or beside it if too long."""
+    from ..sound.wavfile import STDOUT, write_wav
 
     text = recipe.to_json()
     fits = len(text) <= MAX_COMMENT

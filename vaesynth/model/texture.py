@@ -25,7 +25,7 @@ The bank's residuals have each donor's static per-bin offset (its spectral finge
 at export; the digit's population mean residual (the decoder's systematic bias, no one's voice)
 is added back instead. Everything is deterministic given the inputs.
 
-The bank itself, on disk and in memory: :mod:`vaesynth.texture_bank` (written at export by
+The bank itself, on disk and in memory: :mod:`vaesynth.model.texture_bank` (written at export by
 :mod:`training.texture`).
 """
 
@@ -220,7 +220,7 @@ def choose(bank: TextureBank, settings: TextureSettings, digits, knobs, z, donor
 
 
 def apply(bank: TextureBank, settings: TextureSettings, digits, feats, f0, chosen, donor_smooth):  # noqa: ANN001
-    """The stage on a batch, as :class:`vaesynth.synth.Synth` runs it: ``feats`` the trimmed smooth
+    """The stage on a batch, as :class:`vaesynth.engine.synth.Synth` runs it: ``feats`` the trimmed smooth
     features ``[(n_i, F)]``, ``f0 (B, T)`` Hz or None, ``chosen`` from :func:`choose`, ``donor_smooth``
     the decoder's smooth output ``(sum k_i, T, F)`` for the donors in that order (for the alignment).
     Returns the textured features."""

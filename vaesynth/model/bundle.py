@@ -30,13 +30,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .digits import N_DIGITS
+from ..digits import N_DIGITS
+from ..dsp.spectral import SpectralConfig
+from ..sound.wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
+from .annotations import MapPlane, parse_knob_labels
 from .models import VAE, build_model
-from .spectral import SpectralConfig
 from .texture import TextureSettings
 from .texture_bank import BANK_FILE, BankError, TextureBank, load_bank, save_bank
-from .voice import VoiceMap, parse_knob_labels
-from .wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
 
 FORMAT = "vaesynth-bundle"
 FORMAT_VERSION = 1
@@ -125,9 +125,9 @@ class Bundle:
     speakers: list[str]
     meta: dict = field(default_factory=dict)
     path: Path | None = None
-    voice_map: VoiceMap | None = None  # the map of training voices, if the bundle was annotated
+    voice_map: MapPlane | None = None  # the plane of the map of training voices, if annotated
     knob_labels: list[dict] | None = None  # what each knob measurably does, if annotated
-    texture: TextureBank | None = None  # the texture bank (vaesynth.texture), if the bundle has one
+    texture: TextureBank | None = None  # the texture bank (vaesynth.model.texture), if the bundle has one
     texture_settings: TextureSettings = field(default_factory=TextureSettings)
 
     @property
@@ -183,7 +183,7 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         **(extra or {}),
     }
     if bundle.voice_map is not None and "voice_map" not in config:
-        config["voice_map"] = voice_map_entry(bundle.voice_map)
+        config["voice_map"] = bundle.voice_map.to_config()
     if bundle.knob_labels is not None and "knob_labels" not in config:
         config["knob_labels"] = bundle.knob_labels
     if bundle.texture is not None:
@@ -207,17 +207,6 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
     finally:
         tmp_w.unlink(missing_ok=True)
     return folder
-
-
-def voice_map_entry(vm: VoiceMap) -> dict:
-    """The ``config.json`` form of a :class:`~vaesynth.voice.VoiceMap` (the points are not stored)."""
-    return {
-        "origin": [round(float(x), 6) for x in vm.origin],
-        "axes": [[round(float(x), 6) for x in row] for row in vm.axes],
-        "explained": [round(float(x), 4) for x in vm.explained],
-        "speaker": [int(s) for s in vm.speakers],
-        "file": list(vm.files),
-    }
 
 
 def _temporary(folder: Path) -> Path:
@@ -260,7 +249,7 @@ def _check_json(value: object, where: str, depth: int = 0) -> None:
 
 
 def _render_ok(render: object) -> bool:
-    """A bundle's optional render settings (seconds; :class:`vaesynth.synth.Synth`) are few and small."""
+    """A bundle's optional render settings (seconds; :class:`vaesynth.engine.synth.Synth`) are few and small."""
     keys = {"fade_in_s", "fade_out_s", "trim_end_s"}
     return isinstance(render, dict) and set(render) <= keys and all(
         isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 0.1 for v in render.values()
@@ -382,9 +371,8 @@ def load_bundle(folder: str | Path) -> Bundle:
     voice_map = knob_labels = None
     try:
         if "voice_map" in config:
-            post_digit = stats.post_digit.numpy() if stats.has_posteriors else None
-            post_mu = stats.post_mu.double().numpy() if stats.has_posteriors else None
-            voice_map = VoiceMap.from_config(config["voice_map"], post_mu, post_digit)
+            n_posteriors = len(stats.post_digit) if stats.has_posteriors else None
+            voice_map = MapPlane.from_config(config["voice_map"], n_posteriors, model.latent_dim)
             spk = voice_map.speakers
             if spk.size and not 0 <= spk.min() <= spk.max() < len(speakers):
                 raise ValueError("voice_map names speakers the bundle does not have")

@@ -1,4 +1,4 @@
-"""The texture bank on disk and in memory: residual textures of training utterances (:mod:`vaesynth.texture`
+"""The texture bank on disk and in memory: residual textures of training utterances (:mod:`vaesynth.model.texture`
 renders with it).
 
 ``texture.safetensors`` in a bundle folder holds (every tensor checked on load, before use)::
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .digits import N_DIGITS
+from ..digits import N_DIGITS
 
 BANK_FILE = "texture.safetensors"
 BANK_FORMAT = "vaesynth-texture"
@@ -97,7 +97,7 @@ class TextureBank:
 
     def set_knob_coords(self, coords: np.ndarray) -> None:
         """The bank latents in knob coordinates ``(N, D)`` (each its digit's whitened latent), for
-        :meth:`select` (:meth:`vaesynth.voice.KnobSpace.to_knobs` of :attr:`digits`, :attr:`latents`)."""
+        :meth:`select` (:meth:`vaesynth.voices.voice.KnobSpace.to_knobs` of :attr:`digits`, :attr:`latents`)."""
         coords = np.asarray(coords, dtype=np.float64)
         if coords.shape != self.latents.shape:
             raise BankError(f"knob coordinates of shape {coords.shape} for a bank of {self.latents.shape}")

@@ -14,7 +14,7 @@ Rendering
 decode ``z`` (one batched forward pass under :func:`torch.inference_mode`) -> features
 ``(n_frames, n_bins)`` in [0, 1] and per-frame ``valid`` logits -> cut at the first frame
 where ``valid < 0`` (keeping at least :data:`MIN_FRAMES`) -> linear magnitude -> fast
-Griffin-Lim (:func:`vaesynth.phase.griffin_lim`) -> waveform of ``n_frames * hop``
+Griffin-Lim (:func:`vaesynth.dsp.phase.griffin_lim`) -> waveform of ``n_frames * hop``
 samples at the model rate, peak-normalised to ``spectral.peak`` (the training data's level)
 with short raised-cosine fades at both ends, so that joins never click.
 
@@ -37,14 +37,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import phase, spectral
-from . import texture as texture_stage
-from .digits import as_digit, parse_digit_groups
+from ..digits import as_digit, parse_digit_groups
+from ..dsp import phase, spectral
+from ..model import texture as texture_stage
+from ..voices.voice import KnobSpace, check_temperature, make_rng
 from .performance import NATURAL, Performance
-from .voice import KnobSpace, check_temperature, make_rng
 
 if TYPE_CHECKING:  # torch and the bundle loader are imported when a Synth is made, so that
-    from .bundle import Bundle  # importing the engine stays cheap (the CLI checks input first)
+    from ..model.bundle import Bundle  # importing the engine stays cheap (the CLI checks input first)
 
 MIN_FRAMES = 8  # a decoded utterance keeps at least this many frames (64 ms at 8 kHz / hop 64)
 
@@ -109,17 +109,17 @@ def _ramp(n: int) -> np.ndarray:
 
 
 class Synth:
-    """Renders digits and digit strings from a loaded :class:`~vaesynth.bundle.Bundle`.
+    """Renders digits and digit strings from a loaded :class:`~vaesynth.model.bundle.Bundle`.
 
     ``gl_iters``, ``gl_init``, ``gl_momentum``: phase reconstruction settings (see
-    :func:`vaesynth.phase.griffin_lim`; defaults chosen by measurement, docs/engine.md).
+    :func:`vaesynth.dsp.phase.griffin_lim`; defaults chosen by measurement, docs/engine.md).
     ``torch_threads``: calls ``torch.set_num_threads`` (process-wide) unless ``None``. One
     thread is the default: these models are small, a second thread buys little, and on a busy
     2-core machine multi-threaded kernels stall each other (and the GUI).
-    ``fft``: the FFT backend of phase reconstruction (see :func:`vaesynth.phase.griffin_lim`);
+    ``fft``: the FFT backend of phase reconstruction (see :func:`vaesynth.dsp.phase.griffin_lim`);
     default ``"torch"`` when ``torch_threads == 1`` (torch's single-threaded FFT is 2-3x faster
     on these frames), else ``"numpy"``.
-    ``texture``: use the bundle's texture bank, if it has one (:mod:`vaesynth.texture`); ``False``
+    ``texture``: use the bundle's texture bank, if it has one (:mod:`vaesynth.model.texture`); ``False``
     renders the pure decoder.
 
     Rendering methods are thread-safe (one render at a time).
@@ -159,7 +159,7 @@ class Synth:
         # samples of a trimmed recording, the rendered ``n * hop`` end in Griffin-Lim's decaying edge
         self.trim_end_s = float(render.get("trim_end_s", 0.0))
         bundle.model.eval()
-        # the texture stage (vaesynth.texture): on when the bundle ships a bank, unless turned off
+        # the texture stage (vaesynth.model.texture): on when the bundle ships a bank, unless turned off
         self._bank = bundle.texture if texture else None
         self.texture_settings = bundle.texture_settings
         if self._bank is not None:
@@ -169,10 +169,10 @@ class Synth:
     def from_path(cls, path: str | Path | None = None, **kwargs) -> Synth:
         """Load a bundle by shipped name (``"cvae"``), folder path, or ``None`` for the default model.
 
-        Raises :class:`~vaesynth.bundle.BundleError` when it is missing or invalid.
+        Raises :class:`~vaesynth.model.bundle.BundleError` when it is missing or invalid.
         """
-        from .bundle import load_bundle
-        from .catalog import resolve_model
+        from ..model.bundle import load_bundle
+        from ..model.catalog import resolve_model
 
         return cls(load_bundle(resolve_model(path)), **kwargs)
 
@@ -202,7 +202,7 @@ class Synth:
 
     @property
     def knobs(self) -> KnobSpace:
-        """The model's knob space: knob <-> latent, fresh voices, presets (:mod:`vaesynth.voice`)."""
+        """The model's knob space: knob <-> latent, fresh voices, presets (:mod:`vaesynth.voices.voice`)."""
         return self._knobs
 
     # --- rendering -------------------------------------------------------------------------
@@ -214,7 +214,7 @@ class Synth:
 
     @property
     def has_texture(self) -> bool:
-        """Whether renders take their fine texture from the bundle's bank (:mod:`vaesynth.texture`)."""
+        """Whether renders take their fine texture from the bundle's bank (:mod:`vaesynth.model.texture`)."""
         return self._bank is not None
 
     def decode(
@@ -238,7 +238,7 @@ class Synth:
         ``performance``: a pitch shift or held note re-decodes with the mapped f0 track in the
         harmonic comb (envelopes unchanged); its speed, times ``tempo``, resamples the trimmed
         frames in time. ``texture`` (default: on when the bundle has a bank and the synth was made
-        with ``texture=True``): the decoder's smooth output gets real texture (:mod:`vaesynth.texture`)
+        with ``texture=True``): the decoder's smooth output gets real texture (:mod:`vaesynth.model.texture`)
         from ``donors[i]`` (bank indices) where given, else from the nearest donors.
         """
         import torch
@@ -307,7 +307,7 @@ class Synth:
     ) -> Render:
         """Render one digit (0-9, or ``"0"``-``"9"``) from knob vector ``u`` ``(latent_dim,)``.
 
-        ``performance``: pitch shift, held note and speed (:mod:`vaesynth.performance`).
+        ``performance``: pitch shift, held note and speed (:mod:`vaesynth.engine.performance`).
         ``gl_iters``: Griffin-Lim iterations for this render (default: :attr:`gl_iters`); the app
         renders live edits (knob turns, drags) with fewer (:data:`LIVE_GL_ITERS`). ``texture``: see
         :meth:`decode`; ``donors``: the texture bank utterances to take the texture from (the app

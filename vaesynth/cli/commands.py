@@ -1,7 +1,7 @@
 """``vaesynth say`` and ``vaesynth voices``: speaking digit strings, with recipes and saved voices.
 
-The parser and the other commands are in :mod:`vaesynth.cli`; every failure here is a
-:class:`vaesynth.cli.UsageError` (one line, exit 2).
+The parser and the other commands are in :mod:`vaesynth.cli.cli`; every failure here is a
+:class:`vaesynth.cli.common.UsageError` (one line, exit 2).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 import secrets
 from pathlib import Path
 
-from vaesynth.cli import (
+from .common import (
     EXIT_OK,
     RATE_RANGE,
     UsageError,
@@ -29,7 +29,7 @@ def _saved_voice(args: argparse.Namespace, speakers: list[str] | None = None):  
 
     A ``--voice`` name is a speaker of the model first (``speakers``, when known), a saved voice second.
     """
-    from vaesynth.keep import KeepError, list_voices, load_voice
+    from vaesynth.voices.keep import KeepError, list_voices, load_voice
 
     try:
         if args.voice_file:
@@ -43,13 +43,13 @@ def _saved_voice(args: argparse.Namespace, speakers: list[str] | None = None):  
 
 
 def _voice_from_take(args: argparse.Namespace, synth):  # noqa: ANN001, ANN202
-    """A :class:`~vaesynth.keep.SavedVoice` (named after the file) encoded from the ``--voice-from`` take.
+    """A :class:`~vaesynth.voices.keep.SavedVoice` (named after the file) encoded from the ``--voice-from`` take.
 
     A bad take (unreadable, silent, clipped, too long, not a digit) is a :class:`UsageError`.
     """
-    from vaesynth.catalog import model_id
-    from vaesynth.keep import SavedVoice
-    from vaesynth.voice_in import VoiceInError, encode_voice, load_take
+    from vaesynth.model.catalog import model_id
+    from vaesynth.voices.keep import SavedVoice
+    from vaesynth.voices.voice_in import VoiceInError, encode_voice, load_take
 
     try:
         knobs = encode_voice(synth, load_take(args.voice_from, cfg=synth.spectral))
@@ -60,12 +60,12 @@ def _voice_from_take(args: argparse.Namespace, synth):  # noqa: ANN001, ANN202
 
 
 def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa: ANN001
-    """The :class:`~vaesynth.keep.RenderRecipe` for this ``say`` (a random seed is drawn and kept)."""
+    """The :class:`~vaesynth.voices.keep.RenderRecipe` for this ``say`` (a random seed is drawn and kept)."""
     import numpy as np
 
-    from vaesynth.catalog import model_id
-    from vaesynth.keep import RenderRecipe, weights_fingerprint
-    from vaesynth.performance import Performance
+    from vaesynth.engine.performance import Performance
+    from vaesynth.model.catalog import model_id
+    from vaesynth.voices.keep import RenderRecipe, weights_fingerprint
 
     performance = performance_from_args(args)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
@@ -86,7 +86,7 @@ def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa
 
 def cmd_say(args: argparse.Namespace) -> int:
     from vaesynth.digits import parse_digits
-    from vaesynth.keep import KeepError, SavedVoice, read_recipe, save_voice, weights_fingerprint
+    from vaesynth.voices.keep import KeepError, SavedVoice, read_recipe, save_voice, weights_fingerprint
 
     recipe = saved = None
     if args.recipe:
@@ -131,7 +131,7 @@ def cmd_say(args: argparse.Namespace) -> int:
     wave, rate = render.wave, render.sample_rate
     if out is not None:
         if args.rate is not None and args.rate != rate:
-            from vaesynth.spectral import resample
+            from vaesynth.dsp.spectral import resample
 
             wave, rate = resample(wave, render.sample_rate, args.rate), args.rate
         write_output(out, wave, rate, recipe)
@@ -151,7 +151,7 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
-    from vaesynth.keep import KeepError, delete_voice, list_voices, load_voice, rename_voice, voices_dir
+    from vaesynth.voices.keep import KeepError, delete_voice, list_voices, load_voice, rename_voice, voices_dir
 
     try:
         if args.delete:
