@@ -1,4 +1,4 @@
-"""Issue 11 in the window: the voice map, knobs that say what they do, the morph pad, saved voices
+"""Exploring in the window: the voice map, knobs that say what they do, the morph pad, saved voices
 and reproducible exports. pytest-qt, offscreen, with real audio on the PulseAudio null sink for
 the map click. The map needs an annotated bundle, so the models here are a copy of the shipped
 conditional VAE (voice map, knob labels) and a random-weight MLP-VAE without either.
