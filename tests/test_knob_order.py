@@ -70,9 +70,9 @@ def test_the_panel_shows_the_stored_order_and_folds_more(qtbot) -> None:  # noqa
     panel.set_labels(LABELS)
     panel.show()
     assert panel.order == [2, 4, 1, 5, 3, 0]
-    shown = panel.grid._knobs
+    shown = panel.grid.widgets()
     assert [k.index for k in shown] == [2, 4, 1, 5]
-    assert [k.index for k in panel.more_grid._knobs] == [3, 0]
+    assert [k.index for k in panel.more_grid.widgets()] == [3, 0]
     assert panel.more.isVisible() and panel.more.text() == "More (2)" and "no clear effect" in panel.more.toolTip()
     assert not panel.more_shown() and not panel.more_grid.isVisible(), "More starts folded"
     panel.more.click()
@@ -87,7 +87,7 @@ def test_turning_the_first_dial_shown_moves_its_own_latent(qtbot) -> None:  # no
     qtbot.addWidget(panel)
     panel.set_latent_dim(len(LABELS))
     panel.set_labels(LABELS)
-    first = panel.grid._knobs[0]
+    first = panel.grid.widgets()[0]
     with qtbot.waitSignal(panel.knobs_changed) as sig:
         first.dial.setValue(150)  # as a user turning it
     assert first.index == 2

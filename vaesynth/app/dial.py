@@ -232,6 +232,10 @@ class KnobGrid(QWidget):
     def height_for(rows: int) -> int:
         return rows * CELL_H + max(0, rows - 1) * V_GAP
 
+    def widgets(self) -> list[QWidget]:
+        """The widgets laid out, in order (row by row)."""
+        return list(self._knobs)
+
     def set_widgets(self, widgets: Sequence[QWidget]) -> None:
         for w in self._knobs:
             self._grid.removeWidget(w)
