@@ -191,7 +191,7 @@ def model_signature_params(kind: str) -> dict[str, object]:
 #: The shipped models' recipes. Model params are complete (every constructor argument), so the
 #: architecture never silently follows a changed default in ``vaesynth.model.models``.
 RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first)
-    # issue 13 ("Natural voice", docs/results/natural_voice.md): voicing-gated comb, noise texture,
+    # the natural-voice recipe (docs/results/natural_voice.md): voicing-gated comb, noise texture,
     # 32-dim code at beta 0.05, then 1000 adversarial decoder steps against multi-scale and whole-utterance
     # discriminators (training/adversarial.py); rendered without a fade-out and
     # with each digit's last half hop cut (see vaesynth.engine.synth.Synth)
