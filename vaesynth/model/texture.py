@@ -164,14 +164,15 @@ def follow_pitch(res: np.ndarray, f0_src: np.ndarray, f0_out: np.ndarray) -> np.
     """Move the residual's fine (harmonic) part from the donor's f0 ``f0_src (T,)`` to the played
     ``f0_out (T,)`` (Hz); its envelope part stays. Ratios are limited to one octave either way.
 
-    Beyond :data:`FOLLOW_FULL` semitones apart the fine part fades, to nothing at :data:`FOLLOW_NONE`:
+    When the two voices lie more than :data:`FOLLOW_FULL` semitones apart (the median over the
+    utterance), the fine part fades, to nothing at :data:`FOLLOW_NONE`:
     squeezed or stretched that far, the donor's ripple no longer looks like any voice's (an octave
     down, its harmonics would fall under two bins apart and break the played comb's periodicity)."""
     ratio = np.clip(np.asarray(f0_out, np.float64) / np.maximum(f0_src, 1.0), 0.5, 2.0)
-    apart = np.abs(12.0 * np.log2(ratio))
-    keep = np.clip((FOLLOW_NONE - apart) / (FOLLOW_NONE - FOLLOW_FULL), 0.0, 1.0).astype(np.float32)
+    apart = abs(12.0 * float(np.median(np.log2(ratio))))  # the utterance's shift, not a frame's
+    keep = float(np.clip((FOLLOW_NONE - apart) / (FOLLOW_NONE - FOLLOW_FULL), 0.0, 1.0))
     env, fine = split_envelope(res)
-    return env + warp_bins(fine, ratio) * keep[:, None]
+    return env + warp_bins(fine, ratio) * np.float32(keep)
 
 
 def blend(residuals: list[np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
