@@ -117,9 +117,9 @@ def align_path(out: np.ndarray, src: np.ndarray, band: float = 0.25) -> np.ndarr
         best = np.minimum(prev, diag) + row  # arriving from (i-1, j) or (i-1, j-1)
         c = np.cumsum(row)  # then any run of horizontal steps (i, j-1) -> (i, j) within the band
         acc[i, a : b + 1] = np.minimum.accumulate(best - c) + c
+    a = acc.tolist()  # the walk back reads single cells: plain floats are far cheaper than numpy scalars
     i, j = n - 1, m - 1
-    lo = np.zeros(n, dtype=np.int64)
-    hi = np.zeros(n, dtype=np.int64)
+    lo, hi = [0] * n, [0] * n
     lo[i] = hi[i] = j
     while i > 0 or j > 0:
         if i == 0:
@@ -128,14 +128,17 @@ def align_path(out: np.ndarray, src: np.ndarray, band: float = 0.25) -> np.ndarr
             i -= 1
             hi[i] = j
         else:
-            step = int(np.argmin((acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1])))
-            if step < 2:
-                hi[i - 1] = j - 1 if step == 0 else j
-                i, j = i - 1, j - 1 if step == 0 else j
+            d, up, left = a[i - 1][j - 1], a[i - 1][j], a[i][j - 1]
+            if d <= up and d <= left:  # ties as np.argmin broke them: diagonal, then up, then left
+                i, j = i - 1, j - 1
+                hi[i] = j
+            elif up <= left:
+                i -= 1
+                hi[i] = j
             else:
                 j -= 1
         lo[i] = j
-    return (lo + hi) // 2
+    return (np.asarray(lo, dtype=np.int64) + np.asarray(hi, dtype=np.int64)) // 2
 
 
 def split_envelope(res: np.ndarray, width: int = ENV_BINS) -> tuple[np.ndarray, np.ndarray]:
