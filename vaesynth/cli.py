@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import runpy
 import sys
 import time
 from collections.abc import Sequence
@@ -34,7 +33,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line on stderr (then exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        line = _shown(" ".join(message.split()), 300)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {line} (see '{self.prog} --help')\n")
 
 
 def _temperature(text: str) -> float:
@@ -147,18 +147,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+VALUE_OPTIONS = ("--pitch", "--speed", "--contour", "--temperature", "--seed", "--note", "--rate", "--per-digit")
+
+
+def _glue_values(argv: list[str]) -> list[str]:
+    """``--pitch -inf`` as ``--pitch=-inf``: argparse takes a value that starts with '-' for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1] != "--":
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 partly failed, 2 bad input)."""
     parser = build_parser()
     try:
-        args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+        args, extra = parser.parse_known_args(_glue_values(list(sys.argv[1:] if argv is None else argv)))
         if args.command == "bench":
             args.bench_args = extra  # everything after "bench" goes to the benchmark script
         elif extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    from vaesynth.commands import cmd_say, cmd_voices
+    from vaesynth.commands import cmd_bench, cmd_models, cmd_say, cmd_voices
 
     commands = {
         "say": cmd_say, "sample": cmd_sample, "voices": cmd_voices, "models": cmd_models, "midi": cmd_midi,
@@ -174,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    line = " ".join(str(message).split())
+    line = _shown(" ".join(str(message).split()), 300)
     print(f"vaesynth: error: {line}", file=sys.stderr)
 
 
@@ -193,24 +210,46 @@ def load_synth(model: str | None):
         raise UsageError(str(e)) from None
 
 
-def check_writable_file(path: Path) -> None:
-    """Fail early, with one line, when ``path`` cannot be written (``-`` is standard output)."""
+def check_writable_file(path: Path, creating_folder: bool = False) -> None:
+    """Fail early, with one line, when ``path`` cannot be written (``-`` is standard output).
+
+    ``creating_folder``: the file's folder may be created (the nearest existing folder above it
+    must be writable). A link to anything but a regular file is refused (:mod:`vaesynth.safeio`).
+    """
     if str(path) == "-":
         return
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder")
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    if target.exists() and not target.is_file():  # a device, FIFO or socket: written to, never replaced
-        if not os.access(target, os.W_OK):
-            raise UsageError(f"cannot write {path}: permission denied")
+    from vaesynth.safeio import write_target
+
+    shown = _shown(path)
+    try:
+        target, st, stream = write_target(path, streams=True)
+        if stream:  # a device, FIFO or socket named directly: written to, never replaced
+            if not os.access(target, os.W_OK):
+                raise UsageError(f"cannot write {shown}: permission denied")
+            return
+        parent = target.parent if str(target.parent) else Path(".")
+        while creating_folder and not os.path.lexists(parent) and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise UsageError(f"cannot write {shown}: folder {_shown(parent)} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write {shown}: folder {_shown(parent)} is not writable")
+        if st is not None and not os.access(target, os.W_OK):
+            raise UsageError(f"cannot write {shown}: the file is read-only")
+        if len(target.name.encode(errors="surrogateescape")) > 255 - 20:  # room for the temporary's name
+            os.stat(parent / target.name)  # ENAMETOOLONG beyond the file system's limit
+    except IsADirectoryError:
+        raise UsageError(f"cannot write {shown}: it is a folder") from None
+    except FileNotFoundError:
         return
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write {path}: folder {parent} is not writable")
-    if target.exists() and not os.access(target, os.W_OK):
-        raise UsageError(f"cannot write {path}: the file is read-only")
+    except OSError as e:
+        raise UsageError(f"cannot write {shown}: {e.strerror or e}") from None
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """``value`` as text short enough for one line (long values are cut in the middle)."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit // 2 - 2] + "..." + text[-(limit // 2 - 1) :]
 
 
 def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # noqa: ANN001
@@ -224,7 +263,7 @@ def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # no
         else:
             write_wav_with_recipe(path, wave, sample_rate, recipe)
     except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+        raise UsageError(f"cannot write {_shown(path)}: {e.strerror or e}") from None
 
 
 def play_blocking(wave, sample_rate: int) -> int:
@@ -283,51 +322,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _format_metrics(metrics: object, limit: int = 6) -> str:
-    if not isinstance(metrics, dict) or not metrics:
-        return "-"
-    parts = []
-    for k, v in list(metrics.items())[:limit]:
-        if isinstance(v, float):
-            parts.append(f"{k}={v:.3g}")
-        elif isinstance(v, int | str):
-            parts.append(f"{k}={v}")
-    return ", ".join(parts) or "-"
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from vaesynth.bundle import BundleError, read_config
-    from vaesynth.catalog import default_models_dir, list_bundles
-
-    root = Path(args.dir) if args.dir else default_models_dir()
-    if args.dir and not root.is_dir():
-        raise UsageError(f"models folder {root} does not exist")
-    bundles = list_bundles(root)
-    if not bundles:
-        print(f"no models found in {root}", file=sys.stderr)
-        return EXIT_OK
-    rows = [("NAME", "DISPLAY NAME", "KIND", "LATENT", "METRICS")]
-    for name, path in bundles.items():
-        try:
-            c = read_config(path)
-            kind = c.get("model", {}).get("type", "?") if isinstance(c.get("model"), dict) else "?"
-            rows.append(
-                (
-                    name,
-                    str(c.get("display_name", name)),
-                    str(kind),
-                    str(c["latent_dim"]),
-                    _format_metrics(c.get("metrics")),
-                )
-            )
-        except BundleError as e:
-            rows.append((name, "(unreadable)", "-", "-", str(e)))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
-    return EXIT_OK
-
-
 def cmd_midi(args: argparse.Namespace) -> int:
     from vaesynth.midi_ports import MidiInput, MidiUnavailable, PortNotFound
 
@@ -375,26 +369,6 @@ def cmd_midi(args: argparse.Namespace) -> int:
         midi_input.close()
         if audio is not None:
             audio.close()
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    script = Path(__file__).resolve().parent.parent / "bench" / "bench_synth.py"
-    if not script.is_file():
-        raise UsageError(
-            f"the benchmark script is not installed here ({script} is missing; run it from a source checkout)"
-        )
-    bench_args = list(args.bench_args)
-    if args.model and "--model" not in bench_args:
-        bench_args += ["--model", args.model]
-    argv = sys.argv
-    sys.argv = [str(script), *bench_args]
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as e:
-        return int(e.code or 0) if not isinstance(e.code, str) else EXIT_FAILED
-    finally:
-        sys.argv = argv
-    return EXIT_OK
 
 
 def cmd_app(args: argparse.Namespace) -> int:
