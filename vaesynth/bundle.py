@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,9 +31,9 @@ from safetensors.torch import load_file, save_file
 
 from .digits import N_DIGITS
 from .models import VAE, build_model
+from .safeio import TMP_PREFIX, TMP_SUFFIX, atomic_write, open_regular, read_bounded, remove_stale_temporaries
 from .spectral import SpectralConfig
 from .voice import VoiceMap, parse_knob_labels
-from .wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
 
 FORMAT = "vaesynth-bundle"
 FORMAT_VERSION = 1
@@ -184,14 +183,9 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         config["knob_labels"] = bundle.knob_labels
     for pattern in STALE_PATTERNS:  # what an earlier, killed write of a bundle may have left here
         remove_stale_temporaries(folder, pattern)
-    tmp_w = _temporary(folder)
-    try:
-        save_file(tensors, str(tmp_w))
-        os.chmod(tmp_w, 0o644)  # readable like any shipped data file (the writer may create it private)
-        tmp_w.replace(folder / WEIGHTS_FILE)
-        write_config(folder, config)
-    finally:
-        tmp_w.unlink(missing_ok=True)
+    # readable like any shipped data file (the writer may create it private)
+    atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp)), mode=0o644)
+    write_config(folder, config)
     return folder
 
 
@@ -206,20 +200,9 @@ def voice_map_entry(vm: VoiceMap) -> dict:
     }
 
 
-def _temporary(folder: Path) -> Path:
-    return folder / f"{TMP_PREFIX}{secrets.token_hex(4)}{TMP_SUFFIX}"
-
-
 def write_config(folder: str | Path, config: dict) -> Path:
     """Write a bundle's ``config.json`` atomically (temporary file, then rename); the one writer of it."""
-    folder = Path(folder)
-    tmp = _temporary(folder)
-    try:
-        tmp.write_text(json.dumps(config, indent=2, sort_keys=False) + "\n")
-        tmp.replace(folder / CONFIG_FILE)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return folder / CONFIG_FILE
+    return atomic_write(Path(folder) / CONFIG_FILE, (json.dumps(config, indent=2, sort_keys=False) + "\n").encode())
 
 
 def update_config(folder: str | Path, **entries: object) -> Path:
@@ -263,13 +246,13 @@ def read_config(folder: str | Path) -> dict:
     if not folder.is_dir():
         raise BundleError(f"model bundle not found: {folder}")
     path = folder / CONFIG_FILE
-    if not path.is_file():
-        raise BundleError(f"{folder} is not a model bundle: {CONFIG_FILE} is missing")
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise BundleError(f"{path} is too large for a bundle config ({path.stat().st_size} bytes)")
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        config = json.loads(read_bounded(path, MAX_CONFIG_BYTES, "bundle config").decode("utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{folder} is not a model bundle: {CONFIG_FILE} is missing") from None
+    except OSError as e:  # not a regular file, too large, no permission
+        raise BundleError(f"{path} is unusable: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BundleError(f"{path} is corrupt: {' '.join(str(e).split())[:200]}") from None
     except RecursionError:
         raise BundleError(f"{path} is nested too deeply") from None
@@ -277,7 +260,7 @@ def read_config(folder: str | Path) -> dict:
         raise BundleError(f"{path} is not a vaesynth bundle config")
     _check_json(config, str(path))
     if config.get("format_version") != FORMAT_VERSION:
-        shown = str(config.get("format_version"))[:20]
+        shown = repr(config.get("format_version"))[:20]
         raise BundleError(f"{path} has format version {shown}, this vaesynth reads {FORMAT_VERSION}")
     for key in ("name", "model", "spectral", "speakers", "latent_dim"):
         if key not in config:
@@ -322,10 +305,15 @@ def load_bundle(folder: str | Path) -> Bundle:
     except ValueError as e:
         raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
     wpath = folder / WEIGHTS_FILE
-    if not wpath.is_file():
-        raise BundleError(f"{folder} is not a complete bundle: {WEIGHTS_FILE} is missing")
-    if wpath.stat().st_size > MAX_WEIGHTS_BYTES:
-        raise BundleError(f"{wpath} is too large ({wpath.stat().st_size >> 20} MB, at most {MAX_WEIGHTS_BYTES >> 20})")
+    try:
+        os.close(open_regular(wpath))  # a FIFO or device is refused before safetensors maps it
+        size = wpath.stat().st_size
+    except FileNotFoundError:
+        raise BundleError(f"{folder} is not a complete bundle: {WEIGHTS_FILE} is missing") from None
+    except OSError as e:
+        raise BundleError(f"{wpath} is unusable: {e.strerror or e}") from None
+    if size > MAX_WEIGHTS_BYTES:
+        raise BundleError(f"{wpath} is too large ({size >> 20} MB, at most {MAX_WEIGHTS_BYTES >> 20})")
     try:
         tensors = load_file(str(wpath))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:

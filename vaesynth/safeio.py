@@ -129,12 +129,14 @@ def read_audio(
     rate_range: tuple[int, int] = (4000, 192000),
     max_channels: int = 8,
     max_bytes: int = 64 << 20,
+    max_samples: int = 8_000_000,
 ) -> tuple[np.ndarray, int]:
     """Decode a sound file (a path or its bytes) as float32 ``(n_frames, channels)`` and its rate in Hz.
 
     The header is checked first: the rate must lie in ``rate_range``, the channels at most
     ``max_channels``, and the length at most ``max_seconds`` (by the header's frame count); only
-    that many frames are ever decoded. A path must be a regular file of at most ``max_bytes``.
+    that many frames are ever decoded, and at most ``max_samples`` samples (frames x channels) in
+    all. A path must be a regular file of at most ``max_bytes``.
     Raises :class:`AudioLimitError` (outside the limits), or ``OSError``/``RuntimeError`` from
     soundfile for an unreadable file (and the errors of :func:`read_bounded`).
     """
@@ -147,9 +149,10 @@ def read_audio(
             raise AudioLimitError(f"its sample rate ({rate} Hz) is outside {rate_range[0]}..{rate_range[1]} Hz")
         if not 1 <= channels <= max_channels:
             raise AudioLimitError(f"it has {channels} channels, at most {max_channels}")
-        allowed = int(max_seconds * rate)
+        allowed = min(int(max_seconds * rate), max_samples // channels)
         if frames > allowed:
-            raise AudioLimitError(f"it is too long ({frames / rate:.1f} s, at most {max_seconds:g} s)")
+            most = f"{allowed / rate:.1f} s at {rate} Hz with {channels} channel(s)"
+            raise AudioLimitError(f"it is too long ({frames / rate:.1f} s, at most {most})")
         wave = f.read(frames=min(frames, allowed), dtype="float32", always_2d=True)
     return wave, rate
 
