@@ -53,6 +53,7 @@ MODEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 # files: a bundle may be written into a folder that holds the user's own).
 STALE_PATTERNS = (f"{TMP_PREFIX}*{TMP_SUFFIX}", f"{WEIGHTS_FILE}.tmp", f"{CONFIG_FILE}.tmp", f"{CONFIG_FILE}.*.tmp")
 POSTERIOR_NAMES = ("post_mu", "post_var", "post_digit")
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")  # reorder text
 
 
 class BundleError(Exception):
@@ -217,7 +218,7 @@ def _check_json(value: object, where: str, depth: int = 0) -> None:
     if depth > MAX_JSON_DEPTH:
         raise BundleError(f"{where} is nested too deeply")
     if isinstance(value, str):
-        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in BIDI_CONTROLS for c in value):
             raise BundleError(f"{where} holds text with control characters")
     elif isinstance(value, dict):
         for k, v in value.items():

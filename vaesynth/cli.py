@@ -380,5 +380,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     return int(run_app(args.model, args.screenshot) or 0)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+if __name__ == "__main__":  # pragma: no cover - python -m vaesynth.cli: the one module object, so errors match
+    from vaesynth.cli import main as _main
+
+    raise SystemExit(_main())

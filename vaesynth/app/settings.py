@@ -132,9 +132,12 @@ class SafeSettings(QSettings):
         except OSError as e:
             log.warning("settings: ignoring %s: %s", target, e.strerror or e)
             data = b""
+            refused = True
+        else:
+            refused = False
         shadow.write_bytes(data)
         super().__init__(str(shadow), QSettings.Format.IniFormat)
-        self._target, self._shadow, self._saved = target, shadow, data
+        self._target, self._shadow, self._saved, self._refused = target, shadow, data, refused
         for key in self.allKeys():
             check = _validator(key)
             if check is not None and not check(self.value(key)):
@@ -155,7 +158,9 @@ class SafeSettings(QSettings):
                 atomic_write(self._target, data)
                 self._saved = data
         except OSError as e:
-            log.warning("settings: not saved to %s: %s", self._target, e.strerror or e)
+            if not self._refused:  # a file refused on reading was said once already
+                log.warning("settings: not saved to %s: %s", self._target, e.strerror or e)
+            self._refused = True
 
 
 class AppSettings:
