@@ -125,6 +125,7 @@ class SafeSettings(QSettings):
         atexit.register(shutil.rmtree, folder, True)
         shadow = folder / "settings.ini"
         target = Path(path)
+        refused = False
         try:
             data = read_bounded(target, MAX_SETTINGS_BYTES, "settings file")
         except FileNotFoundError:
@@ -133,8 +134,6 @@ class SafeSettings(QSettings):
             log.warning("settings: ignoring %s: %s", target, e.strerror or e)
             data = b""
             refused = True
-        else:
-            refused = False
         shadow.write_bytes(data)
         super().__init__(str(shadow), QSettings.Format.IniFormat)
         self._target, self._shadow, self._saved, self._refused = target, shadow, data, refused
