@@ -373,7 +373,8 @@ def test_s4_training_data_skips_devices_fifos_and_lying_headers(tmp_path: Path) 
 # --- S5: training keeps a working bundle when the new one does not load -------------------------
 
 
-def test_s5_a_failed_fit_leaves_the_existing_bundle_as_it_was(tmp_path: Path, isolated_cache, capsys) -> None:  # noqa: ANN001, F811
+def test_s5_a_fit_that_cannot_make_a_bundle_leaves_the_existing_one(tmp_path: Path, isolated_cache, capsys) -> None:  # noqa: ANN001, F811
+    """The reproduction: one recording, --out an existing bundle. It fails before training, with one line."""
     from training.__main__ import main as train_main
 
     data = tmp_path / "one"
@@ -385,9 +386,27 @@ def test_s5_a_failed_fit_leaves_the_existing_bundle_as_it_was(tmp_path: Path, is
                        "--runs-dir", str(tmp_path / "runs"), "--no-progress"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2, err
-    assert "left as it was" in one_line(err)
+    assert "lack digits" in one_line(err)
     assert snapshot(tmp_path / "bundle") == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".bundle")] == []
+
+
+def test_s5_a_trained_bundle_that_does_not_load_is_never_swapped_in(tmp_path, isolated_cache, monkeypatch) -> None:  # noqa: ANN001, F811
+    """Training writes the new bundle beside the old one and loads it; when that fails, the old one stays."""
+    import training.fit
+    from training.config import TrainingError
+    from vaesynth.bundle import BundleError
+
+    def refuse(folder):  # noqa: ANN001, ANN202
+        raise BundleError(f"{folder}: the stored training posteriors lack digits [1]")
+
+    monkeypatch.setattr(training.fit, "load_bundle", refuse)
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)
+    out = untrained_bundle("mlp", tmp_path / "bundle")
+    before = snapshot(out)
+    with pytest.raises(TrainingError, match="left as it was"):
+        training.fit.fit("mlp", data=data, epochs=1, out=out, run_dir=tmp_path / "runs" / "mlp", progress=False)
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "cache", "rec", "runs"]  # no staged copy left
 
 
 def test_s5_a_good_fit_is_swapped_in_and_carries_other_files(tmp_path: Path, isolated_cache) -> None:  # noqa: ANN001, F811

@@ -146,6 +146,11 @@ def run_fit(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    # Lightning's notices that say nothing to a user of this command (tiny data, a deprecation inside it)
+    for text in (r".*LeafSpec", r"The number of training batches", r".*does not have many workers"):
+        warnings.filterwarnings("ignore", message=text)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or one-line usage error (2)

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from vaesynth.bundle import BundleError, load_bundle
 from vaesynth.catalog import default_models_dir
+from vaesynth.digits import N_DIGITS
 from vaesynth.safeio import atomic_write, write_target
 from vaesynth.voice import fit_latent_stats
 
@@ -248,6 +249,9 @@ def fit(
     world = trainer.world_size
     if len(train) == 0:
         raise TrainingError("no training recordings (takes with index 5 or more); use more data or a larger --limit")
+    missing = sorted(set(range(N_DIGITS)) - {int(d) for d in train.digit})
+    if missing:  # a bundle's latent statistics need every digit: fail now, not after training
+        raise TrainingError(f"the training recordings lack digits {missing}; a model needs all ten (use more data)")
     if len(train) < world:
         raise TrainingError(
             f"{len(train)} training recordings cannot feed {world} processes; use more data or fewer --devices"
