@@ -181,11 +181,6 @@ def fit(
     (``devices``, ``num_nodes``) every process runs this function; only global rank 0 writes
     the bundle and returns its folder, the others return ``None``.
     """
-    import lightning as L
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-    from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
-
     recipe = recipe_for(recipe) if isinstance(recipe, str) else recipe
     planned_epochs = recipe.epochs  # the recipe's own length (a shortened run shortens its adversarial stage too)
     recipe = recipe.with_overrides(**(overrides or {}), epochs=epochs, seed=seed)
@@ -198,6 +193,22 @@ def fit(
     for folder in (run_dir.parent, run_dir):
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"run folder {folder} is not a folder")
+    # the data before Lightning loads: bad data is one line in a few seconds
+    folder = find_data(data)
+    ds = load_dataset(folder, recipe.spectral, limit_per_digit_speaker=limit_per_digit_speaker)
+    train, test = ds.split()
+    if len(test) == 0:  # tiny subsets: validate on train
+        test = train
+    if len(train) == 0:
+        raise TrainingError("no training recordings (takes with index 5 or more); use more data or a larger --limit")
+    missing = sorted(set(range(N_DIGITS)) - {int(d) for d in train.digit})
+    if missing:  # a bundle's latent statistics need every digit: fail now, not after training
+        raise TrainingError(f"the training recordings lack digits {missing}; a model needs all ten (use more data)")
+    import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
     ckpt_dir = run_dir / "checkpoints"
 
     L.seed_everything(recipe.seed, workers=True, verbose=False)
@@ -238,20 +249,10 @@ def fit(
         else:
             ckpt_path = str(found)
 
-    folder = find_data(data)
-    ds = load_dataset(folder, recipe.spectral, limit_per_digit_speaker=limit_per_digit_speaker)
     if ds.report is not None:
         cached = " (features from the cache)" if ds.report.from_cache else ""
         say(f"data {folder}: {ds.report.summary()}{cached}")
-    train, test = ds.split()
-    if len(test) == 0:  # tiny subsets: validate on train
-        test = train
     world = trainer.world_size
-    if len(train) == 0:
-        raise TrainingError("no training recordings (takes with index 5 or more); use more data or a larger --limit")
-    missing = sorted(set(range(N_DIGITS)) - {int(d) for d in train.digit})
-    if missing:  # a bundle's latent statistics need every digit: fail now, not after training
-        raise TrainingError(f"the training recordings lack digits {missing}; a model needs all ten (use more data)")
     if len(train) < world:
         raise TrainingError(
             f"{len(train)} training recordings cannot feed {world} processes; use more data or fewer --devices"
