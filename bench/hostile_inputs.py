@@ -147,8 +147,9 @@ def cases(py: str, bundles: dict[str, Path]) -> list[tuple[str, int, Callable[[P
 
     def s1(link_to: str, option: str) -> Callable[[Path], list[str]]:
         def setup(d: Path) -> list[str]:
-            (d / "v.json").symlink_to(link_to)
-            return [*cli, "say", "12", option, "v.json", "-o", "x.wav"]
+            name = "r.json" if option == "--recipe" else "v.json"
+            (d / name).symlink_to(link_to)
+            return [*cli, "say", *(["12"] if option != "--recipe" else []), option, name, "-o", "x.wav"]
 
         return setup
 

@@ -321,7 +321,7 @@ def load_dataset(
         rows.append((p.name, int(d), spk, int(idx), *featurise(wave, cfg)))
         report.loaded += 1
     if not rows:
-        raise DataError(f"none of the {len(files)} recordings in {folder} could be read")
+        raise DataError(f"none of the {len(files)} recordings in {folder} could be read ({report.summary()})")
     speakers = sorted({r[2] for r in rows})
     ds = Dataset(
         features=np.stack([r[4] for r in rows]),

@@ -35,14 +35,15 @@ def _saved_voice(args: argparse.Namespace):  # noqa: ANN202
     Read once, before the model loads (a saved voice brings its model). A ``--voice`` name that is
     no saved voice is left to the model (one of its speakers, checked once it is loaded).
     """
-    from vaesynth.keep import KeepError, is_voice_name, list_voices, load_voice
+    from vaesynth.keep import KeepError, is_voice_name, list_voices, load_voice, voice_path
 
     try:
         if args.voice_file:
             return load_voice(Path(args.voice_file))
         name = args.voice
-        if name not in ("random", "", None) and is_voice_name(name) and name in list_voices():
-            return load_voice(name)
+        if name not in ("random", "", None) and is_voice_name(name):
+            if name in list_voices() or os.path.lexists(voice_path(name)):  # a bad entry says what is wrong
+                return load_voice(name)
     except KeepError as e:
         raise UsageError(str(e)) from None
     return None
