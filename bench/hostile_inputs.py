@@ -28,6 +28,7 @@ import os
 import resource
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -76,34 +77,32 @@ def snapshot(folder: Path) -> dict:
 
 def run_limited(argv: list[str], env: dict, cwd: Path, root: Path) -> tuple[int | None, str, float, float]:
     """``argv`` in a child under 1 GB of address space and the timeout: (status, stderr, seconds, peak MB)."""
-    err_path = cwd / ".." / f"stderr-{os.getpid()}.txt"
+    err_path = cwd.parent / f"stderr-{os.getpid()}.txt"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (LIMIT_BYTES, LIMIT_BYTES))
+
     t0 = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # the child: limit, redirect, exec
-        try:
-            resource.setrlimit(resource.RLIMIT_AS, (LIMIT_BYTES, LIMIT_BYTES))
-            os.chdir(cwd)
-            fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.dup2(fd, 2)
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 1)
-            os.execve(argv[0], argv, {**env, "PYTHONPATH": str(root)})
-        finally:
-            os._exit(127)
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limit,
+            env={**env, "PYTHONPATH": str(root)},
+        )  # fmt: skip
     code: int | None = None
     usage = None
     while time.perf_counter() - t0 < TIMEOUT_S:
-        done, status, usage = os.wait4(pid, os.WNOHANG)
+        done, status, usage = os.wait4(proc.pid, os.WNOHANG)  # wait4: the child's own peak memory
         if done:
             code = os.waitstatus_to_exitcode(status)
             break
         time.sleep(0.02)
     else:
-        os.kill(pid, 9)
-        _, _, usage = os.wait4(pid, 0)
+        proc.kill()
+        _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = -9 if code is None else code  # reaped here: Popen must not wait for it again
     seconds = time.perf_counter() - t0
-    stderr = Path(err_path).read_text(errors="replace")
-    os.unlink(err_path)
+    stderr = err_path.read_text(errors="replace")
+    err_path.unlink()
     return code, stderr, seconds, (usage.ru_maxrss / 1024 if usage else float("nan"))
 
 

@@ -212,3 +212,6 @@ def test_hostile_headers_stay_within_the_memory_bound(fuzz_results: dict) -> Non
     headers = [r for r in fuzz_results["results"] if r[0].startswith("header")]
     assert len(headers) == N_HEADER_CASES
     assert fuzz_results["peak_mb"] < RSS_BOUND_MB, fuzz_results["peak_mb"]
+    outcomes = [r[1] for r in fuzz_results["results"]]
+    print(f"file fuzz: {len(outcomes)} cases, {outcomes.count('ok')} read, {outcomes.count('error')} refused "
+          f"with one line, {outcomes.count('crash')} tracebacks; peak {fuzz_results['peak_mb']:.0f} MB")  # fmt: skip
