@@ -594,7 +594,7 @@ def test_m7_m8_m9_bad_training_options_are_one_line(args, says, tmp_path: Path, 
         pytest.skip("this machine has 64 cores")
     (tmp_path / "FILE").write_text("x")
     args = [str(tmp_path / "FILE") if a == "FILE" else a for a in args]
-    data = write_fake_fsdd(tmp_path / "rec", takes=1)
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)
     code = train_main(["fit", "--model", "mlp", "--epochs", "1", "--data", str(data), "--no-progress",
                        "--out", str(tmp_path / "b"), *args])  # fmt: skip
     err = capsys.readouterr().err

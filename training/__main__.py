@@ -126,6 +126,9 @@ def offer_download() -> None:
 
 
 def run_fit(args: argparse.Namespace) -> None:
+    from .data import preflight
+
+    preflight(args.data, args.limit)  # bad data is one line in a second, before torch and Lightning load
     from .config import ConfigError, recipe_for
     from .fit import fit
 

@@ -235,6 +235,25 @@ def read_wav(path: Path, cfg: SpectralConfig, report: LoadReport) -> np.ndarray 
     return wave
 
 
+def preflight(path: str | os.PathLike | None, limit_per_digit_speaker: int | None = None) -> Path:
+    """Fail fast, before torch loads, when the data cannot make a model: no usable recording, or the
+    training takes' names lack a digit. Returns the recordings folder; :class:`DataError` otherwise."""
+    folder = find_data(path)
+    files = sorted(p for p in folder.glob("*.wav") if NAME_RE.match(p.name))
+    if limit_per_digit_speaker is not None:
+        files = [p for p in files if int(NAME_RE.match(p.name).group(3)) < limit_per_digit_speaker]
+    report = LoadReport()
+    if not any(read_wav(p, SpectralConfig(), report) is not None for p in files):
+        raise DataError(f"none of the {len(files)} recordings in {folder} could be read ({report.summary()})")
+    train = {int(m.group(1)) for m in map(NAME_RE.match, (p.name for p in files)) if int(m.group(3)) >= 5}
+    if not train:
+        raise DataError("no training recordings (takes with index 5 or more); use more data or a larger --limit")
+    missing = sorted(set(range(10)) - train)
+    if missing:
+        raise DataError(f"the training recordings lack digits {missing}; a model needs all ten (use more data)")
+    return folder
+
+
 @dataclass
 class Dataset:
     """FSDD as arrays. ``features (N, T, F)`` float32 in [0, 1]; the rest ``(N,)`` or ``(N, T)``."""
