@@ -430,9 +430,9 @@ def test_s5_a_good_fit_is_swapped_in_and_carries_other_files(tmp_path: Path, iso
 def test_s6_an_expensive_bundle_is_refused_before_it_is_built(tmp_path: Path) -> None:
     from vaesynth.bundle import BundleError, load_bundle
 
-    b = untrained_bundle("cnn", tmp_path / "cnn")
+    b = untrained_bundle("cnn", tmp_path / "cnn", params={"channels": 4})
     config = json.loads((b / "config.json").read_text())
-    config["spectral"].update(n_fft=4096, hop=1, max_frames=4096)
+    config["spectral"].update(n_fft=4096, hop=1, max_frames=4096)  # 25.6 M weights: within the weight bound
     (b / "config.json").write_text(json.dumps(config))
     res = limited(
         "import sys\nfrom vaesynth.bundle import BundleError, load_bundle\n"
