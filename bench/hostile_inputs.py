@@ -212,7 +212,7 @@ def cases(py: str, bundles: dict[str, Path]) -> list[tuple[str, int, Callable[[P
             shutil.copytree(bundles["costly"], d / "costly")
             if how == "model":
                 return [*cli, "say", "1", "--model", "costly", "-o", "x.wav"]
-            from vaesynth.keep import RenderRecipe, weights_fingerprint
+            from vaesynth.voices.keep import RenderRecipe, weights_fingerprint
 
             recipe = RenderRecipe("1", str(d / "costly"), weights_fingerprint(d / "costly"), seed=1)
             (d / "r.json").write_text(recipe.to_json())
@@ -249,9 +249,9 @@ def cases(py: str, bundles: dict[str, Path]) -> list[tuple[str, int, Callable[[P
 def costly_bundle(tmp: Path) -> Path:
     """The probe's expensive bundle: a consistent cnn (4 channels, 25.6 M weights, 51 MB) with n_fft 4096,
     hop 1 and 4096 frames. Built here with the cost check switched off (the code refuses to build it)."""
-    import vaesynth.models as models
+    import vaesynth.model.models as models
     from training.bundling import untrained_bundle
-    from vaesynth.spectral import SpectralConfig
+    from vaesynth.dsp.spectral import SpectralConfig
 
     check, models.check_cost = getattr(models, "check_cost", None), lambda *a: None
     try:

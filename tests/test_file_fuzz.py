@@ -35,10 +35,10 @@ READERS = ["voice", "recipe_json", "recipe_wav", "bundle_config", "settings", "t
 CHILD = r"""
 import json, sys, traceback
 from pathlib import Path
-from vaesynth.keep import KeepError, load_voice, read_recipe
-from vaesynth.bundle import BundleError, read_config
-from vaesynth.voice_in import VoiceInError, load_take
-from vaesynth.spectral import SpectralConfig
+from vaesynth.voices.keep import KeepError, load_voice, read_recipe
+from vaesynth.model.bundle import BundleError, read_config
+from vaesynth.voices.voice_in import VoiceInError, load_take
+from vaesynth.dsp.spectral import SpectralConfig
 from training.data import LoadReport, read_wav
 from vaesynth.app.settings import AppSettings, file_settings
 
@@ -108,8 +108,8 @@ def make_kind(path: Path, kind: str, content: bytes) -> None:
 
 
 def good_content(reader: str, base: Path) -> bytes:
-    from vaesynth.keep import RenderRecipe
-    from vaesynth.wavfile import wav_bytes
+    from vaesynth.sound.wavfile import wav_bytes
+    from vaesynth.voices.keep import RenderRecipe
 
     recipe = RenderRecipe("12", "cvae", "0123456789abcdef", seed=1)
     t = np.arange(8000) / 8000

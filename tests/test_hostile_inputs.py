@@ -26,7 +26,7 @@ import soundfile as sf
 from test_training import isolated_cache, write_fake_fsdd  # noqa: F401 - fixture reused
 
 from training.bundling import untrained_bundle
-from vaesynth.keep import KeepError, RenderRecipe, read_recipe, weights_fingerprint, write_wav_with_recipe
+from vaesynth.voices.keep import KeepError, RenderRecipe, read_recipe, weights_fingerprint, write_wav_with_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT_BYTES = 1 << 30
@@ -83,7 +83,7 @@ def limited(code: str, *args: str, env: dict | None = None) -> subprocess.Comple
 def limited_cli(*argv: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(
-            [sys.executable, "-m", "vaesynth.cli", *argv], capture_output=True, text=True, cwd=cwd,
+            [sys.executable, "-m", "vaesynth", *argv], capture_output=True, text=True, cwd=cwd,
             timeout=60, preexec_fn=_limit, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         )  # fmt: skip
     except subprocess.TimeoutExpired:
@@ -180,20 +180,20 @@ def test_s0_every_writer_refuses_a_link_to_a_device_or_fifo(writer: str, node: s
     refused = None
     try:
         if writer == "wav":
-            from vaesynth.wavfile import write_wav
+            from vaesynth.sound.wavfile import write_wav
 
             write_wav(link, np.zeros(800), 8000)
         elif writer == "voice":
-            from vaesynth.keep import SavedVoice, save_voice
+            from vaesynth.voices.keep import SavedVoice, save_voice
 
             save_voice(SavedVoice("mine", "cvae", (0.1, 0.2)), folder)
         elif writer in ("bundle config", "bundle weights"):
-            from vaesynth.bundle import load_bundle, save_bundle
+            from vaesynth.model.bundle import load_bundle, save_bundle
 
             b = load_bundle(untrained_bundle("mlp", tmp_path / "b"))
             save_bundle(b, folder)
         elif writer == "feature cache":
-            from vaesynth.safeio import atomic_write
+            from vaesynth.sound.safeio import atomic_write
 
             atomic_write(link, lambda tmp: np.savez(open(tmp, "wb"), a=np.zeros(3)))  # noqa: SIM115
         else:  # in a child: Qt's own reader would block in C++ on a FIFO, out of reach of any alarm
@@ -211,6 +211,22 @@ def test_s0_every_writer_refuses_a_link_to_a_device_or_fifo(writer: str, node: s
     assert link.is_symlink() and os.readlink(link) == str(victim)
     mode = os.lstat(victim).st_mode
     assert stat.S_ISCHR(mode) if node == "device" else stat.S_ISFIFO(mode)
+
+
+@ROOT_ONLY
+def test_s0_checkpoints_are_never_written_through_a_link_to_a_device(tmp_path, isolated_cache) -> None:  # noqa: ANN001, F811
+    from training.config import ConfigError
+    from training.fit import fit
+
+    victim = null_device(tmp_path, "victim")
+    ckpts = tmp_path / "runs" / "mlp" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    (ckpts / "last.ckpt").symlink_to(victim)
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)
+    with pytest.raises(ConfigError, match="link to a device"):
+        fit("mlp", data=data, epochs=1, out=tmp_path / "b", run_dir=tmp_path / "runs" / "mlp", progress=False)
+    assert stat.S_ISCHR(os.lstat(victim).st_mode) and (ckpts / "last.ckpt").is_symlink()
+    assert not (tmp_path / "b").exists()
 
 
 # --- S1, S2: devices and FIFOs are refused before they are opened ---------------------------------
@@ -235,8 +251,8 @@ def test_s1_s2_voice_recipe_bundle_and_settings_readers_refuse_devices_and_fifos
         """
         import sys
         from pathlib import Path
-        from vaesynth.keep import KeepError, load_voice, read_recipe
-        from vaesynth.bundle import BundleError, read_config
+        from vaesynth.voices.keep import KeepError, load_voice, read_recipe
+        from vaesynth.model.bundle import BundleError, read_config
         v, rj, rw, b, s = sys.argv[1:]
         for f, arg, err in ((load_voice, Path(v), KeepError), (read_recipe, rj, KeepError),
                             (read_recipe, rw, KeepError), (read_config, b, BundleError)):
@@ -286,13 +302,13 @@ def test_s1_s2_voice_file_is_read_once_and_refused_if_not_a_file(tmp_path: Path)
 
 
 def test_s1_the_bounded_reader_reads_at_most_the_limit_of_a_sparse_file(tmp_path: Path) -> None:
-    from vaesynth.safeio import TooLargeError, read_bounded
+    from vaesynth.sound.safeio import TooLargeError, read_bounded
 
     big = tmp_path / "big.json"
     with open(big, "wb") as f:
         f.truncate(1 << 30)  # 1 GB, sparse
     res = limited(
-        "import sys; from vaesynth.safeio import read_bounded\n"
+        "import sys; from vaesynth.sound.safeio import read_bounded\n"
         "try:\n    read_bounded(sys.argv[1], 1 << 16)\nexcept OSError as e:\n    print(e)",
         str(big),
     )
@@ -315,7 +331,7 @@ def test_s3_a_take_whose_header_says_1_hz_is_refused_before_decoding(tmp_path: P
     res = limited(
         """
         import sys
-        from vaesynth.voice_in import VoiceInError, load_take
+        from vaesynth.voices.voice_in import VoiceInError, load_take
         try:
             load_take(sys.argv[1])
             print("accepted")
@@ -329,7 +345,7 @@ def test_s3_a_take_whose_header_says_1_hz_is_refused_before_decoding(tmp_path: P
 
 
 def test_s3_a_long_many_channel_take_is_refused_by_its_header(tmp_path: Path) -> None:
-    from vaesynth.voice_in import VoiceInError, load_take
+    from vaesynth.voices.voice_in import VoiceInError, load_take
 
     take = tmp_path / "long.flac"
     sf.write(take, np.zeros((192000 * 7, 8), dtype=np.int16), 192000, subtype="PCM_16", format="FLAC")
@@ -355,7 +371,7 @@ def test_s4_training_data_skips_devices_fifos_and_lying_headers(tmp_path: Path) 
         """
         import json, sys
         from training.data import load_dataset
-        from vaesynth.spectral import SpectralConfig
+        from vaesynth.dsp.spectral import SpectralConfig
         ds = load_dataset(sys.argv[1], SpectralConfig(), cache=False)
         print(json.dumps({"loaded": ds.report.loaded, "skipped": dict(ds.report.skipped)}))
         """,
@@ -394,7 +410,7 @@ def test_s5_a_trained_bundle_that_does_not_load_is_never_swapped_in(tmp_path, is
     """Training writes the new bundle beside the old one and loads it; when that fails, the old one stays."""
     import training.fit
     from training.config import TrainingError
-    from vaesynth.bundle import BundleError
+    from vaesynth.model.bundle import BundleError
 
     def refuse(folder):  # noqa: ANN001, ANN202
         raise BundleError(f"{folder}: the stored training posteriors lack digits [1]")
@@ -411,7 +427,7 @@ def test_s5_a_trained_bundle_that_does_not_load_is_never_swapped_in(tmp_path, is
 
 def test_s5_a_good_fit_is_swapped_in_and_carries_other_files(tmp_path: Path, isolated_cache) -> None:  # noqa: ANN001, F811
     from training.fit import fit
-    from vaesynth.bundle import load_bundle
+    from vaesynth.model.bundle import load_bundle
 
     data = write_fake_fsdd(tmp_path / "rec", takes=6)
     out = untrained_bundle("mlp", tmp_path / "bundle")
@@ -428,14 +444,14 @@ def test_s5_a_good_fit_is_swapped_in_and_carries_other_files(tmp_path: Path, iso
 
 
 def test_s6_an_expensive_bundle_is_refused_before_it_is_built(tmp_path: Path) -> None:
-    from vaesynth.bundle import BundleError, load_bundle
+    from vaesynth.model.bundle import BundleError, load_bundle
 
     b = untrained_bundle("cnn", tmp_path / "cnn", params={"channels": 4})
     config = json.loads((b / "config.json").read_text())
     config["spectral"].update(n_fft=4096, hop=1, max_frames=4096)  # 25.6 M weights: within the weight bound
     (b / "config.json").write_text(json.dumps(config))
     res = limited(
-        "import sys\nfrom vaesynth.bundle import BundleError, load_bundle\n"
+        "import sys\nfrom vaesynth.model.bundle import BundleError, load_bundle\n"
         "try:\n    load_bundle(sys.argv[1]); print('accepted')\nexcept BundleError as e:\n    print('refused:', e)",
         str(b),
     )
@@ -446,8 +462,8 @@ def test_s6_an_expensive_bundle_is_refused_before_it_is_built(tmp_path: Path) ->
 
 
 def test_s6_the_shipped_bundles_are_well_within_the_cost_limits() -> None:
-    from vaesynth.bundle import load_bundle
-    from vaesynth.models import MAX_ACTIVATIONS, MAX_CELLS, MAX_FRAME_RATE, MAX_OVERLAP
+    from vaesynth.model.bundle import load_bundle
+    from vaesynth.model.models import MAX_ACTIVATIONS, MAX_CELLS, MAX_FRAME_RATE, MAX_OVERLAP
 
     for name in ("cvae", "cnn", "mlp"):
         b = load_bundle(ROOT / "resources" / "models" / name)
@@ -473,7 +489,7 @@ def test_m2_a_too_long_file_name_is_one_line(run, tmp_path: Path) -> None:  # no
 
 def test_m3_a_closed_stdout_is_one_line(cvae: Path) -> None:
     res = subprocess.run(
-        f"{sys.executable} -m vaesynth.cli say 1 --model {cvae} -o - >&-", shell=True, capture_output=True, text=True,
+        f"{sys.executable} -m vaesynth say 1 --model {cvae} -o - >&-", shell=True, capture_output=True, text=True,
         cwd=ROOT, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert res.returncode == 2 and "standard output" in one_line(res.stderr)
@@ -500,16 +516,16 @@ def test_m4_an_unwritable_voices_folder_changes_nothing(run, cvae: Path, tmp_pat
 
 
 def test_m4_a_failed_wav_puts_the_old_voice_back(run, cvae, voices: Path, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    import vaesynth.cli
+    from vaesynth.cli.common import UsageError
 
     voices.mkdir()
     (voices / "mine.json").write_text(voice_json("mine", str(cvae)))
     before = (voices / "mine.json").read_bytes()
 
     def full_disk(*_a, **_k) -> None:  # noqa: ANN002, ANN003
-        raise vaesynth.cli.UsageError("cannot write x.wav: No space left on device")
+        raise UsageError("cannot write x.wav: No space left on device")
 
-    monkeypatch.setattr("vaesynth.commands.write_output", full_disk)
+    monkeypatch.setattr("vaesynth.cli.commands.write_output", full_disk)
     code, _, err = run("say", "1", "--model", str(cvae), "--save-voice", "mine", "-o", str(tmp_path / "x.wav"))
     assert code == 2 and "No space" in err[0]
     assert (voices / "mine.json").read_bytes() == before
@@ -536,7 +552,7 @@ def test_m6_the_listing_shows_bad_entries_and_goes_on(run, voices: Path) -> None
 
 
 def test_m6_a_voice_name_never_reads_a_file_of_the_current_folder(run, cvae, voices, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from vaesynth.keep import load_voice
+    from vaesynth.voices.keep import load_voice
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "here").write_text(voice_json("here", str(cvae)))
@@ -559,7 +575,7 @@ def test_m6_a_saved_voice_named_like_a_speaker_is_named_not_hidden(run, cvae: Pa
 
 
 def test_m6_names_are_whole_names() -> None:
-    from vaesynth.keep import is_voice_name
+    from vaesynth.voices.keep import is_voice_name
 
     assert is_voice_name("Mine 1") and not is_voice_name("mine\n") and not is_voice_name("x.json")
     assert not is_voice_name("../x") and not is_voice_name("")
@@ -698,7 +714,7 @@ def test_minor_options_a_recipe_would_ignore_are_refused(run, tmp_path: Path) ->
 
 
 def test_minor_reordering_characters_in_a_bundle_are_refused(tmp_path: Path) -> None:
-    from vaesynth.bundle import BundleError, read_config
+    from vaesynth.model.bundle import BundleError, read_config
 
     b = untrained_bundle("mlp", tmp_path / "mlp")
     config = json.loads((b / "config.json").read_text())

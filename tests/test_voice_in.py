@@ -16,11 +16,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vaesynth.audio_in import NO_INPUT, AudioInError, input_devices, record_take
 from vaesynth.cli import main
-from vaesynth.recordings import find_recordings
-from vaesynth.spectral import SpectralConfig, resample
-from vaesynth.voice_in import VoiceInError, analyse_digits, encode_latent, encode_voice, load_take, recognise_digit
+from vaesynth.dsp.spectral import SpectralConfig, resample
+from vaesynth.sound.audio_in import NO_INPUT, AudioInError, input_devices, record_take
+from vaesynth.sound.recordings import find_recordings
+from vaesynth.voices.voice_in import (
+    VoiceInError,
+    analyse_digits,
+    encode_latent,
+    encode_voice,
+    load_take,
+    recognise_digit,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = SpectralConfig()
@@ -33,7 +40,7 @@ SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
 
 @pytest.fixture(scope="module")
 def synth():
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     return Synth.from_path("cvae")
 

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from vaesynth.bundle import BundleError, load_bundle
-from vaesynth.catalog import default_models_dir
 from vaesynth.digits import N_DIGITS
-from vaesynth.safeio import atomic_write, write_target
-from vaesynth.voice import fit_latent_stats
+from vaesynth.model.bundle import BundleError, load_bundle, save_bundle
+from vaesynth.model.catalog import default_models_dir
+from vaesynth.sound.safeio import atomic_write, write_target
+from vaesynth.voices.voice import fit_latent_stats
 
 from .annotate import annotate_bundle
 from .bundling import check_bundle_destination, staging_folder, swap_in, write_bundle
@@ -58,10 +58,14 @@ def export_bundle(model, recipe: Recipe, ds: Dataset, train: Dataset, out: Path,
     to the posteriors of ``train``, the recipe's architecture, features and render settings."""
     mu, var = encode_posteriors(model, train)
     stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
-    write_bundle(
+    folder = write_bundle(
         model, recipe.params, recipe.spectral, stats, ds.speakers, out, name=recipe.kind,
         data_fingerprint=ds.fingerprint, training=training, render=recipe.render or None,
     )  # fmt: skip
+    if recipe.texture:  # the texture stage's bank, from the same training split and posteriors
+        from .texture import attach_bank
+
+        save_bundle(attach_bank(load_bundle(folder), train, recipe.texture, mu, var), folder)
 
 
 def validation_interval(epochs: int, at_most: int = 5) -> int:
@@ -217,7 +221,8 @@ def fit(
     # at the end of every training epoch, also those without validation
     # Lightning's banner lines (GPU/TPU available ...) would precede every one-line error
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
-    ckpt = _safe_checkpoint_class(ModelCheckpoint)(
+    check_checkpoint_folder(ckpt_dir)
+    ckpt = ModelCheckpoint(
         dirpath=ckpt_dir, save_last=True, save_top_k=1, every_n_epochs=1, save_on_train_epoch_end=True
     )
     try:
@@ -329,17 +334,15 @@ def resume_command(kind: str, epochs: int, out: Path, run_dir: Path, data, seed,
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _safe_checkpoint_class(base: type) -> type:
-    """Lightning's ModelCheckpoint, but a checkpoint path that is (or links to) a device, FIFO or folder is
-    refused instead of written through (:func:`vaesynth.safeio.write_target`)."""
-
-    class SafeCheckpoint(base):  # type: ignore[misc, valid-type]
-        def _save_checkpoint(self, trainer, filepath: str) -> None:  # noqa: ANN001
-            if trainer.is_global_zero:
-                try:
-                    write_target(filepath)
-                except OSError as e:
-                    raise TrainingError(f"cannot write checkpoint: {e}") from None
-            super()._save_checkpoint(trainer, filepath)
-
-    return SafeCheckpoint
+def check_checkpoint_folder(ckpt_dir: Path) -> None:
+    """Refuse a checkpoint folder holding something Lightning would write through: a FIFO, a device, or a
+    link to one (:func:`vaesynth.sound.safeio.write_target`); checked before training starts."""
+    if not ckpt_dir.is_dir():
+        return
+    for entry in ckpt_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            continue
+        try:
+            write_target(entry)
+        except OSError as e:
+            raise ConfigError(f"cannot write checkpoints to {ckpt_dir}: {e}") from None

@@ -1,6 +1,6 @@
 """The real recordings behind the voice map: loading one, and the A/B buffer a map click plays.
 
-Where they are is :mod:`vaesynth.recordings` (the one lookup of FSDD).
+Where they are is :mod:`vaesynth.sound.recordings` (the one lookup of FSDD).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ def load_recording(path: str | Path, sample_rate: int) -> np.ndarray:
     """A recording as float32 mono ``(n,)`` at ``sample_rate`` Hz, peak-normalised to 0.9.
 
     Raises ``OSError``/``RuntimeError`` from soundfile when it cannot be read, ``ValueError`` when its
-    header is outside the limits (:func:`vaesynth.safeio.read_audio`: checked before decoding).
+    header is outside the limits (:func:`vaesynth.sound.safeio.read_audio`: checked before decoding).
     """
-    from vaesynth.safeio import read_audio
-    from vaesynth.spectral import SpectralConfig, normalize_peak, resample
+    from vaesynth.dsp.spectral import SpectralConfig, normalize_peak, resample
+    from vaesynth.sound.safeio import read_audio
 
     wave, sr = read_audio(path, max_seconds=30.0, max_bytes=16 << 20)
     wave = wave.mean(axis=1)

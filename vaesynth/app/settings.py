@@ -2,12 +2,12 @@
 
 The settings file is untrusted input, and saving it must never harm what it points to:
 
-- it is read once, through the bounded reader (:func:`vaesynth.safeio.read_bounded`: a FIFO, a
+- it is read once, through the bounded reader (:func:`vaesynth.sound.safeio.read_bounded`: a FIFO, a
   device or a link to one is refused before it is opened; at most :data:`MAX_SETTINGS_BYTES`),
   into a private copy that Qt's INI parser reads;
 - every key is validated (:data:`VALIDATORS`): a bad value is dropped with one log line, the rest load;
 - saving (:meth:`SafeSettings.sync`) writes the private copy's bytes with the one atomic writer
-  (:func:`vaesynth.safeio.atomic_write`): a link to a regular file has its target replaced, a link
+  (:func:`vaesynth.sound.safeio.atomic_write`): a link to a regular file has its target replaced, a link
   to a device, FIFO or folder is never written through (one log line; the settings are not saved).
   Qt's own writer (QSaveFile) would rename a new file over the link's target, even over a device.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
-from vaesynth.safeio import atomic_write, read_bounded
+from vaesynth.sound.safeio import atomic_write, read_bounded
 
 ORGANIZATION = "vaesynth"
 APPLICATION = "vaesynth"

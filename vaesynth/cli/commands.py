@@ -1,7 +1,7 @@
 """``vaesynth say`` and ``vaesynth voices``: speaking digit strings, with recipes and saved voices.
 
-The parser and the other commands are in :mod:`vaesynth.cli`; every failure here is a
-:class:`vaesynth.cli.UsageError` (one line, exit 2).
+The parser and the other commands are in :mod:`vaesynth.cli.cli`; every failure here is a
+:class:`vaesynth.cli.common.UsageError` (one line, exit 2).
 """
 
 from __future__ import annotations
@@ -10,13 +10,10 @@ import argparse
 import contextlib
 import os
 import re
-import runpy
 import secrets
-import sys
 from pathlib import Path
 
-from vaesynth.cli import (
-    EXIT_FAILED,
+from .common import (
     EXIT_OK,
     RATE_RANGE,
     UsageError,
@@ -35,7 +32,7 @@ def _saved_voice(args: argparse.Namespace):  # noqa: ANN202
     Read once, before the model loads (a saved voice brings its model). A ``--voice`` name that is
     no saved voice is left to the model (one of its speakers, checked once it is loaded).
     """
-    from vaesynth.keep import KeepError, is_voice_name, list_voices, load_voice, voice_path
+    from vaesynth.voices.keep import KeepError, is_voice_name, list_voices, load_voice, voice_path
 
     try:
         if args.voice_file:
@@ -50,13 +47,13 @@ def _saved_voice(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _voice_from_take(args: argparse.Namespace, synth):  # noqa: ANN001, ANN202
-    """A :class:`~vaesynth.keep.SavedVoice` (named after the file) encoded from the ``--voice-from`` take.
+    """A :class:`~vaesynth.voices.keep.SavedVoice` (named after the file) encoded from the ``--voice-from`` take.
 
     A bad take (unreadable, silent, clipped, too long, not a digit) is a :class:`UsageError`.
     """
-    from vaesynth.catalog import model_id
-    from vaesynth.keep import SavedVoice
-    from vaesynth.voice_in import RECOGNISING_KINDS, VoiceInError, encode_voice, load_take
+    from vaesynth.model.catalog import model_id
+    from vaesynth.voices.keep import SavedVoice
+    from vaesynth.voices.voice_in import RECOGNISING_KINDS, VoiceInError, encode_voice, load_take
 
     if synth.bundle.kind not in RECOGNISING_KINDS:
         raise UsageError(f"--voice-from needs a model that recognises digits (cvae), not {synth.bundle.kind!r}")
@@ -69,12 +66,12 @@ def _voice_from_take(args: argparse.Namespace, synth):  # noqa: ANN001, ANN202
 
 
 def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa: ANN001
-    """The :class:`~vaesynth.keep.RenderRecipe` for this ``say`` (a random seed is drawn and kept)."""
+    """The :class:`~vaesynth.voices.keep.RenderRecipe` for this ``say`` (a random seed is drawn and kept)."""
     import numpy as np
 
-    from vaesynth.catalog import model_id
-    from vaesynth.keep import RenderRecipe, weights_fingerprint
-    from vaesynth.performance import Performance
+    from vaesynth.engine.performance import Performance
+    from vaesynth.model.catalog import model_id
+    from vaesynth.voices.keep import RenderRecipe, weights_fingerprint
 
     performance = performance_from_args(args)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
@@ -89,7 +86,7 @@ def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa
         synth.knobs.speaker_index(voice)  # a ValueError names the known voices
     return RenderRecipe(
         args.digits, model_id(synth.bundle.path), weights_fingerprint(synth.bundle.path), seed, knobs, voice,
-        vary=not args.steady, temperature=temperature, performance=performance,
+        vary=not args.steady, temperature=temperature, performance=performance, texture=args.texture,
     )  # fmt: skip
 
 
@@ -125,7 +122,7 @@ def _output_path(text: str | None) -> Path | None:
 
 def _voice_to_save(args: argparse.Namespace):  # noqa: ANN202
     """The ``--save-voice`` target, checked before anything is rendered or written (name, folder)."""
-    from vaesynth.keep import KeepError, voice_path
+    from vaesynth.voices.keep import KeepError, voice_path
 
     if args.save_voice is None:
         return None
@@ -139,7 +136,7 @@ def _voice_to_save(args: argparse.Namespace):  # noqa: ANN202
 
 def cmd_say(args: argparse.Namespace) -> int:
     from vaesynth.digits import parse_digits
-    from vaesynth.keep import KeepError, SavedVoice, read_recipe, save_voice, weights_fingerprint
+    from vaesynth.voices.keep import KeepError, SavedVoice, read_recipe, save_voice, weights_fingerprint
 
     _check_options(args)
     recipe = saved = None
@@ -202,7 +199,7 @@ def cmd_say(args: argparse.Namespace) -> int:
         except KeepError as e:
             raise UsageError(f"cannot save the voice: {e}") from None
     if out is not None and args.rate is not None and args.rate != rate:
-        from vaesynth.spectral import resample
+        from vaesynth.dsp.spectral import resample
 
         wave, rate = resample(wave, render.sample_rate, args.rate), args.rate
     # one order: the voice first, then the WAV; a WAV that cannot be written puts the old voice back
@@ -226,8 +223,8 @@ def cmd_say(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _restorable(path: Path | None):  # noqa: ANN202
     """Put the small file ``path`` (a voice) back as it was, or remove it, when the block raises a UsageError."""
-    from vaesynth.keep import MAX_FILE_BYTES
-    from vaesynth.safeio import atomic_write, read_bounded, write_target
+    from vaesynth.sound.safeio import atomic_write, read_bounded, write_target
+    from vaesynth.voices.keep import MAX_FILE_BYTES
 
     old = target = None
     if path is not None:
@@ -249,7 +246,7 @@ def _restorable(path: Path | None):  # noqa: ANN202
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
-    from vaesynth.keep import KeepError, delete_voice, list_voices, load_voice, rename_voice, voices_dir
+    from vaesynth.voices.keep import KeepError, delete_voice, list_voices, load_voice, rename_voice, voices_dir
 
     try:
         if args.delete:
@@ -275,87 +272,10 @@ def cmd_voices(args: argparse.Namespace) -> int:
 
 def _speakers_of(model: str) -> tuple[str, ...]:
     """The speakers of ``model`` (names a saved voice must not take), or none when it cannot be read."""
-    from vaesynth.bundle import BundleError, read_config
-    from vaesynth.catalog import resolve_model
+    from vaesynth.model.bundle import BundleError, read_config
+    from vaesynth.model.catalog import resolve_model
 
     try:
         return tuple(read_config(resolve_model(model))["speakers"])
     except (BundleError, OSError):
         return ()
-
-
-def _format_metrics(metrics: object, limit: int = 6) -> str:
-    if not isinstance(metrics, dict) or not metrics:
-        return "-"
-    parts = []
-    for k, v in list(metrics.items())[:limit]:
-        if isinstance(v, float):
-            parts.append(f"{k}={v:.3g}")
-        elif isinstance(v, int | str):
-            parts.append(f"{k}={v}")
-    return ", ".join(parts) or "-"
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from vaesynth.bundle import BundleError, read_config
-    from vaesynth.catalog import default_models_dir, list_bundles
-
-    root = Path(args.dir) if args.dir else default_models_dir()
-    if args.dir and not root.is_dir():
-        raise UsageError(f"models folder {root} does not exist")
-    bundles = list_bundles(root)
-    if not bundles:
-        print(f"no models found in {root}", file=sys.stderr)
-        return EXIT_OK
-    rows = [("NAME", "DISPLAY NAME", "KIND", "LATENT", "METRICS")]
-    for name, path in bundles.items():
-        try:
-            c = read_config(path)
-            kind = c.get("model", {}).get("type", "?") if isinstance(c.get("model"), dict) else "?"
-            rows.append(
-                (
-                    name,
-                    str(c.get("display_name", name)),
-                    str(kind),
-                    str(c["latent_dim"]),
-                    _format_metrics(c.get("metrics")),
-                )
-            )
-        except BundleError as e:
-            rows.append((name, "(unreadable)", "-", "-", str(e)))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
-    return EXIT_OK
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    script = Path(__file__).resolve().parent.parent / "bench" / "bench_synth.py"
-    if not script.is_file():
-        raise UsageError(
-            f"the benchmark script is not installed here ({script} is missing; run it from a source checkout)"
-        )
-    bench_args = list(args.bench_args)
-    if args.model and "--model" not in bench_args:
-        bench_args += ["--model", args.model]
-    if "--model" in bench_args:  # a missing or broken bundle is one line, before the benchmark starts
-        i = bench_args.index("--model")
-        if i + 1 >= len(bench_args):
-            raise UsageError("--model needs a model name or a bundle folder")
-        from vaesynth.bundle import BundleError, read_config
-        from vaesynth.catalog import resolve_model
-
-        try:
-            bench_args[i + 1] = str(resolve_model(bench_args[i + 1]))
-            read_config(bench_args[i + 1])
-        except BundleError as e:
-            raise UsageError(str(e)) from None
-    argv = sys.argv
-    sys.argv = [str(script), *bench_args]
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as e:
-        return int(e.code or 0) if not isinstance(e.code, str) else EXIT_FAILED
-    finally:
-        sys.argv = argv
-    return EXIT_OK

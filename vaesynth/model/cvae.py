@@ -1,4 +1,4 @@
-"""The default model, :class:`ConditionalVAE` (interface and baselines in :mod:`vaesynth.models`)."""
+"""The default model, :class:`ConditionalVAE` (interface and baselines in :mod:`vaesynth.model.models`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..digits import N_DIGITS
+from ..dsp.spectral import SpectralConfig
 from .blocks import FiLMBlock, SegmentPrior, dct_basis, harmonic_comb, noise_texture, seeded_normal
-from .digits import N_DIGITS
 from .model_base import LATENT, VAE, DecoderOutput, Param
-from .spectral import SpectralConfig
 
 
 class ConditionalVAE(VAE):
@@ -41,7 +41,7 @@ class ConditionalVAE(VAE):
 
     ``tvl_dim > 0``: time-varying latents ``w (B, S, tvl_dim)``, one per bottleneck segment (``S =
     n_frames / 8``), added to the decoder's input there (timing, local detail). Posterior: :meth:`encode_all`;
-    when ``decode`` gets no ``w`` an autoregressive prior given code and digit (:class:`~vaesynth.blocks.SegmentPrior`)
+    when ``decode`` gets no ``w`` an autoregressive prior given code and digit (:class:`~.blocks.SegmentPrior`)
     draws it, in eval mode seeded from the code (a render stays a function of the knobs), spread x ``tvl_temp``.
 
     ``frame_noise > 0``: that many channels of per-frame Gaussian noise, projected (1x1 conv,

@@ -13,32 +13,37 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import runpy
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_FAILED = 1  # the command ran but could not do everything (e.g. no audio device for --play)
-EXIT_USAGE = 2  # bad input: nothing was done
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    load_synth,
+    model_arg,
+    performance_from_args,
+    shown,
+    write_output,
+)
+
 MAX_PER_DIGIT = 1000  # sample --per-digit bound (10 x 1000 files at most)
-RATE_RANGE = (8000, 192000)
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message is printed as one line and the exit status is 2."""
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line on stderr (then exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        line = _shown(" ".join(message.split()), 300)
+        line = shown(" ".join(message.split()), 300)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {line} (see '{self.prog} --help')\n")
 
 
 def _temperature(text: str) -> float:
-    from vaesynth.voice import check_temperature
+    from vaesynth.voices.voice import check_temperature
 
     try:
         return check_temperature(float(text))
@@ -72,17 +77,10 @@ def _performance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=_number, default=1.0, help="speed 0.5..2 (duration changes, pitch does not)")
     p.add_argument("--note", metavar="NOTE", help="sing on a note: A3, C#4, a MIDI number (57) or Hz (220hz)")
     p.add_argument("--contour", type=_number, default=0.0, help="with --note: share of natural intonation kept, 0..1")
-
-
-def performance_from_args(args: argparse.Namespace):
-    """The :class:`~vaesynth.performance.Performance` the arguments ask for; bad values are a UsageError."""
-    from vaesynth.performance import Performance, parse_note
-
-    try:
-        note = parse_note(args.note) if args.note is not None else None
-        return Performance(pitch=args.pitch, speed=args.speed, note_hz=note, contour=args.contour)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    p.add_argument(
+        "--no-texture", dest="texture", action="store_false",
+        help="the pure decoder: no real texture from the model's texture bank",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    from vaesynth.commands import cmd_bench, cmd_models, cmd_say, cmd_voices
+    from vaesynth.cli.commands import cmd_say, cmd_voices
 
     commands = {
         "say": cmd_say, "sample": cmd_sample, "voices": cmd_voices, "models": cmd_models, "midi": cmd_midi,
@@ -191,98 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    line = _shown(" ".join(str(message).split()), 300)
+    line = shown(" ".join(str(message).split()), 300)
     print(f"vaesynth: error: {line}", file=sys.stderr)
-
-
-def model_arg(args: argparse.Namespace) -> str | None:
-    return getattr(args, "sub_model", None) or args.model
-
-
-def load_synth(model: str | None):
-    """A :class:`~vaesynth.synth.Synth` for ``model``; a missing or broken bundle is a :class:`UsageError`."""
-    from vaesynth.bundle import BundleError
-    from vaesynth.synth import Synth
-
-    try:
-        return Synth.from_path(model)
-    except BundleError as e:
-        raise UsageError(str(e)) from None
-
-
-def check_writable_file(path: Path, creating_folder: bool = False) -> None:
-    """Fail early, with one line, when ``path`` cannot be written (``-`` is standard output).
-
-    ``creating_folder``: the file's folder may be created (the nearest existing folder above it
-    must be writable). A link to anything but a regular file is refused (:mod:`vaesynth.safeio`).
-    """
-    if str(path) == "-":
-        return
-    from vaesynth.safeio import write_target
-
-    shown = _shown(path)
-    try:
-        target, st, stream = write_target(path, streams=True)
-        if stream:  # a device, FIFO or socket named directly: written to, never replaced
-            if not os.access(target, os.W_OK):
-                raise UsageError(f"cannot write {shown}: permission denied")
-            return
-        parent = target.parent if str(target.parent) else Path(".")
-        while creating_folder and not os.path.lexists(parent) and parent != parent.parent:
-            parent = parent.parent
-        if not parent.is_dir():
-            raise UsageError(f"cannot write {shown}: folder {_shown(parent)} does not exist")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise UsageError(f"cannot write {shown}: folder {_shown(parent)} is not writable")
-        if st is not None and not os.access(target, os.W_OK):
-            raise UsageError(f"cannot write {shown}: the file is read-only")
-        if len(target.name.encode(errors="surrogateescape")) > 255 - 20:  # room for the temporary's name
-            os.stat(parent / target.name)  # ENAMETOOLONG beyond the file system's limit
-    except IsADirectoryError:
-        raise UsageError(f"cannot write {shown}: it is a folder") from None
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        raise UsageError(f"cannot write {shown}: {e.strerror or e}") from None
-
-
-def _shown(value: object, limit: int = 80) -> str:
-    """``value`` as text short enough for one line (long values are cut in the middle)."""
-    text = str(value)
-    return text if len(text) <= limit else text[: limit // 2 - 2] + "..." + text[-(limit // 2 - 1) :]
-
-
-def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # noqa: ANN001
-    """Write a WAV (with its recipe, :mod:`vaesynth.keep`); any failure (disk full, ...) is a :class:`UsageError`."""
-    from vaesynth.keep import write_wav_with_recipe
-    from vaesynth.wavfile import write_wav
-
-    try:
-        if recipe is None:
-            write_wav(path, wave, sample_rate)
-        else:
-            write_wav_with_recipe(path, wave, sample_rate, recipe)
-    except OSError as e:
-        raise UsageError(f"cannot write {_shown(path)}: {e.strerror or e}") from None
-
-
-def play_blocking(wave, sample_rate: int) -> int:
-    from vaesynth.audio import AudioOutput
-
-    audio = AudioOutput()
-    try:
-        if not audio.play(wave, sample_rate):
-            print(f"vaesynth: {audio.status}", file=sys.stderr)
-            return EXIT_FAILED
-        deadline = time.monotonic() + len(wave) / sample_rate + 2.0
-        while audio.is_playing and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if not audio.available:
-            print(f"vaesynth: {audio.status}", file=sys.stderr)
-            return EXIT_FAILED
-        return EXIT_OK
-    finally:
-        audio.close()
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -308,22 +216,69 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
-    from vaesynth.catalog import model_id
-    from vaesynth.keep import RenderRecipe, weights_fingerprint
+    from vaesynth.model.catalog import model_id
+    from vaesynth.voices.keep import RenderRecipe, weights_fingerprint
 
     ident, weights = model_id(synth.bundle.path), weights_fingerprint(synth.bundle.path)
     for d in range(N_DIGITS):
         for k in range(n):
             knobs = synth.knobs.fresh(d, args.temperature, rng)
-            recipe = RenderRecipe(str(d), ident, weights, knobs=tuple(knobs), single=True, performance=performance)
+            recipe = RenderRecipe(
+                str(d), ident, weights, knobs=tuple(knobs), single=True, performance=performance, texture=args.texture
+            )
             render = recipe.render(synth)
             write_output(out / f"{d}_{k}.wav", render.wave, render.sample_rate, recipe)
     print(f"wrote {N_DIGITS * n} samples to {out} in {time.perf_counter() - t0:.1f} s ({synth.bundle.display_name})")
     return EXIT_OK
 
 
+def _format_metrics(metrics: object, limit: int = 6) -> str:
+    if not isinstance(metrics, dict) or not metrics:
+        return "-"
+    parts = []
+    for k, v in list(metrics.items())[:limit]:
+        if isinstance(v, float):
+            parts.append(f"{k}={v:.3g}")
+        elif isinstance(v, int | str):
+            parts.append(f"{k}={v}")
+    return ", ".join(parts) or "-"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from vaesynth.model.bundle import BundleError, read_config
+    from vaesynth.model.catalog import default_models_dir, list_bundles
+
+    root = Path(args.dir) if args.dir else default_models_dir()
+    if args.dir and not root.is_dir():
+        raise UsageError(f"models folder {root} does not exist")
+    bundles = list_bundles(root)
+    if not bundles:
+        print(f"no models found in {root}", file=sys.stderr)
+        return EXIT_OK
+    rows = [("NAME", "DISPLAY NAME", "KIND", "LATENT", "METRICS")]
+    for name, path in bundles.items():
+        try:
+            c = read_config(path)
+            kind = c.get("model", {}).get("type", "?") if isinstance(c.get("model"), dict) else "?"
+            rows.append(
+                (
+                    name,
+                    str(c.get("display_name", name)),
+                    str(kind),
+                    str(c["latent_dim"]),
+                    _format_metrics(c.get("metrics")),
+                )
+            )
+        except BundleError as e:
+            rows.append((name, "(unreadable)", "-", "-", str(e)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    return EXIT_OK
+
+
 def cmd_midi(args: argparse.Namespace) -> int:
-    from vaesynth.midi_ports import MidiInput, MidiUnavailable, PortNotFound
+    from vaesynth.midi.midi_ports import MidiInput, MidiUnavailable, PortNotFound
 
     if not 0.0 <= args.contour <= 1.0:
         raise UsageError(f"--contour must be between 0 and 1, not {args.contour:g}")
@@ -350,7 +305,7 @@ def cmd_midi(args: argparse.Namespace) -> int:
         synth = load_synth(model_arg(args))
         if args.sing and not synth.has_f0:
             raise UsageError(f"--sing needs a model with an f0 head (the default); {synth.bundle.kind!r} has none")
-        from vaesynth.audio import AudioOutput
+        from vaesynth.sound.audio import AudioOutput
 
         audio = AudioOutput()
         if not audio.available:
@@ -358,7 +313,7 @@ def cmd_midi(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         while midi_input.get(0) is not None:  # keys pressed while the model was loading are not played late
             pass
-        from vaesynth.midi_player import MidiPlayer
+        from vaesynth.midi.midi_player import MidiPlayer
 
         player = MidiPlayer(synth, audio, sing=args.sing, contour=args.contour, one_shot=args.one_shot)
         mode = f"singing (contour {args.contour:g})" if args.sing else "speaking"
@@ -371,6 +326,38 @@ def cmd_midi(args: argparse.Namespace) -> int:
             audio.close()
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    script = Path(__file__).resolve().parents[2] / "bench" / "bench_synth.py"
+    if not script.is_file():
+        raise UsageError(
+            f"the benchmark script is not installed here ({script} is missing; run it from a source checkout)"
+        )
+    bench_args = list(args.bench_args)
+    if args.model and "--model" not in bench_args:
+        bench_args += ["--model", args.model]
+    if "--model" in bench_args:  # a missing or broken bundle is one line, before the benchmark starts
+        i = bench_args.index("--model")
+        if i + 1 >= len(bench_args):
+            raise UsageError("--model needs a model name or a bundle folder")
+        from vaesynth.model.bundle import BundleError, read_config
+        from vaesynth.model.catalog import resolve_model
+
+        try:
+            bench_args[i + 1] = str(resolve_model(bench_args[i + 1]))
+            read_config(bench_args[i + 1])
+        except BundleError as e:
+            raise UsageError(str(e)) from None
+    argv = sys.argv
+    sys.argv = [str(script), *bench_args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else EXIT_FAILED
+    finally:
+        sys.argv = argv
+    return EXIT_OK
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     try:
         from vaesynth.app import run_app
@@ -380,7 +367,5 @@ def cmd_app(args: argparse.Namespace) -> int:
     return int(run_app(args.model, args.screenshot) or 0)
 
 
-if __name__ == "__main__":  # pragma: no cover - python -m vaesynth.cli: the one module object, so errors match
-    from vaesynth.cli import main as _main
-
-    raise SystemExit(_main())
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
