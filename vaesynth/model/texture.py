@@ -39,6 +39,7 @@ import numpy as np
 from .texture_bank import BankError, TextureBank
 
 ALIGNS = ("dtw", "linear")
+FOLLOW_FULL, FOLLOW_NONE = 4.0, 12.0  # semitones between donor and played f0: fine part whole, and gone
 ENV_BINS = 9  # width (bins) of the moving average that splits a residual into envelope and fine parts
 
 
@@ -57,7 +58,7 @@ class TextureSettings:
     pitch: bool = True
     gain: float = 1.0
     band: float = 0.25
-    typical: float = 6.0
+    typical: float = 200.0
 
     def to_dict(self) -> dict:
         return {"k": self.k, "align": self.align, "pitch": self.pitch, "gain": self.gain, "band": self.band,
@@ -73,10 +74,10 @@ class TextureSettings:
             isinstance(s.k, int) and not isinstance(s.k, bool) and 1 <= s.k <= 8
             and s.align in ALIGNS and isinstance(s.pitch, bool)
             and all(isinstance(v, num) and not isinstance(v, bool) for v in (s.gain, s.band, s.typical))
-            and 0.0 <= s.gain <= 2.0 and 0.0 < s.band <= 1.0 and 0.0 <= s.typical <= 100.0
+            and 0.0 <= s.gain <= 2.0 and 0.0 < s.band <= 1.0 and 0.0 <= s.typical <= 10000.0
         )  # fmt: skip
         if not ok:
-            raise BankError("texture settings out of range (k 1-8, align dtw|linear, gain 0-2, band 0-1)")
+            raise BankError("texture settings out of range (k 1-8, align dtw|linear, gain 0-2, band 0-1, typical)")
         return s
 
 
@@ -161,10 +162,16 @@ def warp_bins(x: np.ndarray, ratio: np.ndarray) -> np.ndarray:
 
 def follow_pitch(res: np.ndarray, f0_src: np.ndarray, f0_out: np.ndarray) -> np.ndarray:
     """Move the residual's fine (harmonic) part from the donor's f0 ``f0_src (T,)`` to the played
-    ``f0_out (T,)`` (Hz); its envelope part stays. Ratios are limited to one octave either way."""
+    ``f0_out (T,)`` (Hz); its envelope part stays. Ratios are limited to one octave either way.
+
+    Beyond :data:`FOLLOW_FULL` semitones apart the fine part fades, to nothing at :data:`FOLLOW_NONE`:
+    squeezed or stretched that far, the donor's ripple no longer looks like any voice's (an octave
+    down, its harmonics would fall under two bins apart and break the played comb's periodicity)."""
     ratio = np.clip(np.asarray(f0_out, np.float64) / np.maximum(f0_src, 1.0), 0.5, 2.0)
+    apart = np.abs(12.0 * np.log2(ratio))
+    keep = np.clip((FOLLOW_NONE - apart) / (FOLLOW_NONE - FOLLOW_FULL), 0.0, 1.0).astype(np.float32)
     env, fine = split_envelope(res)
-    return env + warp_bins(fine, ratio)
+    return env + warp_bins(fine, ratio) * keep[:, None]
 
 
 def blend(residuals: list[np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:
