@@ -389,8 +389,8 @@ def evaluate_cli(args) -> None:
         "periodicity_real_gl_ratio": ref.periodicity_real_gl / ref.periodicity_real,
         "per_digit": args.per_digit, "seed": args.seed,
     }  # fmt: skip
-    results = json.dumps({"models": clean, "reference": reference}, indent=2) + "\n"
-    atomic_write(out / "results.json", results.encode())
+    summary = json.dumps({"models": clean, "reference": reference}, indent=2) + "\n"
+    atomic_write(out / "results.json", summary.encode())
     table = results_table(results)
     md = [
         "# Evaluation results", "", table, "",
