@@ -72,6 +72,7 @@ def _performance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=_number, default=1.0, help="speed 0.5..2 (duration changes, pitch does not)")
     p.add_argument("--note", metavar="NOTE", help="sing on a note: A3, C#4, a MIDI number (57) or Hz (220hz)")
     p.add_argument("--contour", type=_number, default=0.0, help="with --note: share of natural intonation kept, 0..1")
+    p.add_argument("--formant", type=_number, default=1.0, metavar="RATIO", help="formant (vocal-tract) ratio, 0.5..2")
 
 
 def performance_from_args(args: argparse.Namespace):
@@ -80,7 +81,8 @@ def performance_from_args(args: argparse.Namespace):
 
     try:
         note = parse_note(args.note) if args.note is not None else None
-        return Performance(pitch=args.pitch, speed=args.speed, note_hz=note, contour=args.contour)
+        formant = getattr(args, "formant", 1.0)
+        return Performance(pitch=args.pitch, speed=args.speed, note_hz=note, contour=args.contour, formant=formant)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -255,8 +257,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write samples to {out}: it is a file")
     performance = performance_from_args(args)
     synth = load_synth(model_arg(args))
-    if performance.moves_pitch and not synth.has_f0:
-        raise UsageError(f"pitch and note need the default model (with an f0 head); {synth.bundle.kind!r} has none")
+    if performance.needs_f0_head and not synth.has_f0:
+        raise UsageError(f"pitch, note and formants need the default model (f0 head); {synth.bundle.kind!r} has none")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

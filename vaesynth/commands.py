@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 from vaesynth.cli import (
@@ -73,8 +74,8 @@ def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa
     if saved is not None:
         knobs = tuple(float(v) for v in synth.knobs.check(np.asarray(saved.knobs)))
         temperature = saved.temperature
-        if performance == Performance():
-            performance = saved.performance
+        if replace(performance, contour=1.0) == Performance():  # no performance option given (contour: only
+            performance = saved.performance  # with a note): the voice's own performance
     elif args.voice not in ("random", "", None):
         voice = args.voice
         synth.knobs.speaker_index(voice)  # a ValueError names the known voices

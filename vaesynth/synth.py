@@ -207,18 +207,21 @@ class Synth:
         """Decode one batch: features ``(n_i, n_bins)`` in [0, 1] per digit, trimmed by the valid head.
 
         ``performance``: a pitch shift or held note re-decodes with the mapped f0 track in the
-        harmonic comb (envelopes unchanged); its speed, times ``tempo``, resamples the trimmed
-        frames in time.
+        harmonic comb (envelopes unchanged); a formant ratio warps the envelopes' frequency axis
+        (the comb stays at f0); its speed, times ``tempo``, resamples the trimmed frames in time.
         """
         import torch
 
-        if performance.moves_pitch and not self.has_f0:
-            raise ValueError(f"pitch and note need the default model (with an f0 head); {self._bundle.kind!r} has none")
+        if performance.needs_f0_head and not self.has_f0:
+            raise ValueError(
+                f"pitch, note and formants need the default model (with an f0 head); {self._bundle.kind!r} has none"
+            )
         z = torch.from_numpy(self._knobs.to_latents(digits, np.asarray(knobs)))
         d = torch.tensor(digits, dtype=torch.long)
         model = self._bundle.model
+        warp = {"formant": performance.formant} if performance.moves_formants else {}
         with torch.inference_mode():
-            out = model.decode(z, d)
+            out = model.decode(z, d, **warp)  # valid and f0 do not depend on the formant ratio
             valid = out.valid_logits.float().numpy()
             lengths = [self.valid_length(v) for v in valid]
             if performance.moves_pitch:
@@ -226,7 +229,7 @@ class Synth:
                 mapped = np.stack(
                     [performance.map_f0(f, np.arange(len(f)) < n) for f, n in zip(f0, lengths, strict=True)]
                 )
-                out = model.decode(z, d, teacher_f0=torch.from_numpy(mapped))
+                out = model.decode(z, d, teacher_f0=torch.from_numpy(mapped), **warp)
             feats = out.features.float().numpy()
         return [performance.stretch(np.ascontiguousarray(f[:n]), tempo) for f, n in zip(feats, lengths, strict=True)]
 
