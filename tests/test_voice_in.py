@@ -20,7 +20,16 @@ from vaesynth.audio_in import NO_INPUT, AudioInError, input_devices, record_take
 from vaesynth.cli import main
 from vaesynth.recordings import find_recordings
 from vaesynth.spectral import SpectralConfig, resample
-from vaesynth.voice_in import VoiceInError, analyse_digits, encode_latent, encode_voice, load_take, recognise_digit
+from vaesynth.voice_in import (
+    VoiceInError,
+    analyse_digits,
+    encode_latent,
+    encode_voice,
+    load_full,
+    load_take,
+    recognise_digit,
+)
+from vaesynth.voice_norm import take_voice
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = SpectralConfig()
@@ -192,7 +201,10 @@ def test_say_in_the_voice_of_a_take_and_keep_it(synth, tmp_path: Path, monkeypat
     wave, sr = sf.read(str(out), dtype="float32")
     assert sr == 8000 and len(wave) > 0.8 * sr
     kept = json.loads((tmp_path / "voices" / "mine.json").read_text())
-    np.testing.assert_allclose(kept["knobs"], encode_voice(synth, load_take(path)), atol=1e-5)
+    voice = take_voice(synth, load_full(path))  # the take's knobs, pitch and formants
+    np.testing.assert_allclose(kept["knobs"], voice.knobs, atol=1e-5)
+    assert kept["performance"]["pitch"] == voice.performance.pitch
+    assert kept["performance"].get("formant", 1.0) == voice.performance.formant
 
 
 def test_say_with_a_bad_take_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:

@@ -49,6 +49,10 @@ MIN_MARGIN = 0.01  # recognition margin below this: not a digit (calibrated on F
 BAND_EDGE_HZ: float | None = 3800.0  # feature bins above this are replaced by the bin below (see take_features)
 BAND_GAP = 0.1  # ... when they lie this far (feature units; 0.1 = 10.5 dB) below that bin on average
 EDGE_DB = 60.0  # after frame trimming, samples quieter than this below the peak are cut from both ends
+# the take's smoothed spectral envelope must move: mean over frequency of its standard deviation over the
+# loud frames (feature units). Shifted FSDD test takes >= 0.026; stationary noises, a tone in noise and a
+# click train 0.008-0.022 (docs/voice_in.md)
+MIN_MOVEMENT = 0.024
 MIN_VOICING = 0.45  # best frame periodicity below this: no voiced sound, not a digit (FSDD test takes: >= 0.59)
 # best reconstruction error (mean squared over the utterance's frames, features in [0, 1]) above this:
 # not a digit. Default model, FSDD test takes: 99th percentile 0.0144, largest 0.0152; a tone in noise
@@ -70,7 +74,9 @@ class Recognition:
     ``errors``: float64 ``(10,)`` mean squared feature error per digit condition;
     ``latents``: float32 ``(10, latent_dim)`` posterior means per digit condition;
     ``voicing``: the take's highest frame periodicity (0..1, :func:`vaesynth.pitch.periodicity`):
-    every digit has a vowel, noise has none. ``min_margin``, ``max_error``: the limits it is judged
+    every digit has a vowel, noise has none. ``movement``: how much the take's spectral envelope
+    changes (:func:`movement`; a digit's moves, a steady noise's or tone's does not).
+    ``min_margin``, ``max_error``: the limits it is judged
     by (the normalised analysis of :mod:`vaesynth.voice_norm` has its own; digits it did not
     reconstruct have NaN errors and latents).
     """
@@ -82,12 +88,14 @@ class Recognition:
     voicing: float = 1.0
     min_margin: float = MIN_MARGIN
     max_error: float = MAX_ERROR
+    movement: float = 1.0
 
     @property
     def confident(self) -> bool:
-        """Whether the take is accepted as a spoken digit (margin and error within limits)."""
+        """Whether the take is accepted as a spoken digit (margin, error, voicing and movement within limits)."""
         error_ok = float(self.errors[self.digit]) <= self.max_error
-        return self.margin >= self.min_margin and error_ok and self.voicing >= MIN_VOICING
+        sound_ok = self.voicing >= MIN_VOICING and self.movement >= MIN_MOVEMENT
+        return self.margin >= self.min_margin and error_ok and sound_ok
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, int]:
@@ -272,7 +280,24 @@ def analyse_features(synth: Synth, features: np.ndarray, n_valid: int, take: np.
     order = np.argsort(errors)
     best, second = float(errors[order[0]]), float(errors[order[1]])
     margin = (second - best) / max(best, 1e-12)
-    return Recognition(int(order[0]), margin, errors, mu.float().numpy(), voicing(take, cfg))
+    latents = mu.float().numpy()
+    return Recognition(int(order[0]), margin, errors, latents, voicing(take, cfg), movement=movement(take, cfg))
+
+
+def movement(take: np.ndarray, cfg: SpectralConfig, lifter: int = 12) -> float:
+    """How much the take's spectral envelope moves: each frame's features smoothed by its first
+    ``lifter`` cepstral coefficients (the envelope, without the harmonics and the noise's fine
+    structure), then the standard deviation over the frames within 0.3 feature units (31 dB) of the
+    loudest, averaged over frequency."""
+    feat, n = spectral.wave_to_features(take, cfg)
+    if n < 2:
+        return 0.0
+    c = np.fft.irfft(feat[:n].astype(np.float64), axis=1)
+    c[:, lifter : c.shape[1] - lifter + 1] = 0.0
+    env = np.fft.rfft(c, axis=1).real
+    level = env.mean(axis=1)
+    env = env[level > level.max() - 0.3]
+    return float(env.std(axis=0).mean()) if len(env) > 1 else 0.0
 
 
 def voicing(take: np.ndarray, cfg: SpectralConfig) -> float:
@@ -301,7 +326,8 @@ def refuse(rec: Recognition) -> VoiceInError:
     """The one-sentence refusal of a take that :attr:`Recognition.confident` does not accept."""
     return VoiceInError(
         f"the take does not sound like a spoken digit (best guess {rec.digit}, margin {rec.margin:.3f}, "
-        f"error {rec.errors[rec.digit]:.4f}, voicing {rec.voicing:.2f}): say one digit clearly"
+        f"error {rec.errors[rec.digit]:.4f}, voicing {rec.voicing:.2f}, movement {rec.movement:.3f}): "
+        "say one digit clearly"
     )
 
 

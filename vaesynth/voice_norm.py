@@ -18,8 +18,8 @@ a child) has every formant higher by a common factor, the **formant scale** ``a`
    frequency by ``a`` and stretches time by ``a``; the frames are then resampled back to the take's
    duration). The digit and the knobs come from those features.
 3. **Give the take's pitch and size back**: the knobs' voice is rendered with ``formant = a`` and
-   ``pitch`` = the semitones from the model's own f0 for those knobs to the take's median f0
-   (:func:`f0_median`), so it comes out at the take's pitch and size.
+   ``pitch`` = the semitones from the f0 of the knobs' own render to the take's median f0 (both
+   measured by :func:`f0_median`), so it comes out at the take's pitch and size.
 
 A take within :data:`SNAP` of the model's scale is analysed exactly as before (scale 1): the
 training speakers' own takes keep their features. The rest of the analysis, the checks and the
@@ -45,6 +45,7 @@ from .voice_in import (
     Recognition,
     analyse_digits,
     encode_latent,
+    movement,
     recognise_digit,
     refuse,
     take_features,
@@ -200,8 +201,9 @@ class ScaleSearch:
         order = np.argsort(errors)
         best, second = float(errors[order[0]]), float(errors[order[1]])
         margin = (second - best) / max(best, 1e-12)
-        return Recognition(int(order[0]), margin, errors, latents, voicing(wave, self.synth.spectral),
-                           NORM_MIN_MARGIN, NORM_MAX_ERROR)  # fmt: skip
+        cfg = self.synth.spectral
+        return Recognition(int(order[0]), margin, errors, latents, voicing(wave, cfg),
+                           NORM_MIN_MARGIN, NORM_MAX_ERROR, movement(wave, cfg))  # fmt: skip
 
 
 def estimate_scale(synth: Synth, take: LoadedTake) -> float:
@@ -216,19 +218,14 @@ def f0_median(wave: np.ndarray, cfg: spectral.SpectralConfig) -> float | None:
     return float(np.median(f0[voiced])) if np.any(voiced) else None
 
 
-def model_f0(synth: Synth, digit: int, knobs: np.ndarray) -> float | None:
-    """Median f0 (Hz) the model decodes for ``knobs`` on ``digit`` over its voiced, valid frames."""
-    import torch
+def rendered_f0(synth: Synth, digit: int, knobs: np.ndarray, formant: float = 1.0) -> float | None:
+    """Median f0 (Hz) of ``knobs`` rendered on ``digit`` (pitch 0, ``formant``), measured like the take's
+    (:func:`f0_median`; a light phase reconstruction, :data:`~vaesynth.synth.LIVE_GL_ITERS` iterations),
+    so that the tracker's own leanings cancel in the pitch setting."""
+    from .synth import LIVE_GL_ITERS
 
-    z = torch.from_numpy(synth.knobs.to_latents([digit], np.asarray(knobs, np.float32)[None]))
-    with torch.inference_mode():
-        out = synth.bundle.model.decode(z, torch.tensor([digit]), texture=False)
-    f0 = out.f0_hz[0].float().numpy()
-    n = synth.valid_length(out.valid_logits[0].float().numpy())
-    keep = np.arange(len(f0)) < n
-    if out.voicing_logits is not None:
-        keep &= out.voicing_logits[0].float().numpy() > 0
-    return float(np.median(f0[keep])) if np.any(keep) else None
+    render = synth.render_digit(digit, knobs, Performance(formant=formant), gl_iters=LIVE_GL_ITERS)
+    return f0_median(render.wave, synth.spectral)
 
 
 def take_voice(
@@ -268,8 +265,8 @@ def take_voice(
     knobs = synth.knobs.to_knobs([d], z[None])[0].astype(np.float32)
     perf = Performance()
     if synth.has_f0 and normalise:
-        own = model_f0(synth, d, knobs)
+        formant = round(float(np.clip(scale, *FORMANT_RANGE)), 3)
+        own = rendered_f0(synth, d, knobs, formant) if f0 else None
         pitch = 12.0 * math.log2(f0 / own) if f0 and own else 0.0
-        pitch = round(float(np.clip(pitch, *PITCH_RANGE)), 2)
-        perf = Performance(pitch=pitch, formant=round(float(np.clip(scale, *FORMANT_RANGE)), 3))
+        perf = Performance(pitch=round(float(np.clip(pitch, *PITCH_RANGE)), 2), formant=formant)
     return TakeVoice(d, digit is None, knobs, scale, f0, perf, rec)
