@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-shift", type=int, default=None, help="FSDD test takes per shift (default: all 300)")
     ap.add_argument("--shifts", default=",".join(f"{s:g}" for s in SHIFTS), help="semitones, comma-separated")
     ap.add_argument("--plain", action="store_true", help="without normalisation (the analysis as it was)")
+    ap.add_argument("--starts", type=int, default=None, help="climbs of the scale search (voice_norm.STARTS)")
     ap.add_argument("--only", choices=["sets", "speed"], help="run only these parts")
     ap.add_argument("--model", default=None)
     ap.add_argument("--json", metavar="PATH", help="also write all rows as JSON")
@@ -193,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
 
     data = Path(args.data or os.environ.get("VAESYNTH_FSDD", ""))
     synth = Synth.from_path(args.model)
+    if args.starts is not None:
+        import vaesynth.voice_norm
+
+        vaesynth.voice_norm.STARTS = args.starts
     summary, results, speed = [], {}, None
     if args.only != "speed":
         if not data.is_dir():

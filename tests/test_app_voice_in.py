@@ -63,10 +63,28 @@ def recording(name: str) -> Path:
     return FSDD / f"{name}.wav"
 
 
-def reference_knobs(synth, path: Path | str, digit: int | None = None) -> np.ndarray:  # noqa: ANN001
-    from vaesynth.voice_in import encode_voice, load_take
+def reference_knobs(synth, path: Path | str, digit: int | None = None, scale: float | None = None) -> np.ndarray:  # noqa: ANN001
+    """The knobs of the take in ``path`` analysed here (:func:`vaesynth.voice_norm.take_voice`); with
+    ``scale``, encoded at that formant scale under ``digit`` instead of the scale found."""
+    import torch
 
-    return encode_voice(synth, load_take(path, cfg=synth.spectral), digit)
+    from vaesynth.voice_in import load_full
+    from vaesynth.voice_norm import scaled_features, take_voice
+
+    take = load_full(path, cfg=synth.spectral)
+    if scale is None:
+        return take_voice(synth, take, digit).knobs
+    feats, _ = scaled_features(take, scale, synth.spectral)
+    with torch.inference_mode():
+        mu, _ = synth.bundle.model.encode(torch.from_numpy(feats)[None], torch.tensor([digit]))
+    return synth.knobs.to_knobs([digit], mu.numpy())[0]
+
+
+def reference_scale(synth, path: Path | str) -> float:  # noqa: ANN001
+    from vaesynth.voice_in import load_full
+    from vaesynth.voice_norm import take_voice
+
+    return take_voice(synth, load_full(path, cfg=synth.spectral)).scale
 
 
 def knobs_of(w) -> np.ndarray:  # noqa: ANN001
@@ -204,9 +222,17 @@ def test_a_take_from_a_virtual_microphone_sets_the_knobs_and_says_the_digit(puls
     np.testing.assert_allclose(knobs, np.asarray(take.knobs, np.float32), atol=1e-6)
     np.testing.assert_allclose(render.knobs, take.knobs, atol=1e-5)  # said in exactly that voice
     assert w.hold_voice.isChecked() and w.knob_panel.current_voice() is None  # held, custom
-    ref = reference_knobs(synths["cvae"], path, 6)
+    # the mic path finds the file's formant scale (within two 4 % grid steps; the file's is 1) ...
+    file_scale = float(reference_scale(synths["cvae"], path))
+    assert abs(np.log(take.scale / file_scale)) < 2.01 * np.log(1.04), (take.scale, file_scale)
+    assert take.performance.formant == pytest.approx(take.scale, abs=1e-3)
+    assert w.performance.formant.value() == pytest.approx(take.performance.formant, abs=0.01)
+    assert "Hz" in panel.estimate_text() and "×" in panel.estimate_text()
+    # ... and the voice: the file encoded at the take's scale, within the analysis tolerance of the mic path
+    ref = reference_knobs(synths["cvae"], path, 6, take.scale)
     cosine, distance, spread = latent_closeness(synths["cvae"], 6, knobs, ref)
-    print(f"app mic take vs file: cosine {cosine:.3f}, distance {distance:.3f}, speaker spread {spread:.3f}")
+    print(f"app mic take vs file: scale {take.scale:.3f} vs {file_scale:.3f}, cosine {cosine:.3f}, "
+          f"distance {distance:.3f}, speaker spread {spread:.3f}")  # fmt: skip
     assert cosine > 0.9 and distance < 0.35 * spread, (cosine, distance, spread)
     # the re-synthesis reached the speakers: sound on the monitor after the take ended
     after = recorded[int((done - t0) * SINK_RATE) :]

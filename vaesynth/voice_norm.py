@@ -4,14 +4,18 @@ The default model was trained on six adult men. A take from a higher, shorter vo
 a child) has every formant higher by a common factor, the **formant scale** ``a`` (a woman's about
 1.15-1.2 against a man's, a child's 1.3-1.5). :func:`take_voice`:
 
-1. **Estimate the scale** (:func:`estimate_scale`): analysis by synthesis over a grid of warp
-   factors. For each ``a`` of :data:`SCALE_GRID` the take is warped down by ``a`` (:func:`scaled_features`),
-   encoded and decoded under a few digit conditions (:data:`SEARCH_DIGITS`), and the factor whose
-   reconstruction is closest wins (mean squared feature error over the take's frames; refined
-   between grid points by a parabola in ``log a``). The model reconstructs best the voices it was
-   trained on, and which ``a`` that needs hardly depends on the digit condition (measured on
-   shifted FSDD takes: every digit condition picks the same grid point), so a few conditions find
-   it at a fraction of the cost of all ten.
+1. **Estimate the scale** (:class:`ScaleSearch`): analysis by synthesis over a grid of warp factors
+   (powers of :data:`STEP`, 0.68-2.28). For a factor ``a`` the take is warped down by ``a``
+   (:func:`scaled_features`), encoded and decoded under a digit condition, and the mean squared
+   feature error over the take's frames says how well the model explains it (the decoder's smooth
+   output, without its noise texture). The model reconstructs best the voices it was trained on; the
+   factor that needs is sharpest under the take's own digit, which is not known yet. All factors
+   under all ten digits would cost 320 reconstructions, so the search is staged: a coarse pass (every
+   :data:`COARSE_EVERY`-th factor, x1.22 apart, under :data:`COARSE_DIGITS`); from its :data:`STARTS`
+   best points, the ten digits there and a climb in single grid steps under the two best of them
+   while the error falls (re-ranking the digits where it stops, :data:`CLIMBS` times at most); the
+   end with the lowest error wins. About 50 reconstructions per take (with the digit named: the
+   coarse pass and one climb under that digit, about 12).
 2. **Warp, recognise, encode** at that scale: the features of the take as if its vocal tract were
    ``a`` times longer (:func:`scaled_features`: the take at :data:`~vaesynth.voice_in.WIDE_RATE`
    resampled to ``a x`` the model rate and analysed as if at the model rate, which divides every
@@ -21,9 +25,10 @@ a child) has every formant higher by a common factor, the **formant scale** ``a`
    ``pitch`` = the semitones from the f0 of the knobs' own render to the take's median f0 (both
    measured by :func:`f0_median`), so it comes out at the take's pitch and size.
 
-A take within :data:`SNAP` of the model's scale is analysed exactly as before (scale 1): the
-training speakers' own takes keep their features. The rest of the analysis, the checks and the
-refusals are :mod:`vaesynth.voice_in`.
+A take within :data:`SNAP` grid step of the model's scale is analysed at scale 1 (its features as
+before). Recognition then uses the ten digits' errors at the scale found, judged by
+:data:`NORM_MIN_MARGIN` and :data:`NORM_MAX_ERROR` (with the voicing and movement checks). The rest
+of the analysis (loading, the checks, the refusals) is :mod:`vaesynth.voice_in`.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ COARSE_EVERY = 5  # the coarse pass: every 5th grid point (x 1.22 apart), aligne
 COARSE_DIGITS = (1, 6)  # ... reconstructed under these digit conditions
 MAX_STEPS = 6  # a climb goes at most this many grid steps
 CLIMBS = 3  # climbs at most (the two best digits are checked after each)
+STARTS = 2  # climbs start from this many of the coarse pass's best points
 SNAP = 1  # a scale within this many grid steps of 1.0 counts as 1.0 (the model's own speakers)
 MIN_PERIODICITY = 0.6  # frames at least this periodic count for the f0 median
 # Refusal limits of the normalised analysis (errors of the smooth decoder output, no noise texture):
@@ -159,28 +165,42 @@ class ScaleSearch:
         self.errors([k], (digit,))
         return self._mu[(k, digit)]
 
-    def run(self) -> tuple[int, tuple[int, int]]:
-        """The best grid index and the two best digits there: a coarse pass (every
-        :data:`COARSE_EVERY`-th point under :data:`COARSE_DIGITS`); all ten digits at its best point; a
-        climb in single grid steps, under the two best digits, while the error falls; all ten digits
-        again where it stops, and another climb if the two best changed (at most :data:`CLIMBS`)."""
+    def run_named(self, digit: int) -> int:
+        """The best grid index for a take of a known ``digit``: the coarse pass and one climb under it."""
         lo, hi = GRID_K
         coarse = [k for k in range(lo, hi + 1) if k % COARSE_EVERY == 0]
-        k = coarse[int(np.argmin(self.errors(coarse, COARSE_DIGITS).min(axis=1)))]
-        top = self._top2(k)
-        for _ in range(CLIMBS):
-            k = self._climb(k, top)
-            new = self._top2(k)
-            if set(new) == set(top):
-                break
-            top = new
+        k = coarse[int(np.argmin(self.errors(coarse, (digit,))[:, 0]))]
+        k = self._climb(k, (digit,))
+        return 0 if abs(k) <= SNAP else k
+
+    def run(self) -> tuple[int, tuple[int, int]]:
+        """The best grid index and the two best digits there: a coarse pass (every
+        :data:`COARSE_EVERY`-th point under :data:`COARSE_DIGITS`); from each of its :data:`STARTS` best
+        points, all ten digits there and a climb in single grid steps, under the two best of them, while
+        the error falls, all ten again where it stops, and another climb if the two best changed (at most
+        :data:`CLIMBS`); the end point with the lowest error wins."""
+        lo, hi = GRID_K
+        coarse = [k for k in range(lo, hi + 1) if k % COARSE_EVERY == 0]
+        order = np.argsort(self.errors(coarse, COARSE_DIGITS).min(axis=1))
+        ends = []
+        for start in order[:STARTS]:
+            k = coarse[int(start)]
+            top = self._top2(k)
+            for _ in range(CLIMBS):
+                k = self._climb(k, top)
+                new = self._top2(k)
+                if set(new) == set(top):
+                    break
+                top = new
+            ends.append((float(self.errors([k], top).min()), k, top))
+        _, k, top = min(ends)
         return (0 if abs(k) <= SNAP else k), top
 
     def _top2(self, k: int) -> tuple[int, int]:
         order = np.argsort(self.errors([k], range(N_DIGITS))[0])
         return int(order[0]), int(order[1])
 
-    def _climb(self, k: int, top: tuple[int, int]) -> int:
+    def _climb(self, k: int, top: tuple[int, ...]) -> int:
         lo, hi = GRID_K
         best = float(self.errors([k], top).min())
         for step in (1, -1):
@@ -252,15 +272,16 @@ def take_voice(
         z = encode_latent(synth, take.wave, d)
     else:
         search = ScaleSearch(synth, take)
-        k, _ = search.run()
-        scale = search.scale(k)
         if digit is None:
+            k, _ = search.run()
             rec = search.recognition(k, take.wave)
             if strict and not rec.confident:
                 raise refuse(rec)
             d = rec.digit
         else:
             d = as_digit(digit)
+            k = search.run_named(d)  # the digit's own reconstruction places the scale best
+        scale = search.scale(k)
         z = search.latent(k, d)
     knobs = synth.knobs.to_knobs([d], z[None])[0].astype(np.float32)
     perf = Performance()
