@@ -139,6 +139,21 @@ def summarise(name: str, result: dict) -> dict:
     return out
 
 
+def bench_analysis(synth: Synth, files: list[Path], normalise: bool = True) -> dict:
+    """Analysis time per take (ms): :func:`take_voice` (recognise, scale search, encode, pitch), the
+    file already loaded; each take twice, the first a warm-up."""
+    ts = []
+    for f in files:
+        take = load_full(f, cfg=synth.spectral)
+        for i in range(2):
+            t0 = time.perf_counter()
+            take_voice(synth, take, normalise=normalise, strict=False)
+            if i:
+                ts.append(time.perf_counter() - t0)
+    ms = 1e3 * np.asarray(ts)
+    return {"analysis_ms_p50": float(np.median(ms)), "analysis_ms_p95": float(np.percentile(ms, 95)), "n": len(ms)}
+
+
 def bench_formant_cost(synth: Synth, n: int = 60) -> dict:
     """Render the same digits with formant 1.0 and 1.2, interleaved; the median extra time (ms)."""
     rng = np.random.default_rng(0)
@@ -174,6 +189,9 @@ def markdown(summary: list[dict], speed: dict | None) -> str:
         lines.append("")
         lines.append(f"`--formant 1.2` adds {speed['formant_extra_ms_median']:.2f} ms to a render (median of "
                      f"{speed['n']} interleaved pairs; {speed['render_ms_p50']:.1f} ms without).")  # fmt: skip
+        if "analysis_ms_p50" in speed:
+            lines.append(f"Analysis of a take (+8 st FSDD takes, loaded): {speed['analysis_ms_p50']:.0f} ms p50, "
+                         f"{speed['analysis_ms_p95']:.0f} ms p95.")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -212,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(summary[-1]), f"({time.perf_counter() - t0:.0f} s)", flush=True)
     if args.only != "sets":
         speed = bench_formant_cost(synth)
+        if data.is_dir():
+            takes = voice_sets.build(data, Path(args.sets), (8.0,), 30)["fsdd +8 st"]
+            speed.update(bench_analysis(synth, takes, normalise=not args.plain))
         print(json.dumps(speed), flush=True)
     table = markdown(summary, speed)
     print(table)
