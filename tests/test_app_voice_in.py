@@ -243,6 +243,69 @@ def test_a_take_from_a_virtual_microphone_sets_the_knobs_and_says_the_digit(puls
     assert w.last_result is render and panel.compare.isEnabled()
 
 
+@requires_fsdd
+def test_a_higher_voice_from_the_virtual_microphone_comes_back_at_its_pitch_and_size(
+    pulse, qtbot, make_window, synths, tmp_path
+):  # noqa: ANN001
+    """6_jackson_1.wav moved up 8 semitones in pitch and formants (a woman's range), played into the
+    microphone: recognised, its formant scale found (within 5 % of 2^(8/12)), Pitch and Formants set,
+    the estimate shown, and the digit said in the take's voice at the take's pitch (within 1 semitone)."""
+    from audio_utils import shift_voice
+
+    from vaesynth.voice_norm import f0_median
+
+    x, sr = sf.read(str(recording("6_jackson_1")), dtype="float32")
+    path = tmp_path / "six up 8.wav"
+    sf.write(str(path), shift_voice(x, sr, 8.0), 16000)
+    before = subprocess.run(["pactl", "get-default-source"], capture_output=True, text=True).stdout.strip()
+    subprocess.run(["pactl", "set-default-source", pulse.monitor_name], check=True)
+    try:
+        w = make_window()
+        panel = ready_panel(qtbot, w)
+        qtbot.waitUntil(lambda: panel.record.isEnabled(), timeout=WAIT_MS)
+        for attempt in range(2):
+            listening = threading.Event()
+            w.voice_in.level.connect(lambda _db, ev=listening: ev.set())
+
+            def speak(ev: threading.Event = listening) -> None:
+                ev.wait(5)
+                time.sleep(0.2)
+                subprocess.run(["paplay", "--device", pulse.sink_name, str(path)], check=True, timeout=10)
+
+            player = threading.Thread(target=speak)
+            outcome = run_take(
+                qtbot, w, lambda p=player: (qtbot.mouseClick(panel.record, Qt.MouseButton.LeftButton), p.start())
+            )
+            player.join(10)
+            if outcome[0] == "rejected" and "stopped delivering sound" in outcome[1] and attempt == 0:
+                continue
+            break
+    finally:
+        if before:
+            subprocess.run(["pactl", "set-default-source", before], check=False)
+    assert outcome[0] == "done", outcome
+    _, take, render = outcome
+    applied = 2 ** (8 / 12)
+    print(f"mic take: digit {take.digit}, scale {take.scale:.3f}, f0 {take.f0_hz}, {take.performance}")
+    assert take.recognised and take.digit == 6, take
+    assert take.scale == pytest.approx(applied, rel=0.05)
+    assert w.performance.formant.value() == pytest.approx(take.scale, abs=0.01)
+    assert w.performance.pitch.value() == pytest.approx(take.performance.pitch, abs=0.05)
+    assert f"×{take.scale:.2f}" in panel.estimate_text() and f"{take.f0_hz:.0f} Hz" in panel.estimate_text()
+    assert render.digits == "6" and render.recipe.performance.formant == pytest.approx(take.scale, abs=0.01)
+    semitones = 12 * np.log2(f0_median(render.wave, synths["cvae"].spectral) / take.f0_hz)
+    assert abs(semitones) < 1.0, semitones  # said at the take's pitch ...
+    # ... which is the shifted file's (the mic path hears what the file holds)
+    assert take.f0_hz == pytest.approx(reference_f0(synths["cvae"], path), rel=2 ** (1 / 12) - 1)
+
+
+def reference_f0(synth, path: Path) -> float:  # noqa: ANN001
+    from vaesynth.voice_in import load_take
+    from vaesynth.voice_norm import f0_median
+
+    return float(f0_median(load_take(path, cfg=synth.spectral), synth.spectral))
+
+
 def test_a_device_that_fails_is_one_sentence_and_changes_nothing(pulse, qtbot, make_window) -> None:  # noqa: ANN001
     w = make_window()
     panel = ready_panel(qtbot, w)
