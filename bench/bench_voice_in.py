@@ -122,7 +122,9 @@ def summarise(name: str, result: dict) -> dict:
     if rows and "right" in rows[0] or any("right" in r for r in rows):
         out["right_pct"] = 100 * np.mean([r["right"] for r in acc]) if acc else float("nan")
         out["right_all_pct"] = 100 * np.mean([r.get("right", False) for r in rows])
-        st = [abs(r["f0_st"]) for r in acc if r.get("f0_st") is not None]
+        signed = [r["f0_st"] for r in acc if r.get("f0_st") is not None]
+        st = [abs(v) for v in signed]
+        out["f0_st_median"] = float(np.median(signed)) if signed else float("nan")
         out["f0_st_median_abs"] = float(np.median(st)) if st else float("nan")
         out["f0_within_1st_pct"] = 100 * float(np.mean(np.array(st) <= 1.0)) if st else float("nan")
         applied = applied_scale(name)
@@ -172,14 +174,15 @@ def bench_formant_cost(synth: Synth, n: int = 60) -> dict:
 
 
 def markdown(summary: list[dict], speed: dict | None) -> str:
-    lines = ["| set | takes | refused | digit right (of accepted) | rendered f0 vs take (median abs, within 1 st) "
+    lines = ["| set | takes | refused | digit right (of accepted) "
+             "| rendered f0 - take's (median, median abs, within 1 st) "
              "| formant scale estimate / applied (median, within 5 %) | analysis ms p50 / p95 |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for s in summary:
         if "right_pct" in s:
             scale = (f"{s['scale_ratio_median']:.3f}, {s['scale_within_5pct']:.0f} %" if "scale_ratio_median" in s
                      else f"estimate {s.get('scale_median', float('nan')):.2f}")  # fmt: skip
-            f0 = f"{s['f0_st_median_abs']:.2f} st, {s['f0_within_1st_pct']:.0f} %"
+            f0 = f"{s['f0_st_median']:+.2f} st, {s['f0_st_median_abs']:.2f} st, {s['f0_within_1st_pct']:.0f} %"
             cells = [f"{s['right_pct']:.1f} %", f0, scale]
         else:
             cells = ["-", "-", "-"]
@@ -206,10 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=["sets", "speed"], help="run only these parts")
     ap.add_argument("--model", default=None)
     ap.add_argument("--json", metavar="PATH", help="also write all rows as JSON")
+    ap.add_argument("--table", metavar="JSON", help="only print the table of a --json file written before")
     ap.add_argument("--markdown", metavar="PATH", help="also write the table as markdown")
     args = ap.parse_args(argv)
     import os
 
+    if args.table:
+        saved = json.loads(Path(args.table).read_text())
+        print(markdown([summarise(k, v) for k, v in saved["results"].items()], saved.get("speed")))
+        return 0
     data = Path(args.data or os.environ.get("VAESYNTH_FSDD", ""))
     synth = Synth.from_path(args.model)
     if args.starts is not None:
