@@ -153,7 +153,8 @@ def bench_analysis(synth: Synth, files: list[Path], normalise: bool = True) -> d
             if i:
                 ts.append(time.perf_counter() - t0)
     ms = 1e3 * np.asarray(ts)
-    return {"analysis_ms_p50": float(np.median(ms)), "analysis_ms_p95": float(np.percentile(ms, 95)), "n": len(ms)}
+    p50, p95 = float(np.median(ms)), float(np.percentile(ms, 95))
+    return {"analysis_ms_p50": p50, "analysis_ms_p95": p95, "analysis_n": len(ms)}
 
 
 def bench_formant_cost(synth: Synth, n: int = 60) -> dict:
