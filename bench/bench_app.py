@@ -8,7 +8,7 @@
 What is measured:
 
 - ``startup``: ``python main.py`` launched as a child process, exactly the user's path
-  (``vaesynth.cli.main`` -> ``run_app``). The clock starts in this process just before the child
+  (``vaesynth.cli.cli.main`` -> ``run_app``). The clock starts in this process just before the child
   is spawned (interpreter start-up counts) and stops at the window's first paint ("visible"),
   then at the moment its model is loaded and the knobs are built ("ready"). The child redirects
   QSettings to a temporary folder so the user's settings are neither read nor written. The
@@ -213,7 +213,7 @@ def bench_stress(presses: int, knob_moves: int, rounds: int, model: str | None) 
     apply_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="vaesynth-bench-"))
     models_root = None
-    from vaesynth.catalog import list_bundles
+    from vaesynth.model.catalog import list_bundles
 
     if not list_bundles():
         from training.bundling import untrained_bundle
@@ -377,7 +377,7 @@ def bench_drag(moves: int, model: str | None) -> dict:
     from vaesynth.app.messages import Origin
     from vaesynth.app.settings import file_settings
     from vaesynth.app.theme import apply_theme
-    from vaesynth.audio import AudioOutput
+    from vaesynth.sound.audio import AudioOutput
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_theme(app)
@@ -519,7 +519,7 @@ def bench_midi_notes(notes: int, model: str | None) -> dict:
     from vaesynth.app.main_window import MainWindow
     from vaesynth.app.settings import file_settings
     from vaesynth.app.theme import apply_theme
-    from vaesynth.midi_ports import PortState, match_port
+    from vaesynth.midi.midi_ports import PortState, match_port
 
     keyboard = JackKeyboard()
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -194,8 +194,8 @@ def bench_direct(pulse, synth, n: int, rng: np.random.Generator) -> dict:  # noq
     """Synth.render_digit + AudioOutput.play in one thread (what the app's worker does)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from vaesynth.audio import AudioOutput
-    from vaesynth.spectral import resample
+    from vaesynth.dsp.spectral import resample
+    from vaesynth.sound.audio import AudioOutput
 
     out = AudioOutput()
     audio_thread = ThreadPoolExecutor(max_workers=1)
@@ -287,7 +287,7 @@ class AppDriver:
         self.w.show()
         self.pump_until(lambda: self.ready and self.w.audio_known, 120.0)
         if keyboard is not None:  # listen to the virtual keyboard; its first notes open the connection
-            from vaesynth.midi_ports import match_port
+            from vaesynth.midi.midi_ports import match_port
 
             ports = self.w.view.midi.ports
             names = lambda: [ports.itemText(i) for i in range(ports.count())]  # noqa: E731
@@ -360,7 +360,7 @@ class AppDriver:
 def bench_app(pulse, model: str, n: int, rng: np.random.Generator, midi: bool = True) -> dict:  # noqa: ANN001
     import sounddevice  # noqa: F401  (PortAudio before the JACK server: bench/common.py)
 
-    from vaesynth.spectral import resample
+    from vaesynth.dsp.spectral import resample
 
     keyboard = JackKeyboard() if midi and shutil.which("jackd") else None
     drv = AppDriver(model, keyboard)
@@ -396,7 +396,7 @@ def bench_app(pulse, model: str, n: int, rng: np.random.Generator, midi: bool = 
         drv.pump(0.8)
 
     def settle_idle(_i: int) -> None:
-        # a digit lasts < 0.9 s and its stream closes ~0.1 s after it (vaesynth.audio): idle after 1.1 s
+        # a digit lasts < 0.9 s and its stream closes ~0.1 s after it (vaesynth.sound.audio): idle after 1.1 s
         drv.pump(1.1 + 0.05 * rng.random())
 
     run("key press after idle (app)", lambda i: drv.press(i % 10), settle_idle)
@@ -426,7 +426,7 @@ def bench_app(pulse, model: str, n: int, rng: np.random.Generator, midi: bool = 
 def bench_espeak(pulse, n: int, rng: np.random.Generator) -> dict:  # noqa: ANN001
     import soundfile as sf
 
-    from vaesynth.spectral import resample
+    from vaesynth.dsp.spectral import resample
 
     if shutil.which("espeak-ng") is None or shutil.which("paplay") is None:
         return {"skipped": "espeak-ng or paplay not installed (apt-get install espeak-ng pulseaudio-utils)"}
@@ -494,7 +494,7 @@ def wakeups_per_s(seconds: float = 5.0) -> float:
 def bench_wakeups(synth, seconds: float) -> dict:  # noqa: ANN001
     import sounddevice as sd
 
-    from vaesynth.audio import AudioOutput
+    from vaesynth.sound.audio import AudioOutput
 
     rows: dict[str, float] = {}
     rows["idle, no client"] = wakeups_per_s(seconds)
@@ -504,7 +504,7 @@ def bench_wakeups(synth, seconds: float) -> dict:  # noqa: ANN001
     time.sleep(1.0)
     wait_closed(out)
     rows["AudioOutput idle, 1 s after a sound"] = wakeups_per_s(seconds)
-    from vaesynth.audio import STANDBY_S
+    from vaesynth.sound.audio import STANDBY_S
 
     out.play(r.wave, synth.sample_rate)
     out.prepare()  # what the app's audio bridge does after every sound: the next stream stands ready
@@ -532,7 +532,7 @@ def bench_wakeups(synth, seconds: float) -> dict:  # noqa: ANN001
 
 
 def bench_underruns(synth, latencies: list[float], seconds: float) -> list[dict]:  # noqa: ANN001
-    from vaesynth.audio import AudioOutput
+    from vaesynth.sound.audio import AudioOutput
 
     rows = []
     for busy in (False, True):
@@ -712,7 +712,7 @@ def main(argv: list[str] | None = None) -> int:
     if sd.default.device[1] < 0:
         sd._terminate()
         sd._initialize()
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     synth = Synth.from_path(args.model)
     rng = np.random.default_rng(args.seed)

@@ -5,9 +5,9 @@
 
 Set-up, all real and in user space: a private JACK server (dummy driver, ``--period`` frames at
 48 kHz; JACK delivers MIDI once per period, like an audio interface's driver would) carries the
-notes from a virtual keyboard port (python-rtmidi) to :class:`vaesynth.midi_ports.MidiInput`; the
-:class:`vaesynth.midi_player.MidiPlayer` of ``vaesynth midi`` (default model, default
-:class:`vaesynth.audio.AudioOutput`) plays them in a thread; the sound goes PortAudio -> ALSA pulse
+notes from a virtual keyboard port (python-rtmidi) to :class:`vaesynth.midi.midi_ports.MidiInput`; the
+:class:`vaesynth.midi.midi_player.MidiPlayer` of ``vaesynth midi`` (default model, default
+:class:`vaesynth.sound.audio.AudioOutput`) plays them in a thread; the sound goes PortAudio -> ALSA pulse
 plugin -> PulseAudio null sink ``vaesynth_test`` (the test suite's harness, ``tests/audio_utils.py``)
 and its monitor is recorded with ``parec`` here, every chunk time-stamped on arrival.
 
@@ -111,8 +111,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_round(synth, audio, midi_input, keyboard, pulse, n: int, cold: bool, spacing: float) -> dict:
-    from vaesynth.midi import DIGIT_NOTES
-    from vaesynth.midi_player import MidiPlayer
+    from vaesynth.midi.midi import DIGIT_NOTES
+    from vaesynth.midi.midi_player import MidiPlayer
 
     player = MidiPlayer(synth, audio, sing=True, cache_size=0 if cold else 128)
     notes = [DIGIT_NOTES[i % 10] if i % 3 else 61 + 2 * (i % 2) for i in range(n)]
@@ -151,7 +151,7 @@ def run_round(synth, audio, midi_input, keyboard, pulse, n: int, cold: bool, spa
 
 
 def player_command(note: int):
-    from vaesynth.midi import translate
+    from vaesynth.midi.midi import translate
 
     return translate([0x90, note, 127])
 
@@ -176,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import sounddevice  # noqa: F401  (PortAudio initialised before our JACK server exists)
 
-    from vaesynth.audio import AudioOutput
-    from vaesynth.midi_ports import MidiInput
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
+    from vaesynth.midi.midi_ports import MidiInput
+    from vaesynth.sound.audio import AudioOutput
 
     keyboard = JackKeyboard(client="bench-keys", period=args.period)
     results: dict = {"load_before": os.getloadavg()[0], "jack_period_frames": args.period, "rounds": []}

@@ -6,7 +6,7 @@
     vaesynth bench [same arguments]
 
 What is measured (wall-clock, ``time.perf_counter``, one process, torch single-threaded as
-:class:`vaesynth.synth.Synth` sets it, after warm-up):
+:class:`vaesynth.engine.synth.Synth` sets it, after warm-up):
 
 - ``phase``: every phase-reconstruction choice on the same magnitudes: held-out FSDD
   recordings (official test split, analysed exactly like training data) and decoded model
@@ -41,11 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from training.metrics import log_spectral_distance  # noqa: E402
-from vaesynth import phase as ph  # noqa: E402
-from vaesynth import spectral as sp  # noqa: E402
-from vaesynth.bundle import load_bundle  # noqa: E402
-from vaesynth.catalog import list_bundles  # noqa: E402
-from vaesynth.synth import Synth  # noqa: E402
+from vaesynth.dsp import phase as ph  # noqa: E402
+from vaesynth.dsp import spectral as sp  # noqa: E402
+from vaesynth.engine.synth import Synth  # noqa: E402
+from vaesynth.model.bundle import load_bundle  # noqa: E402
+from vaesynth.model.catalog import list_bundles  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -265,6 +265,12 @@ def bench_engine(synth: Synth, n: int) -> dict:
 
     ts, _ = timed(sweep, n)
     res["rerender_knob_change"] = stats_ms(ts)
+    if synth.has_texture:
+        ts, _ = timed(lambda i: synth.render_digit(i % 10, knobs[i], texture=False), n)
+        res["digit_no_texture"] = stats_ms(ts)
+        held = synth.render_digit(7, base).donors[0]
+        ts, _ = timed(lambda i: synth.render_digit(7, np.where(np.arange(d) == 0, path[i], base), donors=held), n)
+        res["rerender_knob_change_held"] = stats_ms(ts)
 
     m = max(10, n // 10)
     ts, strings = timed(lambda i: synth.render_string("0123456789", seed=i), m, warmup=2)
@@ -346,6 +352,8 @@ def markdown(results: dict) -> str:
         names = {
             "digit": "one digit, new random knobs (decode + phase + fades)",
             "rerender_knob_change": "re-render after a knob change (slider sweep, same digit)",
+            "digit_no_texture": "one digit, texture stage off (the pure decoder)",
+            "rerender_knob_change_held": "re-render after a knob change, texture donors held (as the app does)",
             "string10": 'a 10-digit string ("0123456789")',
             "decode_only": "decoder forward pass alone (one digit)",
             "naive_digit_librosa32_plain": "naive: decode + librosa.griffinlim 32 plain it (one digit)",

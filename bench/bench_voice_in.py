@@ -1,5 +1,5 @@
 """Any voice in, measured: takes shifted in pitch and formants, espeak-ng's female and child voices, and
-non-digits, through the analysis a ``--voice-from`` take gets (:func:`vaesynth.voice_norm.take_voice`).
+non-digits, through the analysis a ``--voice-from`` take gets (:func:`vaesynth.voices.voice_norm.take_voice`).
 
     python bench/bench_voice_in.py --data /path/to/fsdd/recordings            # everything (300 takes per shift)
     python bench/bench_voice_in.py --data ... --per-shift 50 --plain          # the analysis without normalisation
@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import voice_sets  # noqa: E402
 
-from vaesynth.performance import Performance  # noqa: E402
-from vaesynth.synth import Synth  # noqa: E402
-from vaesynth.voice_in import VoiceInError, load_full  # noqa: E402
-from vaesynth.voice_norm import f0_median, take_voice  # noqa: E402
+from vaesynth.engine.performance import Performance  # noqa: E402
+from vaesynth.engine.synth import Synth  # noqa: E402
+from vaesynth.voices.voice_in import VoiceInError, load_full  # noqa: E402
+from vaesynth.voices.voice_norm import f0_median, take_voice  # noqa: E402
 
 SHIFTS = (-4.0, 0.0, 4.0, 8.0, 12.0)
 
@@ -222,9 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data or os.environ.get("VAESYNTH_FSDD", ""))
     synth = Synth.from_path(args.model)
     if args.starts is not None:
-        import vaesynth.voice_norm
+        import vaesynth.voices.voice_norm
 
-        vaesynth.voice_norm.STARTS = args.starts
+        vaesynth.voices.voice_norm.STARTS = args.starts
     summary, results, speed = [], {}, None
     if args.only != "speed":
         if not data.is_dir():

@@ -70,7 +70,7 @@ class JackKeyboard:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         os.environ["JACK_DEFAULT_SERVER"] = self.server
-        from vaesynth.midi_ports import quiet_stderr
+        from vaesynth.midi.midi_ports import quiet_stderr
 
         self.out = None
         for _ in range(200):

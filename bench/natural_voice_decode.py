@@ -33,8 +33,8 @@ def main() -> int:
     p.add_argument("--env-sharpen", type=float, default=0.0)
     p.add_argument("--json", default=None)
     args = p.parse_args()
-    import vaesynth.cvae as vm  # where the default model looks up harmonic_comb
-    import vaesynth.synth as vs
+    import vaesynth.engine.synth as vs
+    import vaesynth.model.cvae as vm  # where the default model looks up harmonic_comb
     from training import judges
 
     comb0, decode0, init0 = vm.harmonic_comb, vs.Synth.decode, vs.Synth.__init__

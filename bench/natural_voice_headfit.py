@@ -32,8 +32,8 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=400, help="gradient steps of the per-utterance fit")
     args = p.parse_args()
     from training import judges as J
-    from vaesynth.blocks import harmonic_comb, noise_texture, seeded_normal
-    from vaesynth.bundle import load_bundle
+    from vaesynth.model.blocks import harmonic_comb, noise_texture, seeded_normal
+    from vaesynth.model.bundle import load_bundle
 
     torch.manual_seed(0)
     model = load_bundle(args.bundle).model.eval()

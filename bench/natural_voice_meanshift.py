@@ -28,8 +28,8 @@ def main() -> int:
     from training import judges as J
     from training.judges import MEL_FRAMES, N_MELS
     from training.judges import two_sample_accuracy as acc
-    from vaesynth.bundle import load_bundle
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
+    from vaesynth.model.bundle import load_bundle
 
     synth = Synth(load_bundle(args.bundle), torch_threads=None)
     jd = J.Judges(Path(args.data))

@@ -42,9 +42,9 @@ def main() -> int:
     args = p.parse_args()
     from training import judges
     from training.vocoder import render_parts
-    from vaesynth.bundle import load_bundle
-    from vaesynth.spectral import normalize_peak
-    from vaesynth.synth import Synth
+    from vaesynth.dsp.spectral import normalize_peak
+    from vaesynth.engine.synth import Synth
+    from vaesynth.model.bundle import load_bundle
 
     bundle = load_bundle(args.bundle)
     model = bundle.model.eval()

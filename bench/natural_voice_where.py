@@ -44,8 +44,8 @@ def main() -> int:
     from training import judges as J
     from training.judges import MEL_FRAMES, N_MELS, log_mel
     from training.judges import two_sample_accuracy as acc
-    from vaesynth.bundle import load_bundle
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
+    from vaesynth.model.bundle import load_bundle
 
     bundle = load_bundle(args.bundle)
     model = bundle.model.eval()

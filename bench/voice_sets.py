@@ -40,7 +40,7 @@ def shift(wave: np.ndarray, rate: int, semitones: float) -> np.ndarray:
     duration kept (see the module doc)."""
     import librosa
 
-    from vaesynth.spectral import resample
+    from vaesynth.dsp.spectral import resample
 
     x = resample(np.asarray(wave, np.float32), rate, RATE)
     if semitones == 0:

@@ -51,7 +51,7 @@ def main() -> int:
     from vaesynth.app.messages import Origin
     from vaesynth.app.settings import file_settings
     from vaesynth.app.theme import apply_theme
-    from vaesynth.recordings import find_recordings
+    from vaesynth.sound.recordings import find_recordings
 
     fsdd = find_recordings()
     take = args.take or (str(fsdd / "6_jackson_1.wav") if fsdd else None)

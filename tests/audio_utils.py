@@ -55,7 +55,7 @@ def shift_voice(wave: np.ndarray, rate: int, semitones: float, out_rate: int = 1
     resampled by ``1 / r`` (the method of bench/voice_sets.py)."""
     import librosa
 
-    from vaesynth.spectral import resample
+    from vaesynth.dsp.spectral import resample
 
     r = 2.0 ** (semitones / 12.0)
     x = resample(np.asarray(wave, np.float32), rate, out_rate)

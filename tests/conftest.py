@@ -68,7 +68,7 @@ def _reinit_portaudio() -> None:
     """Make PortAudio re-read its device list (only needed when the environment changed after its import)."""
     import sounddevice as sd
 
-    from vaesynth.audio import close_all
+    from vaesynth.sound.audio import close_all
 
     close_all()  # Pa_Terminate with a stream still running (a test's last sound) can hang
     sd._terminate()
@@ -120,7 +120,7 @@ def no_audio_env() -> Iterator[None]:
 @pytest.fixture
 def run(capsys):  # noqa: ANN001, ANN201 - pytest fixtures
     """Run the ``vaesynth`` command line in-process: ``run(*argv) -> (exit status, stdout, stderr lines)``."""
-    from vaesynth import cli
+    from vaesynth.cli import cli
 
     def _run(*argv: str) -> tuple[int, str, list[str]]:
         code = cli.main(list(argv))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from vaesynth import midi_ports
+from vaesynth.midi import midi_ports
 
 WAIT_S = 10.0  # upper bound for the server to come up (never a measurement)
 
@@ -83,7 +83,7 @@ class Keyboard:
 
     A client that reuses the name of one just closed may be renamed ``client-01`` by JACK while the
     old one is still being torn down (as a replugged device's ALSA address changes): compare such
-    names with :func:`vaesynth.midi_ports.match_port`.
+    names with :func:`vaesynth.midi.midi_ports.match_port`.
     """
 
     def __init__(self, client: str = "vkeys", port: str = "keys") -> None:

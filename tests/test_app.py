@@ -174,7 +174,7 @@ def test_key_presses_are_rendered_ahead_and_stay_fresh(qtbot, make_window) -> No
     again = press(qtbot, w, "3")  # (ahead again if the engine had time to render a new 3, else now)
     assert len({r.knobs for r in [*results, again]}) == 4, "every press is a new voice"
     # what was played is what the recipe makes again, and what the knobs show
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     first = results[0]
     assert np.array_equal(first.recipe.render(Synth.from_path(w.model_info.path)).wave, first.wave)

@@ -22,9 +22,9 @@ from test_app import WAIT_MS, make_window, press, settings_file  # noqa: E402, F
 
 from vaesynth.app.messages import Origin  # noqa: E402
 from vaesynth.app.voice_knobs import bilinear_weights  # noqa: E402
-from vaesynth.bundle import load_bundle  # noqa: E402
-from vaesynth.catalog import resources_dir  # noqa: E402
-from vaesynth.voice import KnobSpace  # noqa: E402
+from vaesynth.model.bundle import load_bundle  # noqa: E402
+from vaesynth.model.catalog import resources_dir  # noqa: E402
+from vaesynth.voices.voice import KnobSpace, VoiceMap  # noqa: E402
 
 SHIPPED = resources_dir() / "models"
 FSDD = Path(__file__).resolve().parents[2] / "shared" / "fsdd" / "recordings"
@@ -44,7 +44,7 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def space(models_root: Path) -> tuple[KnobSpace, np.ndarray, object]:
     """The knob space, training posteriors and voice map of the annotated model, read independently."""
     b = load_bundle(models_root / "cvae")
-    return KnobSpace.from_stats(b.stats, b.speakers), b.stats.post_mu.double().numpy(), b.voice_map
+    return KnobSpace.from_stats(b.stats, b.speakers), b.stats.post_mu.double().numpy(), VoiceMap.from_bundle(b)
 
 
 @pytest.fixture(autouse=True)
@@ -314,7 +314,7 @@ def test_saved_voice_reloads_bit_identically(qtbot, make_window, private_voices)
 
 
 def test_voices_of_other_models_are_not_offered(qtbot, make_window, models_root, private_voices) -> None:  # noqa: ANN001
-    from vaesynth.keep import SavedVoice, save_voice
+    from vaesynth.voices.keep import SavedVoice, save_voice
 
     save_voice(SavedVoice("Other", "mlp", (0.0,) * 16), private_voices)
     w = make_window()
@@ -325,9 +325,9 @@ def test_voices_of_other_models_are_not_offered(qtbot, make_window, models_root,
 def exported_matches_recipe(w, tmp_path: Path, name: str) -> object:  # noqa: ANN001
     import soundfile as sf
 
-    from vaesynth.keep import read_recipe
-    from vaesynth.synth import Synth
-    from vaesynth.wavfile import write_wav
+    from vaesynth.engine.synth import Synth
+    from vaesynth.sound.wavfile import write_wav
+    from vaesynth.voices.keep import read_recipe
 
     path = w.export_wav(tmp_path / name)
     assert path is not None and path.is_file()
@@ -364,7 +364,7 @@ def test_exported_wav_carries_a_recipe_that_makes_it_again(qtbot, make_window, t
     with qtbot.waitSignal(w.render_shown, timeout=WAIT_MS) as blocker:
         w.knob_panel.knobs[0].dial.setValue(w.knob_panel.knobs[0].dial.value() + 40)  # a live edit
     assert blocker.args[0].request.origin is Origin.KNOB
-    from vaesynth.synth import LIVE_GL_ITERS
+    from vaesynth.engine.synth import LIVE_GL_ITERS
 
     assert exported_matches_recipe(w, tmp_path, "knob.wav").gl_iters == LIVE_GL_ITERS  # lighter, and says so
 

@@ -11,9 +11,9 @@ from vaesynth.app.knob_labels import tooltip
 from vaesynth.app.messages import KnobMode, Origin, RenderRequest
 from vaesynth.app.recordings import a_then_b, load_recording
 from vaesynth.app.voice_knobs import CornerKind, CornerVoice, VoiceKnobs, bilinear_weights
-from vaesynth.recordings import find_recording
-from vaesynth.recordings import find_recordings as recordings_dir
-from vaesynth.voice import KnobSpace, VoiceMap
+from vaesynth.sound.recordings import find_recording
+from vaesynth.sound.recordings import find_recordings as recordings_dir
+from vaesynth.voices.voice import KnobSpace, VoiceMap
 
 D = 4
 

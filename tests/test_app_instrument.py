@@ -25,13 +25,13 @@ pytest.importorskip("pytestqt")
 
 from test_app import WAIT_MS, make_window, press, settings_file  # noqa: E402, F401
 
-from vaesynth import midi_ports  # noqa: E402
 from vaesynth.app.messages import Origin  # noqa: E402
 from vaesynth.app.performance_panel import NEEDS_F0  # noqa: E402
-from vaesynth.catalog import resources_dir  # noqa: E402
-from vaesynth.midi import velocity_to_gain  # noqa: E402
-from vaesynth.midi_ports import PortState  # noqa: E402
-from vaesynth.performance import Performance, midi_to_hz, parse_note  # noqa: E402
+from vaesynth.engine.performance import Performance, midi_to_hz, parse_note  # noqa: E402
+from vaesynth.midi import midi_ports  # noqa: E402
+from vaesynth.midi.midi import velocity_to_gain  # noqa: E402
+from vaesynth.midi.midi_ports import PortState  # noqa: E402
+from vaesynth.model.catalog import resources_dir  # noqa: E402
 
 SHIPPED = resources_dir() / "models"
 

@@ -313,7 +313,7 @@ def test_status_reports_render_time_and_output_latency(qtbot, make_window) -> No
 def test_audio_output_times_a_sound_to_the_device(pulse) -> None:  # noqa: ANN001
     import numpy as np
 
-    from vaesynth.audio import AudioOutput
+    from vaesynth.sound.audio import AudioOutput
 
     out = AudioOutput()
     assert out.start_latency_s is None  # nothing played yet

@@ -3,7 +3,7 @@
 A copy of the shipped conditional VAE (it recognises digits) and a random-weight MLP-VAE (no digit
 condition). Takes are real FSDD test recordings (index 0-4, never trained on): through a virtual
 microphone (the PulseAudio null sink's monitor as the default source, fed with ``paplay``), the
-Open WAV… button and a drop. The knobs are compared with :func:`vaesynth.voice_in.encode_voice`
+Open WAV… button and a drop. The knobs are compared with :func:`vaesynth.voices.voice_in.encode_voice`
 run here on the file directly, on a model loaded independently of the window.
 """
 
@@ -30,9 +30,9 @@ from test_app import WAIT_MS, make_window, press, settings_file  # noqa: E402, F
 from vaesynth.app.messages import Origin  # noqa: E402
 from vaesynth.app.voice_in_control import NO_DEVICE  # noqa: E402
 from vaesynth.app.voice_in_panel import NEEDS_CVAE  # noqa: E402
-from vaesynth.catalog import resources_dir  # noqa: E402
-from vaesynth.recordings import find_recordings  # noqa: E402
-from vaesynth.spectral import resample  # noqa: E402
+from vaesynth.dsp.spectral import resample  # noqa: E402
+from vaesynth.model.catalog import resources_dir  # noqa: E402
+from vaesynth.sound.recordings import find_recordings  # noqa: E402
 
 SHIPPED = resources_dir() / "models"
 FSDD = find_recordings()
@@ -53,7 +53,7 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def synths(models_root: Path) -> dict:
     """The same models, loaded here independently of the window (the reference analysis)."""
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     return {kind: Synth.from_path(models_root / kind) for kind in ("cvae", "mlp")}
 
@@ -64,12 +64,12 @@ def recording(name: str) -> Path:
 
 
 def reference_knobs(synth, path: Path | str, digit: int | None = None, scale: float | None = None) -> np.ndarray:  # noqa: ANN001
-    """The knobs of the take in ``path`` analysed here (:func:`vaesynth.voice_norm.take_voice`); with
+    """The knobs of the take in ``path`` analysed here (:func:`vaesynth.voices.voice_norm.take_voice`); with
     ``scale``, encoded at that formant scale under ``digit`` instead of the scale found."""
     import torch
 
-    from vaesynth.voice_in import load_full
-    from vaesynth.voice_norm import scaled_features, take_voice
+    from vaesynth.voices.voice_in import load_full
+    from vaesynth.voices.voice_norm import scaled_features, take_voice
 
     take = load_full(path, cfg=synth.spectral)
     if scale is None:
@@ -81,8 +81,8 @@ def reference_knobs(synth, path: Path | str, digit: int | None = None, scale: fl
 
 
 def reference_scale(synth, path: Path | str) -> float:  # noqa: ANN001
-    from vaesynth.voice_in import load_full
-    from vaesynth.voice_norm import take_voice
+    from vaesynth.voices.voice_in import load_full
+    from vaesynth.voices.voice_norm import take_voice
 
     return take_voice(synth, load_full(path, cfg=synth.spectral)).scale
 
@@ -252,7 +252,7 @@ def test_a_higher_voice_from_the_virtual_microphone_comes_back_at_its_pitch_and_
     the estimate shown, and the digit said in the take's voice at the take's pitch (within 1 semitone)."""
     from audio_utils import shift_voice
 
-    from vaesynth.voice_norm import f0_median
+    from vaesynth.voices.voice_norm import f0_median
 
     x, sr = sf.read(str(recording("6_jackson_1")), dtype="float32")
     path = tmp_path / "six up 8.wav"
@@ -300,8 +300,8 @@ def test_a_higher_voice_from_the_virtual_microphone_comes_back_at_its_pitch_and_
 
 
 def reference_f0(synth, path: Path) -> float:  # noqa: ANN001
-    from vaesynth.voice_in import load_take
-    from vaesynth.voice_norm import f0_median
+    from vaesynth.voices.voice_in import load_take
+    from vaesynth.voices.voice_norm import f0_median
 
     return float(f0_median(load_take(path, cfg=synth.spectral), synth.spectral))
 
@@ -322,7 +322,7 @@ def test_a_device_that_fails_is_one_sentence_and_changes_nothing(pulse, qtbot, m
 
 
 def test_without_an_input_device_the_panel_says_so_and_the_rest_works(no_audio_env, qtbot, make_window) -> None:  # noqa: ANN001
-    from vaesynth.audio_in import input_devices
+    from vaesynth.sound.audio_in import input_devices
 
     if input_devices():
         pytest.skip("this host has input devices besides PulseAudio")

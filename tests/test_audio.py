@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from audio_utils import active_span, dominant_frequency, make_tone, rms_db
 
-from vaesynth.audio import NO_DEVICE, NO_PORTAUDIO, AudioOutput
-from vaesynth.spectral import magnitude, resample
+from vaesynth.dsp.spectral import magnitude, resample
+from vaesynth.sound.audio import NO_DEVICE, NO_PORTAUDIO, AudioOutput
 
 REC_RATE = 48000
 
@@ -23,8 +23,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory):
     import torch
 
     from training.bundling import untrained_bundle
-    from vaesynth.bundle import load_bundle
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
+    from vaesynth.model.bundle import load_bundle
 
     bundle = load_bundle(untrained_bundle("cvae", Path(tmp_path_factory.mktemp("models")) / "cvae"))
     with torch.no_grad():
@@ -209,9 +209,9 @@ def test_stop_closes_the_stream(pulse) -> None:
 
 
 def test_prepare_opens_the_stream_ahead_and_play_uses_it(pulse, monkeypatch) -> None:
-    import vaesynth.audio
+    import vaesynth.sound.audio
 
-    monkeypatch.setattr(vaesynth.audio, "STANDBY_S", 0.3)
+    monkeypatch.setattr(vaesynth.sound.audio, "STANDBY_S", 0.3)
     out = AudioOutput()
     out.prepare()
     assert out.open_streams == 1  # opened, not started
@@ -333,9 +333,9 @@ def test_crossfade_with_nothing_playing_starts_at_once(pulse) -> None:
 
 
 def test_falls_back_to_mixing_when_a_second_stream_cannot_open(pulse, monkeypatch) -> None:
-    import vaesynth.audio
+    import vaesynth.sound.audio
 
-    real = vaesynth.audio.Stream
+    real = vaesynth.sound.audio.Stream
 
     outputs: list[AudioOutput] = []
 
@@ -345,7 +345,7 @@ def test_falls_back_to_mixing_when_a_second_stream_cannot_open(pulse, monkeypatc
                 raise RuntimeError("Device unavailable [PaErrorCode -9985]")
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(vaesynth.audio, "Stream", OneAtATime)
+    monkeypatch.setattr(vaesynth.sound.audio, "Stream", OneAtATime)
     out = AudioOutput()
     outputs.append(out)
     rec = pulse.start_recording(rate=REC_RATE)

@@ -1,4 +1,4 @@
-"""Bundles on disk (vaesynth.bundle): model resolution, listing, atomic config writes."""
+"""Bundles on disk (vaesynth.model.bundle): model resolution, listing, atomic config writes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from training.bundling import untrained_bundle
-from vaesynth.bundle import BundleError, load_bundle, read_config, save_bundle, update_config
-from vaesynth.catalog import MODELS_ENV, list_bundles, resolve_model
-from vaesynth.models import MODEL_KINDS
+from vaesynth.model.bundle import BundleError, load_bundle, read_config, save_bundle, update_config
+from vaesynth.model.catalog import MODELS_ENV, list_bundles, resolve_model
+from vaesynth.model.models import MODEL_KINDS
 
 
 @pytest.fixture(scope="module")

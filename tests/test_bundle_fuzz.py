@@ -39,7 +39,7 @@ FIELDS = [
 CHILD = r"""
 import json, resource, sys, traceback
 from pathlib import Path
-from vaesynth.bundle import BundleError, load_bundle
+from vaesynth.model.bundle import BundleError, load_bundle
 out = []
 for case in sorted(Path(sys.argv[1]).iterdir()):
     try:

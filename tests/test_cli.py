@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 
 from training.bundling import untrained_bundle
-from vaesynth.bundle import load_bundle, save_bundle
+from vaesynth.model.bundle import load_bundle, save_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -161,7 +161,7 @@ def test_long_input_is_rejected_before_any_heavy_work() -> None:
 
 
 def test_failed_write_leaves_nothing_behind(run, models_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    from vaesynth import wavfile
+    from vaesynth.sound import wavfile
 
     real_write = os.write
 
@@ -189,7 +189,7 @@ def test_say_with_pitch_speed_and_note(run, models_dir: Path, tmp_path: Path) ->
 
 def test_say_streams_a_wav_to_stdout(models_dir: Path) -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "vaesynth.cli", "say", "12", "--model", str(models_dir / "cvae"), "-o", "-"],
+        [sys.executable, "-m", "vaesynth", "say", "12", "--model", str(models_dir / "cvae"), "-o", "-"],
         capture_output=True,
         timeout=120,
         cwd=ROOT,
@@ -200,7 +200,7 @@ def test_say_streams_a_wav_to_stdout(models_dir: Path) -> None:
 
 
 def test_say_to_a_full_disk_is_one_line(run, models_dir: Path, tmp_path: Path, monkeypatch) -> None:
-    from vaesynth import wavfile
+    from vaesynth.sound import wavfile
 
     def full(fd: int, data) -> int:
         raise OSError(28, "No space left on device")

@@ -14,8 +14,8 @@ from training.judges import (
     spectral_flux,
     two_sample_accuracy,
 )
-from vaesynth.models import ConditionalVAE
-from vaesynth.spectral import SpectralConfig
+from vaesynth.dsp.spectral import SpectralConfig
+from vaesynth.model.models import ConditionalVAE
 
 CFG = SpectralConfig()
 
@@ -98,8 +98,8 @@ def test_voicing_and_texture_options():
 
 def test_render_options_trim_and_fade(tmp_path):
     from training.bundling import untrained_bundle
-    from vaesynth.bundle import load_bundle
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
+    from vaesynth.model.bundle import load_bundle
 
     bundle = load_bundle(untrained_bundle("cvae", tmp_path / "cvae"))
     u = np.zeros(bundle.latent_dim, dtype=np.float32)
@@ -121,7 +121,7 @@ def test_source_filter_vocoder_renders_the_parts_at_their_levels():
     the same noise seed renders the same wave."""
     from training.judges import frame_voicing
     from training.vocoder import render_parts
-    from vaesynth.spectral import magnitude
+    from vaesynth.dsp.spectral import magnitude
 
     n, f = 60, CFG.n_bins
     quiet = np.full((n, f), -30.0)  # far below anything audible
@@ -153,7 +153,7 @@ def test_decode_parts_are_what_decode_mixes():
     with the comb (no texture) gives ``decode``'s features."""
     import math
 
-    from vaesynth.blocks import harmonic_comb
+    from vaesynth.model.blocks import harmonic_comb
 
     m = ConditionalVAE(CFG, latent_dim=4, channels=16, voicing=True, hard_gate=True).eval()
     z, d = torch.randn(3, 4), torch.tensor([1, 2, 3])

@@ -1,4 +1,4 @@
-"""Voices you keep and recipes that render a WAV again sample for sample (vaesynth.keep, `say --recipe`)."""
+"""Voices you keep and recipes that render a WAV again sample for sample (vaesynth.voices.keep, `say --recipe`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from training.bundling import untrained_bundle
-from vaesynth.keep import (
+from vaesynth.engine.performance import Performance
+from vaesynth.voices.keep import (
     KeepError,
     RenderRecipe,
     SavedVoice,
@@ -21,7 +22,6 @@ from vaesynth.keep import (
     sidecar,
     write_wav_with_recipe,
 )
-from vaesynth.performance import Performance
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_bad_recipes_are_one_line(run, model: Path, tmp_path: Path) -> None:
 
 
 def test_a_recipe_records_a_lighter_phase_and_renders_it_again(model: Path, tmp_path: Path) -> None:
-    from vaesynth.synth import LIVE_GL_ITERS, Synth
+    from vaesynth.engine.synth import LIVE_GL_ITERS, Synth
 
     synth = Synth.from_path(model)
     knobs = tuple(float(x) for x in np.linspace(-1, 1, synth.latent_dim, dtype=np.float32))

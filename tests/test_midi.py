@@ -1,8 +1,8 @@
-"""vaesynth.midi and the headless ``vaesynth midi`` player, for real without hardware.
+"""vaesynth.midi.midi and the headless ``vaesynth midi`` player, for real without hardware.
 
 A JACK server with the dummy driver runs in user space for this module (``jackd`` from the Debian
 package jackd2, which scripts/setup.sh installs); python-rtmidi's JACK API gives the tests a
-virtual MIDI output port (a stand-in keyboard) that :class:`vaesynth.midi_ports.MidiInput` listens to.
+virtual MIDI output port (a stand-in keyboard) that :class:`vaesynth.midi.midi_ports.MidiInput` listens to.
 Without ``jackd`` those tests skip, saying so. The end-to-end test records the PulseAudio null sink
 (``pulse`` fixture) while the player, a subprocess on the shipped default model, sings notes sent
 through that port. No assertion here depends on how fast anything is.
@@ -26,8 +26,10 @@ import pytest
 from jack_utils import Keyboard
 from jack_utils import jack_server as jack_server_running
 
-from vaesynth import cli, midi_ports
-from vaesynth.midi import (
+from vaesynth.cli import cli
+from vaesynth.engine.performance import NOTE_RANGE_HZ
+from vaesynth.midi import midi_ports
+from vaesynth.midi.midi import (
     DIGIT_NOTES,
     AllNotesOff,
     KnobMove,
@@ -39,9 +41,8 @@ from vaesynth.midi import (
     translate,
     velocity_to_gain,
 )
-from vaesynth.midi_player import SING_CONTOUR, MidiPlayer
-from vaesynth.midi_ports import MidiInput, MidiUnavailable, PortNotFound, PortState, match_port
-from vaesynth.performance import NOTE_RANGE_HZ
+from vaesynth.midi.midi_player import SING_CONTOUR, MidiPlayer
+from vaesynth.midi.midi_ports import MidiInput, MidiUnavailable, PortNotFound, PortState, match_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "resources" / "models" / "cvae"
@@ -236,7 +237,7 @@ def test_player_speaks_notes_with_velocity_gain_and_retriggers(fakes) -> None:
 
 
 def midi_natural():
-    from vaesynth.performance import NATURAL
+    from vaesynth.engine.performance import NATURAL
 
     return NATURAL
 

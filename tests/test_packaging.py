@@ -7,9 +7,11 @@ vaesynth it can import, and its shipped models must come from the wheel's packag
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import venv
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import pytest
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
+# the fresh venv must not see the source tree through PYTHONPATH (the tests run with the checkout on it)
+FRESH_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +53,24 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
+def test_every_package_of_the_source_is_listed_for_the_wheel() -> None:
+    """pyproject.toml lists the packages explicitly: a new subpackage missing there would be left out of the wheel."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for top in ("vaesynth", "training")
+        for p in (ROOT / top).rglob("__init__.py")
+    }
+    assert found <= listed, f"packages missing from [tool.setuptools] packages: {sorted(found - listed)}"
+    assert {"vaesynth.dsp", "vaesynth.model", "vaesynth.cli"} <= found  # the scan saw the subpackages
+
+
 def test_the_wheel_carries_the_shipped_models_and_speaks(installed: Path, tmp_path: Path) -> None:
     where = subprocess.check_output(
-        [installed, "-c", "import vaesynth.catalog as b; print(b.__file__); print(b.default_models_dir())"],
+        [installed, "-c", "import vaesynth.model.catalog as b; print(b.__file__); print(b.default_models_dir())"],
         text=True,
         cwd=tmp_path,
+        env=FRESH_ENV,
     ).split()
     assert str(ROOT) not in where[0], "the fresh venv imported the source tree, not the wheel"
     assert where[1].endswith("vaesynth/resources/models")
@@ -63,9 +80,10 @@ def test_the_wheel_carries_the_shipped_models_and_speaks(installed: Path, tmp_pa
         text=True,
         timeout=300,
         cwd=tmp_path,
+        env=FRESH_ENV,
     )
     assert res.returncode == 0, res.stderr
     info = sf.info(str(tmp_path / "x.wav"))
     assert info.samplerate == 8000 and info.duration > 0.2
-    listing = subprocess.check_output([installed, "-m", "vaesynth", "models"], text=True, cwd=tmp_path)
+    listing = subprocess.check_output([installed, "-m", "vaesynth", "models"], text=True, cwd=tmp_path, env=FRESH_ENV)
     assert listing.splitlines()[1].startswith("cvae")

@@ -1,4 +1,4 @@
-"""Pitch, held notes and speed (vaesynth.performance), measured on what the engine renders.
+"""Pitch, held notes and speed (vaesynth.engine.performance), measured on what the engine renders.
 
 f0 is measured from the waveform with YIN (librosa) over its loud frames; the spectral envelope is the
 long-term log spectrum smoothed across frequency. The measurements run on the shipped default model
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from training.bundling import untrained_bundle
-from vaesynth import spectral as sp
-from vaesynth.catalog import list_bundles
-from vaesynth.performance import Performance, midi_to_hz, parse_note
-from vaesynth.synth import Synth
+from vaesynth.dsp import spectral as sp
+from vaesynth.engine.performance import Performance, midi_to_hz, parse_note
+from vaesynth.engine.synth import Synth
+from vaesynth.model.catalog import list_bundles
 
 SHIPPED = "cvae" in list_bundles()
 needs_shipped = pytest.mark.skipif(not SHIPPED, reason="needs the shipped default model (resources/models/cvae)")

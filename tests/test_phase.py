@@ -1,4 +1,4 @@
-"""Phase reconstruction (vaesynth.phase) and the STFT pair: the fast paths agree with the textbook ones."""
+"""Phase reconstruction (vaesynth.dsp.phase) and the STFT pair: the fast paths agree with the textbook ones."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from training.metrics import log_spectral_distance
-from vaesynth import phase as ph
-from vaesynth import spectral as sp
+from vaesynth.dsp import phase as ph
+from vaesynth.dsp import spectral as sp
 
 CFG = sp.SpectralConfig()
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from vaesynth.app.render_process import RenderProcess
-from vaesynth.catalog import resolve_model
-from vaesynth.keep import RenderRecipe
-from vaesynth.synth import Synth
+from vaesynth.engine.synth import Synth
+from vaesynth.model.catalog import resolve_model
+from vaesynth.voices.keep import RenderRecipe
 
 
 def wait_ready(proc: RenderProcess, timeout_s: float = 120.0) -> None:

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from training.bundling import untrained_bundle
-from vaesynth import synth as synth_mod
-from vaesynth.bundle import BundleError, load_bundle
-from vaesynth.models import DecoderOutput
-from vaesynth.synth import MIN_FRAMES, Render, Synth
+from vaesynth.engine import synth as synth_mod
+from vaesynth.engine.synth import MIN_FRAMES, Render, Synth
+from vaesynth.model.bundle import BundleError, load_bundle
+from vaesynth.model.models import DecoderOutput
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_synth_settings_are_checked(synth: Synth) -> None:
 
 
 def _shipped() -> list[str]:
-    from vaesynth.catalog import list_bundles
+    from vaesynth.model.catalog import list_bundles
 
     return list(list_bundles())
 

@@ -20,11 +20,11 @@ from training.__main__ import main as train_main
 from training.bundling import DISPLAY_NAMES, untrained_bundle
 from training.config import MODEL_KINDS, RECIPES, ConfigError, Recipe, model_signature_params
 from training.evaluate import run_folder
-from vaesynth.bundle import BundleError, load_bundle
-from vaesynth.models import build_model
-from vaesynth.spectral import SpectralConfig, features_to_mag, mag_to_features, magnitude, wave_to_features
-from vaesynth.synth import Synth
-from vaesynth.voice import fit_latent_stats
+from vaesynth.dsp.spectral import SpectralConfig, features_to_mag, mag_to_features, magnitude, wave_to_features
+from vaesynth.engine.synth import Synth
+from vaesynth.model.bundle import BundleError, load_bundle
+from vaesynth.model.models import build_model
+from vaesynth.voices.voice import fit_latent_stats
 
 CFG = SpectralConfig()
 
@@ -351,7 +351,7 @@ def test_export_refreshes_latent_stats_from_data(tmp_path):
 def test_recipes_cover_every_model_kind_with_complete_params():
     """Recipes spell out every constructor argument, so no run follows a model default (the CNN's
     default channels=32 disagrees with its recipe's 16: the recipe wins, explicitly)."""
-    from vaesynth.models import MODEL_TYPES
+    from vaesynth.model.models import MODEL_TYPES
 
     assert tuple(RECIPES) == MODEL_KINDS == tuple(MODEL_TYPES)
     assert set(DISPLAY_NAMES) == set(MODEL_KINDS)

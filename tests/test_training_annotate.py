@@ -15,9 +15,10 @@ import pytest
 
 from training.annotate import SWEEP, annotate_bundle, knob_effects, voice_map
 from training.bundling import untrained_bundle
-from vaesynth.bundle import load_bundle
-from vaesynth.catalog import list_bundles
-from vaesynth.synth import Synth
+from vaesynth.engine.synth import Synth
+from vaesynth.model.bundle import load_bundle
+from vaesynth.model.catalog import list_bundles
+from vaesynth.voices.voice import VoiceMap
 
 
 class Split(SimpleNamespace):
@@ -42,8 +43,9 @@ def test_annotate_stores_a_map_and_labels_that_load_back(tmp_path: Path) -> None
     train = Split(**vars(fake_train_split(bundle)))
     annotate_bundle(folder, train=train)
     b = load_bundle(folder)
-    assert b.voice_map is not None and b.voice_map.points.shape == (len(train), 2)
-    assert b.voice_map.files[3] == train.names[3] and list(b.voice_map.speakers[:12]) == list(train.speaker[:12])
+    vm = VoiceMap.from_bundle(b)
+    assert b.voice_map is not None and vm is not None and vm.points.shape == (len(train), 2)
+    assert vm.files[3] == train.names[3] and list(vm.speakers[:12]) == list(train.speaker[:12])
     axes = b.voice_map.axes
     np.testing.assert_allclose(axes @ axes.T, np.eye(2), atol=1e-4)
     assert len(b.knob_labels) == b.latent_dim
@@ -64,7 +66,7 @@ def test_the_map_is_the_plane_of_largest_spread(tmp_path: Path) -> None:
 
 
 def test_a_misaligned_split_is_refused(tmp_path: Path) -> None:
-    from vaesynth.bundle import BundleError
+    from vaesynth.model.bundle import BundleError
 
     b = load_bundle(untrained_bundle("mlp", tmp_path / "mlp"))
     split = Split(**vars(fake_train_split(b)))

@@ -17,8 +17,8 @@ from training.__main__ import main as train_main
 from training.bundling import untrained_bundle, write_bundle
 from training.config import ConfigError
 from training.fit import fit
-from vaesynth.bundle import load_bundle
-from vaesynth.spectral import SpectralConfig
+from vaesynth.dsp.spectral import SpectralConfig
+from vaesynth.model.bundle import load_bundle
 
 CFG = SpectralConfig()
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +161,7 @@ def test_refit_stats_with_other_speakers_is_one_line(tmp_path, capsys):
 
 KILLED_WRITER = """
 import os, signal, sys
-import vaesynth.bundle as vb
+import vaesynth.model.bundle as vb
 from training.bundling import untrained_bundle
 
 def half_then_die(tensors, path, *a, **k):

@@ -12,7 +12,7 @@ import soundfile as sf
 from test_training import isolated_cache, tone, write_fake_fsdd  # noqa: F401 - fixture reused
 
 from training import data as tdata
-from vaesynth.spectral import SpectralConfig
+from vaesynth.dsp.spectral import SpectralConfig
 
 CFG = SpectralConfig()
 

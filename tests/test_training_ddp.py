@@ -19,7 +19,7 @@ from pathlib import Path
 import soundfile as sf
 from test_training import tone
 
-from vaesynth.bundle import load_bundle
+from vaesynth.model.bundle import load_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300

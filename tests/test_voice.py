@@ -1,4 +1,4 @@
-"""The knob space (vaesynth.voice): knob <-> latent, fresh voices, presets, statistics fitting."""
+"""The knob space (vaesynth.voices.voice): knob <-> latent, fresh voices, presets, statistics fitting."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from training.bundling import untrained_bundle
-from vaesynth.bundle import load_bundle
-from vaesynth.synth import Synth
-from vaesynth.voice import KnobSpace, check_temperature, fit_latent_stats, make_rng
+from vaesynth.engine.synth import Synth
+from vaesynth.model.bundle import load_bundle
+from vaesynth.voices.voice import KnobSpace, check_temperature, fit_latent_stats, make_rng
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +139,7 @@ def _map_entry(rng: np.random.Generator, n: int, d: int) -> tuple[dict, np.ndarr
 
 
 def test_voice_map_places_latents_and_maps_back() -> None:
-    from vaesynth.voice import VoiceMap
+    from vaesynth.voices.voice import VoiceMap
 
     rng = np.random.default_rng(0)
     entry, mu, digits = _map_entry(rng, 50, 6)
@@ -163,7 +163,7 @@ def test_voice_map_places_latents_and_maps_back() -> None:
     ],
 )
 def test_voice_map_entries_are_checked(breakage) -> None:
-    from vaesynth.voice import VoiceMap
+    from vaesynth.voices.voice import VoiceMap
 
     entry, mu, digits = _map_entry(np.random.default_rng(1), 50, 6)
     breakage(entry)
@@ -174,7 +174,7 @@ def test_voice_map_entries_are_checked(breakage) -> None:
 
 
 def test_knob_labels_are_checked() -> None:
-    from vaesynth.voice import parse_knob_labels
+    from vaesynth.model.annotations import parse_knob_labels
 
     good = [{"label": "z1: higher pitch", "effects": {"f0_semitones": 2.0}}, {"label": "z2: no clear effect"}]
     assert parse_knob_labels(good, 2)[0]["effects"]["f0_semitones"] == 2.0

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vaesynth.audio_in import NO_INPUT, AudioInError, input_devices, record_take
 from vaesynth.cli import main
-from vaesynth.recordings import find_recordings
-from vaesynth.spectral import SpectralConfig, resample
-from vaesynth.voice_in import (
+from vaesynth.dsp.spectral import SpectralConfig, resample
+from vaesynth.sound.audio_in import NO_INPUT, AudioInError, input_devices, record_take
+from vaesynth.sound.recordings import find_recordings
+from vaesynth.voices.voice_in import (
     VoiceInError,
     analyse_digits,
     encode_latent,
@@ -29,7 +29,7 @@ from vaesynth.voice_in import (
     load_take,
     recognise_digit,
 )
-from vaesynth.voice_norm import take_voice
+from vaesynth.voices.voice_norm import take_voice
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = SpectralConfig()
@@ -42,7 +42,7 @@ SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
 
 @pytest.fixture(scope="module")
 def synth():
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     return Synth.from_path("cvae")
 
@@ -231,7 +231,7 @@ def test_a_higher_shorter_voice_comes_back_at_its_pitch_and_size(synth, tmp_path
     take's performance comes out within 1 semitone of the take's median f0."""
     from audio_utils import shift_voice
 
-    from vaesynth.voice_norm import f0_median
+    from vaesynth.voices.voice_norm import f0_median
 
     applied = 2 ** (8 / 12)
     right, scales, semitones = 0, [], []

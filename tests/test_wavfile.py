@@ -1,4 +1,4 @@
-"""Writing WAV files (vaesynth.wavfile): atomic replacement, and special files written to, never replaced."""
+"""Writing WAV files (vaesynth.sound.wavfile): atomic replacement, and special files written to, never replaced."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vaesynth import wavfile
-from vaesynth.wavfile import remove_stale_temporaries, wav_bytes, write_wav
+from vaesynth.sound import wavfile
+from vaesynth.sound.wavfile import remove_stale_temporaries, wav_bytes, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 TONE = (0.5 * np.sin(np.arange(800) * 0.3)).astype(np.float32)
@@ -67,7 +67,7 @@ def test_a_fifo_is_written_to_not_replaced(tmp_path: Path) -> None:
 
 
 def test_stdout_gets_a_complete_wav() -> None:
-    code = "import numpy as np; from vaesynth.wavfile import write_wav; write_wav('-', np.zeros(400), 8000)"
+    code = "import numpy as np; from vaesynth.sound.wavfile import write_wav; write_wav('-', np.zeros(400), 8000)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     x, sr = read(res.stdout)
@@ -120,7 +120,7 @@ def test_a_device_node_is_written_to_not_replaced(tmp_path: Path) -> None:
     mnt.mkdir()
     script = (
         f"mount -t tmpfs none {mnt} && mknod {mnt}/null c 1 3 && "
-        f"{sys.executable} -m vaesynth.cli say 12 --model {{model}} -o {mnt}/null && "
+        f"{sys.executable} -m vaesynth say 12 --model {{model}} -o {mnt}/null && "
         f"stat -c %F {mnt}/null"
     )
     from training.bundling import untrained_bundle

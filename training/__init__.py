@@ -2,6 +2,6 @@
 
 Run it as ``vaesynth-train`` or ``python -m training``; docs/training.md describes the run
 configuration (:mod:`training.config`), the modules and multi-process / multi-node training.
-It imports the runtime package (``vaesynth.models``, ``vaesynth.spectral``, ``vaesynth.bundle``);
+It imports the runtime package (``vaesynth.model.models``, ``vaesynth.dsp.spectral``, ``vaesynth.model.bundle``);
 the runtime never imports it.
 """

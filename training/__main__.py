@@ -1,4 +1,4 @@
-"""``vaesynth-train`` / ``python -m training``: fit, evaluate, refit-stats, annotate, download.
+"""``vaesynth-train`` / ``python -m training``: fit, evaluate, refit-stats, annotate, texture, download.
 
 Bad input (arguments, data, bundles, checkpoints, devices) ends with one readable line on
 stderr and exit status 2; Ctrl+C with a hint how to resume and status 130.
@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--model", nargs="+", required=True, help="bundle names or folders")
     a.add_argument("--data", help="folder of FSDD recordings")
 
+    t = sub.add_parser("texture", help="(re)build the default model's texture bank from the data (weights unchanged)")
+    t.add_argument("--model", nargs="+", default=["cvae"], help="bundle names or folders (default: cvae)")
+    t.add_argument("--data", help="folder of FSDD recordings")
+
     d = sub.add_parser("download", help="fetch FSDD (pinned release, verified) into the user cache")
     d.add_argument("--dest", help="target folder (default: user cache)")
     return p
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or one-line usage error (2)
         return e.code if isinstance(e.code, int) else 2
-    from vaesynth.bundle import BundleError
+    from vaesynth.model.bundle import BundleError
 
     from .config import ConfigError, TrainingError
     from .data import DataError
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"--out {args.out} is a file, not a folder")
             evaluate_cli(args)
         elif args.cmd in ("refit-stats", "export"):
-            from vaesynth.catalog import resolve_model
+            from vaesynth.model.catalog import resolve_model
 
             from .bundling import refresh_latent_stats
 
@@ -164,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
             from .annotate import annotate_cli
 
             annotate_cli(args.model, args.data)
+        elif args.cmd == "texture":
+            from .config import recipe_for
+            from .texture import texture_cli
+
+            texture_cli(args.model, args.data, recipe_for("cvae").texture)
         elif args.cmd == "download":
             from .data import download
 

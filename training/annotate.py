@@ -5,7 +5,7 @@ Both are computed when a bundle is made (``vaesynth-train fit`` calls :func:`ann
 app shows them without any training-time work:
 
 - ``voice_map``: the PCA plane through the mean of the training utterances' posterior means
-  (:class:`vaesynth.voice.VoiceMap`), with each utterance's speaker and file name;
+  (:class:`vaesynth.voices.voice.VoiceMap`), with each utterance's speaker and file name;
 - ``knob_labels``: for every latent dimension, the measured change when that knob goes from -2 to
   +2 (every other knob at 0, all ten digits, rendered through the real engine): f0 in semitones,
   duration in percent, loudness in dB, spectral centroid in percent, and the speaker that a
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vaesynth.bundle import Bundle, BundleError, load_bundle, save_bundle
-from vaesynth.catalog import resolve_model
 from vaesynth.digits import N_DIGITS
-from vaesynth.spectral import features_to_mag
-from vaesynth.synth import Synth
-from vaesynth.voice import VoiceMap
+from vaesynth.dsp.spectral import features_to_mag
+from vaesynth.engine.synth import Synth
+from vaesynth.model.bundle import Bundle, BundleError, load_bundle, save_bundle
+from vaesynth.model.catalog import resolve_model
+from vaesynth.voices.voice import VoiceMap
 
 from .data import Dataset, find_data, load_dataset
 
@@ -131,7 +131,7 @@ def annotate_bundle(folder: str | Path, data: str | Path | None = None, train: D
         train, _ = load_dataset(find_data(data), bundle.spectral).split()
     if list(train.speakers) != list(bundle.speakers):
         raise BundleError(f"the data's speakers {train.speakers} differ from the bundle's {bundle.speakers}")
-    bundle.voice_map = voice_map(bundle, train)
+    bundle.voice_map = voice_map(bundle, train).plane
     probe = None  # which speaker a knob moves towards; needs at least two speakers in the data
     if len(np.unique(train.speaker)) > 1:
         probe = LogisticRegression(max_iter=2000).fit(bundle.stats.post_mu.double().numpy(), train.speaker)

@@ -1,7 +1,7 @@
 """Writing model bundles from training: metadata and destination checks.
 
-The bundle format itself (and its atomic per-file write) belongs to :mod:`vaesynth.bundle`;
-this module prepares the folder and the metadata around :func:`vaesynth.bundle.save_bundle`
+The bundle format itself (and its atomic per-file write) belongs to :mod:`vaesynth.model.bundle`;
+this module prepares the folder and the metadata around :func:`vaesynth.model.bundle.save_bundle`
 (which also removes temporary files that an earlier, killed write left behind).
 """
 
@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaesynth.bundle import Bundle, LatentStats, load_bundle, save_bundle
 from vaesynth.digits import N_DIGITS
-from vaesynth.models import VAE, build_model
-from vaesynth.spectral import SpectralConfig
-from vaesynth.voice import fit_latent_stats
+from vaesynth.dsp.spectral import SpectralConfig
+from vaesynth.model.bundle import Bundle, LatentStats, load_bundle, save_bundle
+from vaesynth.model.models import VAE, build_model
+from vaesynth.voices.voice import fit_latent_stats
 
 from .config import ConfigError
 from .data import DataError, find_data, load_dataset
@@ -74,7 +74,7 @@ def write_bundle(
 ) -> Path:
     """Write a bundle for ``model`` to ``folder`` (atomic per file; stale temporaries removed first).
 
-    ``render``: optional per-bundle render settings for :class:`vaesynth.synth.Synth`
+    ``render``: optional per-bundle render settings for :class:`vaesynth.engine.synth.Synth`
     (e.g. ``{"fade_out_s": 0.0}``)."""
     name = name or model.kind
     meta = {

@@ -16,9 +16,11 @@ from __future__ import annotations
 import inspect
 from dataclasses import asdict, dataclass, field, fields, replace
 
-# MODEL_KINDS: the model kinds training knows, in the runtime's own order (one source: vaesynth.models)
-from vaesynth.models import MODEL_KINDS, MODEL_TYPES
-from vaesynth.spectral import SpectralConfig
+from vaesynth.dsp.spectral import SpectralConfig
+
+# MODEL_KINDS: the model kinds training knows, in the runtime's own order (one source: vaesynth.model.models)
+from vaesynth.model.models import MODEL_KINDS, MODEL_TYPES
+from vaesynth.model.texture import TextureSettings
 
 #: Lightning accelerators and strategies the command line offers (where and how, not part of a recipe).
 ACCELERATORS: tuple[str, ...] = ("cpu", "gpu", "cuda", "mps", "auto")
@@ -38,8 +40,8 @@ class Recipe:
     """Everything that defines one model's training run.
 
     Model:
-        ``kind``: one of :data:`vaesynth.models.MODEL_KINDS`; ``params``: *every* constructor argument of that
-        model class (``vaesynth.models.MODEL_TYPES[kind]``), written out so that no run depends
+        ``kind``: one of :data:`vaesynth.model.models.MODEL_KINDS`; ``params``: *every* constructor argument of that
+        model class (``vaesynth.model.models.MODEL_TYPES[kind]``), written out so that no run depends
         on a model default; ``spectral``: the feature definition saved into the bundle.
     Schedule and optimiser:
         ``epochs``; ``batch_size`` (per process); ``lr``: AdamW peak learning rate of a one-cycle
@@ -63,7 +65,9 @@ class Recipe:
     After the VAE (see :mod:`training.adversarial`):
         ``adv``: the adversarial decoder stage (:class:`training.adversarial.AdvConfig` fields;
         empty = none); ``render``: render settings stored in the bundle for
-        :class:`vaesynth.synth.Synth` (e.g. ``{"fade_out_s": 0.0}``).
+        :class:`vaesynth.engine.synth.Synth` (e.g. ``{"fade_out_s": 0.0}``); ``texture``: the texture bank
+        built at export (default model only; :mod:`training.texture`: ``per_cell``, ``bits``,
+        ``strip_static``, and the stage's :class:`vaesynth.model.texture.TextureSettings`; empty = none).
     """
 
     kind: str
@@ -86,6 +90,7 @@ class Recipe:
     seed: int = 0
     adv: dict = field(default_factory=dict)
     render: dict = field(default_factory=dict)
+    texture: dict = field(default_factory=dict)
     spectral: SpectralConfig = field(default_factory=SpectralConfig)
 
     def __post_init__(self) -> None:
@@ -107,6 +112,10 @@ class Recipe:
             raise ConfigError(f"lr must be positive, got {self.lr!r}")
         if not 0 < self.lr_warmup_pct < 1:
             raise ConfigError(f"lr_warmup_pct must be between 0 and 1, got {self.lr_warmup_pct!r}")
+        if self.texture:
+            if self.kind != "cvae":
+                raise ConfigError("a texture bank is a stage of the default model (cvae) only")
+            texture_options(self.texture)
         if not isinstance(self.adv, dict) or not isinstance(self.render, dict):
             raise ConfigError("adv and render must be mappings")
         if self.rec_loss not in ("l2", "l1"):
@@ -150,6 +159,28 @@ class Recipe:
         return cls(**d)
 
 
+#: a recipe's ``texture`` entries that decide how the bank is built (the rest are the stage's settings)
+BANK_OPTIONS = ("per_cell", "strip_static", "bits", "seed")
+
+
+def texture_options(options: dict) -> tuple[dict, TextureSettings]:
+    """A recipe's ``texture`` entry -> (options of :func:`training.texture.build_bank`, the stage's
+    settings); :class:`ConfigError` when an entry is unknown or out of range."""
+    if not isinstance(options, dict):
+        raise ConfigError("texture must be a mapping")
+    bank = {k: v for k, v in options.items() if k in BANK_OPTIONS}
+    per_cell, bits = bank.get("per_cell"), bank.get("bits", 8)
+    if per_cell is not None and (isinstance(per_cell, bool) or not isinstance(per_cell, int) or per_cell < 1):
+        raise ConfigError(f"texture per_cell must be a positive whole number, got {per_cell!r}")
+    if bits not in (4, 8) or isinstance(bits, bool):
+        raise ConfigError(f"texture bits must be 4 or 8, got {bits!r}")
+    try:
+        settings = TextureSettings.from_dict({k: v for k, v in options.items() if k not in BANK_OPTIONS})
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"texture: {e}") from None
+    return bank, settings
+
+
 def model_signature_params(kind: str) -> dict[str, object]:
     """The constructor arguments of model ``kind`` with their defaults (``inspect.Parameter.empty``
     when there is none), excluding the spectral config."""
@@ -158,12 +189,12 @@ def model_signature_params(kind: str) -> dict[str, object]:
 
 
 #: The shipped models' recipes. Model params are complete (every constructor argument), so the
-#: architecture never silently follows a changed default in ``vaesynth.models``.
+#: architecture never silently follows a changed default in ``vaesynth.model.models``.
 RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first)
     # issue 13 ("Natural voice", docs/results/natural_voice.md): voicing-gated comb, noise texture,
     # 32-dim code at beta 0.05, then 1000 adversarial decoder steps against multi-scale and whole-utterance
     # discriminators (training/adversarial.py); rendered without a fade-out and
-    # with each digit's last half hop cut (see vaesynth.synth.Synth)
+    # with each digit's last half hop cut (see vaesynth.engine.synth.Synth)
     "cvae": Recipe(
         "cvae",
         {

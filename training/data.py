@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from vaesynth.pitch import pitch_track
-from vaesynth.recordings import ENV_VAR, NAME_RE, cache_root, default_data_dir, recordings_in
-from vaesynth.spectral import SpectralConfig, normalize_peak, trim_silence, wave_to_features
+from vaesynth.dsp.pitch import pitch_track
+from vaesynth.dsp.spectral import SpectralConfig, normalize_peak, trim_silence, wave_to_features
+from vaesynth.sound.recordings import ENV_VAR, NAME_RE, cache_root, default_data_dir, recordings_in
 
 FSDD_RELEASE = "v1.0.10"
 FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/{FSDD_RELEASE}.tar.gz"

@@ -32,12 +32,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from vaesynth.bundle import Bundle, BundleError, load_bundle, update_config
-from vaesynth.catalog import list_bundles
 from vaesynth.digits import N_DIGITS
-from vaesynth.phase import griffin_lim
-from vaesynth.pitch import periodicity
-from vaesynth.spectral import SpectralConfig, features_to_mag, normalize_peak, trim_silence, wave_to_features
+from vaesynth.dsp.phase import griffin_lim
+from vaesynth.dsp.pitch import periodicity
+from vaesynth.dsp.spectral import SpectralConfig, features_to_mag, normalize_peak, trim_silence, wave_to_features
+from vaesynth.model.bundle import Bundle, BundleError, load_bundle, update_config
+from vaesynth.model.catalog import list_bundles
 
 from .data import Dataset, LoadReport, cache_root, find_data, load_dataset, read_wav, runs_dir
 
@@ -120,7 +120,7 @@ def embed(feats: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
 
 def render_knobs(synth, knobs: np.ndarray, digits: np.ndarray) -> list[np.ndarray]:
     """Render knob vectors ``(N, D)`` for ``digits (N,)`` exactly as the app and CLI do
-    (:meth:`vaesynth.synth.Synth.render_digit`: valid-head length, the default phase
+    (:meth:`vaesynth.engine.synth.Synth.render_digit`: valid-head length, the default phase
     reconstruction, fades and levelling)."""
     return [synth.render_digit(int(d), u).wave for u, d in zip(knobs, digits, strict=True)]
 
@@ -188,7 +188,7 @@ def evaluate_bundle(bundle: Bundle, ref: Reference, per_digit: int = 50, seed: i
     rng = np.random.default_rng(seed)
     digits = np.repeat(np.arange(N_DIGITS), per_digit)
     # what a keypad press does: KnobSpace.fresh for that digit (the aggregate posterior)
-    from vaesynth.synth import Synth
+    from vaesynth.engine.synth import Synth
 
     synth = Synth(bundle, torch_threads=None)
     u_press = np.stack([synth.knobs.fresh(int(d), 1.0, rng) for d in digits])

@@ -1,4 +1,4 @@
-"""The training experiment: a LightningModule around any :mod:`vaesynth.models` VAE."""
+"""The training experiment: a LightningModule around any :mod:`vaesynth.model.models` VAE."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import lightning as L
 import torch
 from torch.nn import functional as F
 
-from vaesynth.models import build_model
-from vaesynth.spectral import SpectralConfig
+from vaesynth.dsp.spectral import SpectralConfig
+from vaesynth.model.models import build_model
 
 from .config import Recipe
 

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from vaesynth.catalog import default_models_dir
-from vaesynth.voice import fit_latent_stats
+from vaesynth.model.bundle import load_bundle, save_bundle
+from vaesynth.model.catalog import default_models_dir
+from vaesynth.voices.voice import fit_latent_stats
 
 from .annotate import annotate_bundle
 from .bundling import check_bundle_destination, write_bundle
@@ -51,10 +52,14 @@ def export_bundle(model, recipe: Recipe, ds: Dataset, train: Dataset, out: Path,
     to the posteriors of ``train``, the recipe's architecture, features and render settings."""
     mu, var = encode_posteriors(model, train)
     stats = fit_latent_stats(mu, train.digit, train.speaker, len(ds.speakers), var=var)
-    write_bundle(
+    folder = write_bundle(
         model, recipe.params, recipe.spectral, stats, ds.speakers, out, name=recipe.kind,
         data_fingerprint=ds.fingerprint, training=training, render=recipe.render or None,
     )  # fmt: skip
+    if recipe.texture:  # the texture stage's bank, from the same training split and posteriors
+        from .texture import attach_bank
+
+        save_bundle(attach_bank(load_bundle(folder), train, recipe.texture, mu, var), folder)
 
 
 def validation_interval(epochs: int, at_most: int = 5) -> int:

@@ -1,7 +1,7 @@
 """Per-digit latent statistics of a trained model (the knob space a bundle ships with).
 
 Encoding the training posteriors; fitting the statistics from them is
-:func:`vaesynth.voice.fit_latent_stats`; writing them into a bundle is :mod:`training.bundling`'s job.
+:func:`vaesynth.voices.voice.fit_latent_stats`; writing them into a bundle is :mod:`training.bundling`'s job.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaesynth.models import VAE
+from vaesynth.model.models import VAE
 
 from .data import Dataset
 

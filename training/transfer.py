@@ -1,10 +1,10 @@
 """Voice transfer, measured: does a voice taken from one recording survive on other digits?
 
 For every FSDD test recording (index 0-4; 300 of them): load it as a take
-(:func:`vaesynth.voice_in.load_take`), recognise its digit (:func:`~vaesynth.voice_in.recognise_digit`,
+(:func:`vaesynth.voices.voice_in.load_take`), recognise its digit (:func:`~vaesynth.voices.voice_in.recognise_digit`,
 scored against the file name), encode its voice under its true digit
-(:func:`~vaesynth.voice_in.encode_voice`), render three *other* digits (drawn at random) with those
-knobs through the real engine (:meth:`vaesynth.synth.Synth.render_digit`: valid-head length, phase
+(:func:`~vaesynth.voices.voice_in.encode_voice`), render three *other* digits (drawn at random) with those
+knobs through the real engine (:meth:`vaesynth.engine.synth.Synth.render_digit`: valid-head length, phase
 reconstruction, fades), analyse the renders with the feature definition and ask a speaker probe
 trained on the real *training* recordings (index 5-49; :func:`training.evaluate.train_classifier`)
 who is speaking. The transfer rate is how often the probe names the source speaker (chance 1/6).
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from vaesynth.digits import N_DIGITS
-from vaesynth.spectral import resample, wave_to_features
-from vaesynth.synth import Synth
-from vaesynth.voice_in import VoiceInError, analyse_digits, encode_voice, load_take
+from vaesynth.dsp.spectral import resample, wave_to_features
+from vaesynth.engine.synth import Synth
+from vaesynth.voices.voice_in import VoiceInError, analyse_digits, encode_voice, load_take
 
 from .data import DataError, LoadReport, find_data, load_dataset, read_wav
 from .evaluate import predict, train_classifier

@@ -1,7 +1,7 @@
 """A source-filter vocoder for the harmonic head (issue 13 research, session 16; not used by the app).
 
 The default model's decoder describes each frame as a source and a filter
-(:meth:`vaesynth.models.ConditionalVAE.decode_parts`: f0, voicing gate, harmonic and noise
+(:meth:`vaesynth.model.models.ConditionalVAE.decode_parts`: f0, voicing gate, harmonic and noise
 envelopes). The engine mixes them into one magnitude and finds a waveform for it with Griffin-Lim;
 :func:`render_parts` instead renders the parts directly, as DDSP and classic vocoders do: a sum of
 harmonics of the integrated f0, and white noise filtered by the noise envelope in the STFT domain.
@@ -14,15 +14,15 @@ import math
 
 import numpy as np
 
-from vaesynth.phase import istft
-from vaesynth.spectral import SpectralConfig, hann, stft
+from vaesynth.dsp.phase import istft
+from vaesynth.dsp.spectral import SpectralConfig, hann, stft
 
 
 def render_parts(
     parts: dict, n: int, cfg: SpectralConfig, rng: np.random.Generator, phase: str = "zero", voiced_noise: float = 1.0
 ) -> np.ndarray:
     """One utterance's waveform ``(n * hop,)`` float32 from the first ``n`` frames of one row of
-    :meth:`~vaesynth.models.ConditionalVAE.decode_parts` (numpy arrays ``harm_ln``, ``noise_ln``
+    :meth:`~vaesynth.model.models.ConditionalVAE.decode_parts` (numpy arrays ``harm_ln``, ``noise_ln``
     ``(T, F)``, ``f0``, ``gate`` ``(T,)``).
 
     - harmonics: sum over k of ``a_k(t) cos(k phi(t) + p_k)``; ``phi`` integrates f0 (linear per
@@ -70,7 +70,7 @@ def vocoder_features(model, z, digit):
     """What :func:`render_parts` would render, re-analysed, as normalised features ``(B, T, F)`` in
     [0, 1], differentiable (torch), so the adversarial stage can judge the vocoder's output.
 
-    The model's parts in its current mode (:meth:`~vaesynth.models.ConditionalVAE.trunk` and its
+    The model's parts in its current mode (:meth:`~vaesynth.model.models.ConditionalVAE.trunk` and its
     source-filter head; a hard-gated model's gate is made hard with a straight-through gradient),
     harmonics summed in the time domain and analysed with the engine's STFT framing, plus the noise
     envelope times the STFT of fresh white noise (the STFT is linear, so this is the analysis of

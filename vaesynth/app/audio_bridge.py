@@ -1,4 +1,4 @@
-"""Sound output off the GUI thread: :class:`AudioBridge` owns the :class:`vaesynth.audio.AudioOutput`.
+"""Sound output off the GUI thread: :class:`AudioBridge` owns the :class:`vaesynth.sound.audio.AudioOutput`.
 
 Opening a PortAudio stream can take tens of milliseconds, so play/stop/device changes run in
 the bridge's own ``QThread`` rather than on the GUI thread. :meth:`AudioBridge.position` and
@@ -134,7 +134,7 @@ class AudioBridge(QObject):
             if self._factory is not None:
                 self._output = self._factory()
             else:
-                from vaesynth.audio import AudioOutput
+                from vaesynth.sound.audio import AudioOutput
 
                 self._output = AudioOutput()
         except Exception as e:  # noqa: BLE001 - e.g. the audio module itself cannot load

@@ -2,7 +2,7 @@
 
 ``Engine`` is a ``QObject`` that lives in its own ``QThread``; the window talks to it with queued
 signals and gets plain, immutable results back (:mod:`vaesynth.app.messages`). It imports
-``vaesynth.synth`` (and so torch) lazily, inside its thread, so that importing
+``vaesynth.engine.synth`` (and so torch) lazily, inside its thread, so that importing
 :mod:`vaesynth.app` stays light and the window shows before any of that loads. Every failure
 comes back as a plain-words message; nothing here raises into Qt.
 """
@@ -26,7 +26,7 @@ from .render_process import RenderProcess
 from .voice_knobs import VoiceKnobs
 
 #: edits that re-render while the voice moves (a knob turn, a drag on the map or the pad, the pitch
-#: and speed sliders): rendered with vaesynth.synth.LIVE_GL_ITERS, and the recipe says so
+#: and speed sliders): rendered with vaesynth.engine.synth.LIVE_GL_ITERS, and the recipe says so
 LIVE_ORIGINS = frozenset({Origin.KNOB, Origin.MAP, Origin.PAD, Origin.PERFORMANCE})
 KEEP_WARM_S = 3.0  # after the last request, the engine keeps the model warm this long ...
 WARM_EVERY_S = 0.25  # ... with a small render this often (5-8 ms: 2-3 % of one core)
@@ -75,6 +75,7 @@ class Engine(QObject):
         self._knobs: VoiceKnobs | None = None
         self._info: ModelInfo | None = None
         self._weights = ""
+        self._held: tuple[str, tuple[int, ...]] | None = None  # (digit, texture donors) of the last single digit
         self._generation = -1
         self.ahead = RenderAhead() if render_ahead else None  # read its counters only when idle
         self._ahead_timer = QTimer(self)  # a child: it moves to the worker thread with the engine
@@ -133,8 +134,8 @@ class Engine(QObject):
     def _list_models(self, root: str | None) -> None:
         entries: list[ModelEntry] = []
         try:
-            from vaesynth.bundle import BundleError, read_config
-            from vaesynth.catalog import list_bundles
+            from vaesynth.model.bundle import BundleError, read_config
+            from vaesynth.model.catalog import list_bundles
 
             for name, path in list_bundles(root).items():
                 try:
@@ -150,9 +151,9 @@ class Engine(QObject):
     @Slot(str, int)
     def _load_model(self, path: str, generation: int) -> None:
         try:
-            from vaesynth.catalog import model_id, resources_dir
-            from vaesynth.keep import weights_fingerprint
-            from vaesynth.synth import Synth
+            from vaesynth.engine.synth import Synth
+            from vaesynth.model.catalog import model_id, resources_dir
+            from vaesynth.voices.keep import weights_fingerprint
 
             synth = Synth.from_path(path)
             b = synth.bundle
@@ -179,6 +180,7 @@ class Engine(QObject):
                 where=where,
                 model_id=model_id(synth.bundle.path),
                 has_f0=synth.has_f0,
+                has_texture=synth.has_texture,
                 knob_labels=tuple(b.knob_labels or ()),
                 voice_map_missing=b.voice_map_missing,
                 voice=knobs,
@@ -215,7 +217,7 @@ class Engine(QObject):
         return self._warm_timer.isActive()
 
     def _touch(self) -> None:
-        """The user is active: keep the model warm (:meth:`vaesynth.synth.Synth.warm`) for a while."""
+        """The user is active: keep the model warm (:meth:`vaesynth.engine.synth.Synth.warm`) for a while."""
         self._active_until = time.monotonic() + KEEP_WARM_S
         if not self._warm_timer.isActive():
             self._warm_timer.start()
@@ -258,6 +260,8 @@ class Engine(QObject):
 
     def _deliver(self, result: RenderResult) -> None:
         """Sound first (the player, on this thread), then the result to the window."""
+        if result.request.digit is not None and result.donors:
+            self._held = (result.digits, result.donors)
         if self._player is not None and result.request.play:
             try:
                 token = self._player(result)
@@ -299,30 +303,34 @@ class Engine(QObject):
         self._ahead_timer.start(1)
 
     def _recipe(self, req: RenderRequest) -> Any:
-        """The :class:`vaesynth.keep.RenderRecipe` for ``req``: what the engine renders, so that the
+        """The :class:`vaesynth.voices.keep.RenderRecipe` for ``req``: what the engine renders, so that the
         recipe it hands back makes the same samples again. A single digit records its exact knobs
         (a fresh voice is drawn here); a string records its seed (the request's, else one drawn)."""
         import secrets
 
         from vaesynth.digits import parse_digits
-        from vaesynth.keep import RenderRecipe
+        from vaesynth.voices.keep import RenderRecipe
 
         knobs, info = self._knobs, self._info
         if knobs is None or info is None:
             raise RuntimeError("no model is loaded")
         base = {
             "model": info.model_id, "weights": self._weights, "temperature": float(req.temperature),
-            "performance": req.performance,
+            "performance": req.performance, "texture": req.texture,
         }  # fmt: skip
         if req.text is None:
-            from vaesynth.synth import LIVE_GL_ITERS
+            from vaesynth.engine.synth import LIVE_GL_ITERS
 
             digit = parse_digits(req.digit or "")
             if len(digit) != 1:
                 raise ValueError("a single digit is needed")
             used = knobs.for_digit(req, digit)
             live = LIVE_GL_ITERS if req.origin in LIVE_ORIGINS else None  # a lighter phase while the voice moves
-            return RenderRecipe(digit, knobs=tuple(float(v) for v in used), single=True, gl_iters=live, **base)
+            # while the voice moves, the texture keeps its donors (it would jump with every nearest-donor change)
+            held = self._held[1] if live and self._held is not None and self._held[0] == digit else None
+            return RenderRecipe(
+                digit, knobs=tuple(float(v) for v in used), single=True, gl_iters=live, donors=held, **base
+            )
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
         if req.knob_mode is KnobMode.PRESET:
             return RenderRecipe(req.text, seed=seed, voice=req.voice, vary=False, **base)
@@ -341,7 +349,7 @@ class Engine(QObject):
         synth = self._synth
         if synth is None or req.generation != self._generation:
             raise RuntimeError("no model is loaded")
-        from vaesynth.spectral import features_to_db
+        from vaesynth.dsp.spectral import features_to_db
 
         t0 = time.perf_counter()
         recipe = self._recipe(req)
@@ -369,6 +377,7 @@ class Engine(QObject):
             knobs=tuple(float(v) for v in used),
             elapsed_s=time.perf_counter() - t0,
             recipe=recipe,
+            donors=tuple(int(j) for j in render.donors[0]) if getattr(render, "donors", None) else (),
         )
 
     @Slot(object)
@@ -386,9 +395,9 @@ class Engine(QObject):
         synth = self._synth
         if synth is None or req.generation != self._generation:
             raise RuntimeError("no model is loaded")
-        from vaesynth.spectral import features_to_db, mag_to_features, magnitude
-        from vaesynth.voice_in import load_full
-        from vaesynth.voice_norm import take_voice
+        from vaesynth.dsp.spectral import features_to_db, mag_to_features, magnitude
+        from vaesynth.voices.voice_in import load_full
+        from vaesynth.voices.voice_norm import take_voice
 
         t0 = time.perf_counter()
         cfg = synth.bundle.spectral

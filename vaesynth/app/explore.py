@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, QTimer
 
-from vaesynth.recordings import find_recording, where_looked
+from vaesynth.sound.recordings import find_recording, where_looked
 
 from .knobs import LIVE_REDRAW_MS
 from .messages import ModelInfo, Origin, RenderRequest, RenderResult
@@ -31,7 +31,7 @@ from .voice_mode import VoiceControls
 from .voices_panel import VoicesPanel
 
 if TYPE_CHECKING:
-    from vaesynth.keep import SavedVoice
+    from vaesynth.voices.keep import SavedVoice
 
 
 class ExploreController(QObject):
@@ -173,8 +173,8 @@ class ExploreController(QObject):
     # --- saved voices --------------------------------------------------------------------------
 
     def current_voice(self, name: str) -> object:
-        """The voice on the knobs now, as a :class:`vaesynth.keep.SavedVoice` named ``name``."""
-        from vaesynth.keep import SavedVoice
+        """The voice on the knobs now, as a :class:`vaesynth.voices.keep.SavedVoice` named ``name``."""
+        from vaesynth.voices.keep import SavedVoice
 
         if self.info is None:
             raise ValueError("no model is loaded")
@@ -183,7 +183,7 @@ class ExploreController(QObject):
         return SavedVoice(name, self.info.model_id, knobs, temperature, perf)
 
     def use_saved(self, voice: object) -> None:
-        """Apply a loaded :class:`vaesynth.keep.SavedVoice`: its knobs, temperature and performance, held."""
+        """Apply a loaded :class:`vaesynth.voices.keep.SavedVoice`: its knobs, temperature and performance, held."""
         if self.info is None or len(voice.knobs) != self.info.latent_dim:  # type: ignore[attr-defined]
             self._status("That voice belongs to another model.")
             return

@@ -24,17 +24,17 @@ def ask_wav_path(parent: QWidget, result: RenderResult) -> str:
 
 def export_wav(result: RenderResult, path: str | Path) -> Path:
     """Write ``result`` to ``path`` (``.wav`` added if missing) as 16-bit PCM WAV at the model's
-    rate, atomically, with its render recipe inside (:func:`vaesynth.keep.write_wav_with_recipe`:
+    rate, atomically, with its render recipe inside (:func:`vaesynth.voices.keep.write_wav_with_recipe`:
     ``vaesynth say --recipe`` or ``read_recipe`` + ``RenderRecipe.render`` make the same samples
     again); returns the file written. Raises ``OSError`` when it cannot (nothing half-written is left)."""
     path = Path(path)
     if path.suffix.lower() != ".wav":
         path = path.with_suffix(".wav")
     if result.recipe is None:
-        from vaesynth.wavfile import write_wav
+        from vaesynth.sound.wavfile import write_wav
 
         return write_wav(path, result.wave, result.sample_rate) or path
-    from vaesynth.keep import write_wav_with_recipe
+    from vaesynth.voices.keep import write_wav_with_recipe
 
     return write_wav_with_recipe(path, result.wave, result.sample_rate, result.recipe) or path
 

@@ -1,7 +1,7 @@
 """Latent knobs: one dial per latent dimension, plus voice presets, temperature, Randomize, Reset.
 
 Knob values are in the synth's *knob space*: standard units, about -3..3, where 0 is the
-digit's typical voice (see :mod:`vaesynth.synth`). The panel only holds and shows values;
+digit's typical voice (see :mod:`vaesynth.engine.synth`). The panel only holds and shows values;
 what they sound like is the engine's business.
 """
 

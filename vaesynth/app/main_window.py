@@ -39,7 +39,7 @@ class MainWindow(QMainWindow):
     """The vaesynth window. ``settings``: where state persists (an INI-file QSettings in tests);
     ``model``: a bundle name (``"cnn"``) or folder to load instead of the remembered one;
     ``models_root``: where shipped bundles are listed from (default ``resources/models``);
-    ``audio_factory``: builds the audio output (default :class:`vaesynth.audio.AudioOutput`);
+    ``audio_factory``: builds the audio output (default :class:`vaesynth.sound.audio.AudioOutput`);
     ``restore``: whether to restore geometry/knobs/choices from ``settings``;
     ``midi_api``: the MIDI system (``None``: ALSA where there is a sequencer, else JACK)."""
 
@@ -77,7 +77,9 @@ class MainWindow(QMainWindow):
         self.playback = PlaybackController(self.audio, self, busy=lambda: not self.scheduler.idle)
         self.engine = Engine(self.playback.play_from_worker)  # sound leaves from the engine's thread
         self.scheduler = RenderScheduler(self.engine.render)
-        self.voice = VoiceEditor(self.knob_panel, self.hold_voice, self.auto_play, self.performance, self)
+        self.voice = VoiceEditor(
+            self.knob_panel, self.hold_voice, self.auto_play, self.performance, self, self.view.keys.real_texture
+        )
         self.explore = ExploreController(
             self.view.voice_map, self.view.morph, self.view.voices, self.voice, self.playback,
             lambda: self.digit, lambda d: setattr(self, "digit", d), self.submit, self.status, self,
@@ -169,6 +171,7 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.view.show_model(info, self.settings.knobs(info.name) if self._restore else [])
         self.performance.set_has_f0(info.has_f0)
+        self.view.keys.set_has_texture(info.has_texture)
         self.explore.set_model(info)
         self._set_ready(True)
         self.status(f"{info.display_name} ready: press 0-9 or type a number.")

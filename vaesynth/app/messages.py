@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vaesynth.performance import NATURAL, Performance
+from vaesynth.engine.performance import NATURAL, Performance
 
 
 class KnobMode(enum.Enum):
@@ -57,8 +57,9 @@ class RenderRequest:
     ``seed``: for a string, the seed of its random choices (drawn by the app and recorded, so the
     render can be made again); unused for a single digit, whose knobs are recorded exactly.
     ``utterance``: for :attr:`Origin.MAP_DOT`, the index of the training utterance clicked.
-    ``performance``: pitch, speed and sing note (:class:`vaesynth.performance.Performance`), part of
+    ``performance``: pitch, speed and sing note (:class:`vaesynth.engine.performance.Performance`), part of
     the recipe. ``gain``: linear level the sound plays at (a MIDI key's velocity); not part of the render.
+    ``texture``: real texture from the model's bank (:mod:`vaesynth.model.texture`), else the pure decoder.
     """
 
     digit: str | None = None
@@ -74,6 +75,7 @@ class RenderRequest:
     utterance: int | None = None
     performance: Performance = NATURAL
     gain: float = 1.0
+    texture: bool = True
 
     def __post_init__(self) -> None:
         if (self.digit is None) == (self.text is None):
@@ -101,7 +103,8 @@ class RenderResult:
     segments: tuple[tuple[float, float], ...]
     knobs: tuple[float, ...]  # the knobs used, exactly (for a string: those of its first digit)
     elapsed_s: float
-    recipe: Any = None  # the vaesynth.keep.RenderRecipe that makes this sound again, sample for sample
+    recipe: Any = None  # the vaesynth.voices.keep.RenderRecipe that makes this sound again, sample for sample
+    donors: tuple[int, ...] = ()  # texture bank utterances the (first) digit took its texture from
     ahead: bool = False  # rendered ahead, before its key was pressed (vaesynth.app.render_ahead)
     played: int | None = None  # the token it was handed to the output with by the engine's thread
 
@@ -142,6 +145,7 @@ class ModelInfo:
     where: str = ""  # the folder as shown to the user (relative for shipped models)
     model_id: str = ""  # how recipes and saved voices name it (shipped name or folder)
     has_f0: bool = False  # pitch and note need an f0 head
+    has_texture: bool = False  # the model ships a texture bank (vaesynth.model.texture)
     knob_labels: tuple[dict, ...] = ()  # per knob: {"label", "effects"} measured when the bundle was made
     voice_map_missing: str = ""  # why there is no voice map ("" when there is one)
     # knob math and the voice map (vaesynth.app.voice_knobs.VoiceKnobs): read-only numpy, safe to share
@@ -150,7 +154,7 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class TakeRequest:
-    """A take to turn into a voice (:mod:`vaesynth.voice_in`, in the engine thread).
+    """A take to turn into a voice (:mod:`vaesynth.voices.voice_in`, in the engine thread).
 
     Exactly one of ``path`` (a sound file, any rate) and ``samples`` (float32 ``(n,)`` at ``rate``
     Hz, as recorded) is set. ``digit``: the digit spoken, or ``None`` to recognise it.
@@ -177,7 +181,7 @@ class TakeRequest:
 class TakeResult:
     """A take analysed: the digit (recognised when ``recognised``, with its ``margin``), the voice's
     ``knobs``, its median ``f0_hz``, formant ``scale`` and the ``performance`` that gives them back
-    (:func:`vaesynth.voice_norm.take_voice`), and the take as the model heard it: ``wave``
+    (:func:`vaesynth.voices.voice_norm.take_voice`), and the take as the model heard it: ``wave``
     float32 ``(n,)`` at ``sample_rate`` (trimmed, peak-normalised), ``image_db`` ``(n_frames, n_bins)`` dB."""
 
     request: TakeRequest

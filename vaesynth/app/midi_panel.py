@@ -1,8 +1,8 @@
 """MIDI input in the window: pick a port, see its state, play digits from a keyboard.
 
 :class:`MidiPanel` (widgets: the port list, the port's state in words, "Sing from keys", Try again)
-and :class:`MidiController` (no widgets of its own): it owns the :class:`vaesynth.midi_ports.MidiInput`,
-polls the chosen port every :data:`~vaesynth.midi_ports.POLL_INTERVAL_S` with a ``QTimer`` (a port
+and :class:`MidiController` (no widgets of its own): it owns the :class:`vaesynth.midi.midi_ports.MidiInput`,
+polls the chosen port every :data:`~vaesynth.midi.midi_ports.POLL_INTERVAL_S` with a ``QTimer`` (a port
 that vanishes shows "waiting", one that returns is reopened, the list follows ports that come and
 go), and turns commands into the window's own actions: ``NoteOn`` presses a digit (velocity gain;
 with "Sing from keys" the key's pitch as the note), ``Retrigger`` says the last digit again,
@@ -10,7 +10,7 @@ with "Sing from keys" the key's pitch as the note), ``Retrigger`` says the last 
 
 Commands arrive on python-rtmidi's thread; :attr:`MidiController.command` (a signal connected with
 a queued connection) brings them to the GUI thread. Where there is no MIDI at all, the panel shows
-the :class:`~vaesynth.midi_ports.MidiUnavailable` sentence and everything else works as before.
+the :class:`~vaesynth.midi.midi_ports.MidiUnavailable` sentence and everything else works as before.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from vaesynth.midi import AllNotesOff, KnobMove, NoteOff, NoteOn, Retrigger
-from vaesynth.midi_ports import POLL_INTERVAL_S, MidiInput, MidiUnavailable, PortNotFound, PortState, PortStatus
-from vaesynth.performance import NOTE_RANGE_HZ
+from vaesynth.engine.performance import NOTE_RANGE_HZ
+from vaesynth.midi.midi import AllNotesOff, KnobMove, NoteOff, NoteOn, Retrigger
+from vaesynth.midi.midi_ports import POLL_INTERVAL_S, MidiInput, MidiUnavailable, PortNotFound, PortState, PortStatus
 
 NO_PORT = "(none)"
 SING_CONTOUR = 0.3  # share of the natural intonation kept around a key's pitch (as the headless player)
@@ -197,7 +197,7 @@ class MidiController(QObject):
     # --- commands (GUI thread) -----------------------------------------------------------------
 
     def handle(self, cmd: object) -> None:
-        """Do what ``cmd`` (a :mod:`vaesynth.midi` command) means in the window."""
+        """Do what ``cmd`` (a :mod:`vaesynth.midi.midi` command) means in the window."""
         if isinstance(cmd, Retrigger):
             cmd = cmd.with_digit(int(self.actions.last_digit() or 0))
         if isinstance(cmd, NoteOn):

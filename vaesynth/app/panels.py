@@ -41,7 +41,7 @@ SHOW_MODEL_BOX_FROM_PX = 640  # the central view's height from which the model's
 
 
 class KeypadBox(QGroupBox):
-    """The keypad with the two voice toggles under it."""
+    """The keypad with the voice toggles under it."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Keypad", parent)
@@ -53,12 +53,25 @@ class KeypadBox(QGroupBox):
         self.auto_play = QCheckBox("&Auto-play knobs")
         self.auto_play.setToolTip("Play the digit again whenever a knob, preset or Randomize changes the voice")
         self.auto_play.setChecked(True)
+        self.real_texture = QCheckBox("Real te&xture")
+        self.real_texture.setToolTip(
+            "On: the fine texture of real speech, taken from the model's bank of training recordings.\n"
+            "Off: the decoder alone (smoother). Models without a bank always sound like Off."
+        )
+        self.real_texture.setChecked(True)
         lay = QVBoxLayout(self)
         lay.addWidget(self.keypad)
         opts = QHBoxLayout()
         opts.addWidget(self.hold_voice)
         opts.addWidget(self.auto_play)
         lay.addLayout(opts)
+        lay.addWidget(self.real_texture)
+
+    def set_has_texture(self, has: bool) -> None:
+        """Enable "Real texture" only for a model with a texture bank (it stays ticked: the user's choice)."""
+        self.real_texture.setEnabled(has)
+        tip = self.real_texture.toolTip().split("\n\n")[0]
+        self.real_texture.setToolTip(tip if has else tip + "\n\nThis model has no texture bank.")
 
 
 class SayNumberBox(QGroupBox):

@@ -2,7 +2,7 @@
 note with a contour amount).
 
 :class:`PerformancePanel` is a small box of controls (under the keypad, beside the knobs); it holds a
-:class:`vaesynth.performance.Performance` and emits :attr:`PerformancePanel.changed` when the user
+:class:`vaesynth.engine.performance.Performance` and emits :attr:`PerformancePanel.changed` when the user
 changes it. Pitch, formants and sing need a decoder with an f0 head (the default model): for a model
 without one they are disabled (with a tooltip that says why) and :meth:`PerformancePanel.performance`
 leaves them out, so speed still works everywhere.
@@ -15,7 +15,15 @@ import math
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QGridLayout, QLabel, QLineEdit, QWidget
 
-from vaesynth.performance import FORMANT_RANGE, NATURAL, PITCH_RANGE, SPEED_RANGE, Performance, midi_to_hz, parse_note
+from vaesynth.engine.performance import (
+    FORMANT_RANGE,
+    NATURAL,
+    PITCH_RANGE,
+    SPEED_RANGE,
+    Performance,
+    midi_to_hz,
+    parse_note,
+)
 
 NEEDS_F0 = "Pitch, formants and sing need the default model (a decoder with an f0 head); this model has none."
 FORMANT_TIP = (

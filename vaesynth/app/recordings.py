@@ -1,6 +1,6 @@
 """The real recordings behind the voice map: loading one, and the A/B buffer a map click plays.
 
-Where they are is :mod:`vaesynth.recordings` (the one lookup of FSDD).
+Where they are is :mod:`vaesynth.sound.recordings` (the one lookup of FSDD).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def load_recording(path: str | Path, sample_rate: int) -> np.ndarray:
     """
     import soundfile as sf
 
-    from vaesynth.spectral import SpectralConfig, normalize_peak, resample
+    from vaesynth.dsp.spectral import SpectralConfig, normalize_peak, resample
 
     wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
     wave = wave.mean(axis=1)

@@ -3,8 +3,8 @@
 A render is some 600 small torch and numpy calls. In the app's process every one of them needs the
 GIL, which the GUI thread holds for whole paints (pyqtgraph paints in Python): with a busy Python
 thread beside it, Griffin-Lim alone went from 3.6 ms to 1.2 s. :class:`RenderProcess` runs a
-:class:`vaesynth.synth.Synth` of its own in a child process (``spawn``) and renders
-:class:`vaesynth.keep.RenderRecipe`\\ s sent over a pipe; the engine's thread waits on the pipe
+:class:`vaesynth.engine.synth.Synth` of its own in a child process (``spawn``) and renders
+:class:`vaesynth.voices.keep.RenderRecipe`\\ s sent over a pipe; the engine's thread waits on the pipe
 without the GIL. The child starts in the background: until it is ready (or if it fails or dies)
 the engine renders in its own thread as before, so nothing depends on it.
 """
@@ -20,7 +20,7 @@ START_TIMEOUT_S = 120.0
 def _serve(conn: Any, bundle_path: str) -> None:
     """The child: load the bundle, then answer ``("render", recipe)``, ``("warm", None)``, ``("quit", None)``."""
     try:
-        from vaesynth.synth import Synth
+        from vaesynth.engine.synth import Synth
 
         synth = Synth.from_path(bundle_path)
     except Exception as e:  # noqa: BLE001 - the parent keeps rendering itself
@@ -85,7 +85,7 @@ class RenderProcess:
         return out
 
     def render(self, recipe: Any) -> Any:
-        """``recipe.render(synth)`` in the child: the :class:`vaesynth.synth.Render`."""
+        """``recipe.render(synth)`` in the child: the :class:`vaesynth.engine.synth.Render`."""
         return self._call("render", recipe)
 
     def warm(self) -> None:

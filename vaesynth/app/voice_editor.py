@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QAbstractButton
 
-from vaesynth.performance import Performance
+from vaesynth.engine.performance import Performance
 
 from .knobs import KnobPanel
 from .messages import LIVE_ORIGINS, Origin
@@ -37,10 +37,14 @@ class VoiceEditor(QObject):
         auto_play: QAbstractButton,
         performance: PerformancePanel,
         parent: QObject | None = None,
+        texture: QAbstractButton | None = None,
     ) -> None:
         super().__init__(parent)
         self.panel, self.hold, self.auto_play, self.performance = panel, hold, auto_play, performance
+        self.texture = texture  # "Real texture": on, renders take texture from the model's bank
         performance.changed.connect(self._on_performance)
+        if texture is not None:
+            texture.toggled.connect(lambda _on: self._on_performance(None))
         panel.knobs_changed.connect(self._on_knobs)
         panel.randomize_requested.connect(self.randomize)
         panel.voice_chosen.connect(self._on_preset)
@@ -52,7 +56,12 @@ class VoiceEditor(QObject):
         p, perf = self.panel, self.performance.performance()
         if note_hz is not None:
             perf = dataclasses.replace(perf, note_hz=note_hz, contour=self.performance.contour.value())
-        return VoiceControls(p.current_voice(), self.hold.isChecked(), p.values(), p.temperature.value(), perf)
+        return VoiceControls(
+            p.current_voice(), self.hold.isChecked(), p.values(), p.temperature.value(), perf, self._texture_on()
+        )
+
+    def _texture_on(self) -> bool:
+        return self.texture is None or self.texture.isChecked()
 
     def randomize(self) -> None:
         """A new random voice at the current temperature, held for the next presses."""
@@ -98,7 +107,7 @@ class VoiceEditor(QObject):
             self.hold.setChecked(True)  # a preset is a held voice: that speaker, press after press
             self._emit(VoiceControls(speaker, True, (), 1.0), Origin.PRESET)
 
-    def _on_performance(self, _performance: Performance) -> None:
+    def _on_performance(self, _performance: Performance | None) -> None:
         p = self.panel  # the voice heard last, in the new performance (the knobs show it exactly)
         self._emit(VoiceControls(p.current_voice(), True, p.values(), p.temperature.value()), Origin.PERFORMANCE)
 
@@ -107,5 +116,5 @@ class VoiceEditor(QObject):
             self.panel.set_voice(None)  # letting go of the voice lets go of the preset too
 
     def _emit(self, controls: VoiceControls, origin: Origin, play: bool | None = None) -> None:
-        controls = dataclasses.replace(controls, performance=self.performance.performance())
+        controls = dataclasses.replace(controls, performance=self.performance.performance(), texture=self._texture_on())
         self.edited.emit(controls, origin, self.auto_play.isChecked() if play is None else play)

@@ -2,13 +2,13 @@
 
 :class:`VoiceInController` (no widgets of its own) drives the
 :class:`~vaesynth.app.voice_in_panel.VoiceInPanel`. A take is recorded in a short-lived thread
-(:func:`vaesynth.audio_in.record_raw`: the GUI stays responsive; the level of every block comes
+(:func:`vaesynth.sound.audio_in.record_raw`: the GUI stays responsive; the level of every block comes
 from PortAudio's thread and reaches the meter through a queued signal, at most every
 :data:`LEVEL_EVERY_S`), then analysed in the engine thread (:meth:`Engine.analyse_take`:
-:func:`vaesynth.voice_in.load_take`, ``recognise_digit`` unless the digit is chosen,
+:func:`vaesynth.voices.voice_in.load_take`, ``recognise_digit`` unless the digit is chosen,
 ``encode_voice``). A good take sets the knobs through the voice editor (the path the voice map and
 saved voices use: a held, custom voice), sets Pitch and Formants to the take's pitch and size
-(:mod:`vaesynth.voice_norm`: the knobs hold the voice at the model's scale) and says its digit in that
+(:mod:`vaesynth.voices.voice_norm`: the knobs hold the voice at the model's scale) and says its digit in that
 voice; the estimated pitch and size are shown beside the take, and the take and that
 re-synthesis are shown one over the other. A bad take (silence, clipping, too long, not a digit,
 an unreadable file, no or a failing input device) is one sentence in the panel and the status
@@ -101,7 +101,7 @@ class VoiceInController(QObject):
         """List the input devices (none: the panel says so; files still work)."""
         if self._closed:
             return
-        from vaesynth.audio_in import input_devices
+        from vaesynth.sound.audio_in import input_devices
 
         devices = input_devices()
         self.panel.set_devices(devices, "" if devices else NO_DEVICE)
@@ -112,7 +112,7 @@ class VoiceInController(QObject):
         self.panel.set_model(True, self._recognises())
 
     def _recognises(self) -> bool:
-        from vaesynth.voice_in import RECOGNISING_KINDS
+        from vaesynth.voices.voice_in import RECOGNISING_KINDS
 
         return self.info is not None and self.info.kind in RECOGNISING_KINDS
 
@@ -133,7 +133,7 @@ class VoiceInController(QObject):
         threading.Thread(target=self._record, args=(device,), name="vaesynth-take", daemon=True).start()
 
     def _record(self, device: int | None) -> None:  # the recording thread
-        from vaesynth.audio_in import AudioInError, record_raw
+        from vaesynth.sound.audio_in import AudioInError, record_raw
 
         try:
             samples, rate = record_raw(TAKE_S, device, on_level=self._on_level)
@@ -241,7 +241,7 @@ class VoiceInController(QObject):
             return
         wave = take.wave
         if take.sample_rate != model.sample_rate:
-            from vaesynth.spectral import resample
+            from vaesynth.dsp.spectral import resample
 
             wave = resample(wave, take.sample_rate, model.sample_rate)
         ab = a_then_b(wave, model.wave, model.sample_rate)

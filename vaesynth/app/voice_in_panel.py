@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vaesynth.performance import Performance
+from vaesynth.engine.performance import Performance
 
 from .pickers import device_choices
 from .spectrogram import COLORMAP
@@ -204,7 +204,7 @@ class VoiceInPanel(QWidget):
     # --- state ---------------------------------------------------------------------------------
 
     def set_devices(self, devices: Sequence[dict], unavailable: str = "") -> None:
-        """List the input ``devices`` (``vaesynth.audio_in.input_devices()``); none: say ``unavailable``
+        """List the input ``devices`` (``vaesynth.sound.audio_in.input_devices()``); none: say ``unavailable``
         (why), keep "Open WAV…" working."""
         chosen = self.device()
         self.devices.clear()

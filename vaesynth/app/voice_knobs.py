@@ -1,4 +1,4 @@
-"""The app's one door to the knob space (:class:`vaesynth.voice.KnobSpace`) and the voice map.
+"""The app's one door to the knob space (:class:`vaesynth.voices.voice.KnobSpace`) and the voice map.
 
 :class:`VoiceKnobs` is made by the engine when a model loads and handed to the window inside
 :class:`~vaesynth.app.messages.ModelInfo`. It holds only numpy arrays that nobody writes to
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from vaesynth.voices.voice import VoiceMap
 
 from .messages import KnobMode, RenderRequest
 
@@ -59,9 +61,9 @@ def bilinear_weights(x: float, y: float) -> tuple[float, float, float, float]:
 
 
 class VoiceKnobs:
-    """Knob math for the app, all through the synth's :class:`~vaesynth.voice.KnobSpace`.
+    """Knob math for the app, all through the synth's :class:`~vaesynth.voices.voice.KnobSpace`.
 
-    ``space``: the model's knob space; ``voice_map``: its :class:`~vaesynth.voice.VoiceMap` (or
+    ``space``: the model's knob space; ``voice_map``: its :class:`~vaesynth.voices.voice.VoiceMap` (or
     ``None``); ``post_mu``: the training posteriors ``(N, D)`` in the map's point order.
     """
 
@@ -76,7 +78,7 @@ class VoiceKnobs:
     def from_synth(cls, synth: Any) -> VoiceKnobs:
         b = synth.bundle
         post = b.stats.post_mu
-        return cls(synth.knobs, b.voice_map, None if post is None else post.double().numpy())
+        return cls(synth.knobs, VoiceMap.from_bundle(b), None if post is None else post.double().numpy())
 
     @property
     def latent_dim(self) -> int:

@@ -5,7 +5,7 @@ recording it is. A click on a dot emits :attr:`VoiceMapView.dot_clicked` (the wi
 recording and the model's rendering of that latent, A/B, and moves the knobs there); a left-drag
 anywhere, between dots too, emits :attr:`VoiceMapView.point_dragged` with map coordinates (the
 window renders the current digit there, live). The current voice is a marker that follows the
-knobs. The map itself (:class:`vaesynth.voice.VoiceMap`) comes with the model; a model without
+knobs. The map itself (:class:`vaesynth.voices.voice.VoiceMap`) comes with the model; a model without
 one shows why instead. Widgets only: no knob math, no rendering.
 """
 
@@ -117,7 +117,7 @@ class VoiceMapView(QWidget):
         return "" if self.has_map else self.empty.text()
 
     def set_map(self, voice_map: Any, speakers: Sequence[str], missing: str = "") -> None:
-        """Show ``voice_map`` (a :class:`vaesynth.voice.VoiceMap`), or ``missing`` (why there is none)."""
+        """Show ``voice_map`` (a :class:`vaesynth.voices.voice.VoiceMap`), or ``missing`` (why there is none)."""
         self._map, self._speakers = voice_map, list(speakers)
         self.picked.setData([], [])
         self.marker.setData([], [])

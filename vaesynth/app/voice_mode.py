@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vaesynth.performance import NATURAL, Performance
+from vaesynth.engine.performance import NATURAL, Performance
 
 from .messages import KnobMode, Origin, RenderRequest
 
@@ -21,13 +21,15 @@ from .messages import KnobMode, Origin, RenderRequest
 @dataclass(frozen=True)
 class VoiceControls:
     """A snapshot of the voice controls: ``preset`` (speaker or ``None`` for Custom), ``hold``,
-    the ``knobs`` shown, the ``temperature``, the ``performance`` (pitch, speed, sing)."""
+    the ``knobs`` shown, the ``temperature``, the ``performance`` (pitch, speed, sing), and whether the
+    sound takes real ``texture`` from the model's bank."""
 
     preset: str | None
     hold: bool
     knobs: Sequence[float]
     temperature: float
     performance: Performance = NATURAL
+    texture: bool = True
 
     @property
     def mode(self) -> KnobMode:
@@ -55,4 +57,5 @@ class VoiceControls:
             play=play,
             origin=origin,
             performance=self.performance,
+            texture=self.texture,
         )

@@ -1,4 +1,4 @@
-"""Voices you keep: save the current voice under a name, load, rename, delete (:mod:`vaesynth.keep`).
+"""Voices you keep: save the current voice under a name, load, rename, delete (:mod:`vaesynth.voices.keep`).
 
 A saved voice holds the model, the knobs (exactly, as the engine renders them: float32), the
 temperature and the performance. The list shows the voices of the model in use (others are
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 
 class VoicesPanel(QWidget):
-    """Signals: :attr:`loaded` (a :class:`vaesynth.keep.SavedVoice`), :attr:`changed` (the list
+    """Signals: :attr:`loaded` (a :class:`vaesynth.voices.keep.SavedVoice`), :attr:`changed` (the list
     changed), :attr:`message` (what happened, in words, for the status bar)."""
 
     loaded = Signal(object)
@@ -62,7 +62,7 @@ class VoicesPanel(QWidget):
         lay.addWidget(self.note)
 
     def set_source(self, source: Callable[[str], object]) -> None:
-        """``source(name)`` returns the current voice as a :class:`~vaesynth.keep.SavedVoice`."""
+        """``source(name)`` returns the current voice as a :class:`~vaesynth.voices.keep.SavedVoice`."""
         self._source = source
 
     def set_model(self, model_id: str, latent_dim: int) -> None:
@@ -75,8 +75,8 @@ class VoicesPanel(QWidget):
         return [self.list.item(i).text() for i in range(self.list.count())]
 
     def voices(self) -> list[object]:
-        """The :class:`~vaesynth.keep.SavedVoice` objects listed."""
-        from vaesynth.keep import KeepError, load_voice
+        """The :class:`~vaesynth.voices.keep.SavedVoice` objects listed."""
+        from vaesynth.voices.keep import KeepError, load_voice
 
         out = []
         for name in self.names():
@@ -87,7 +87,7 @@ class VoicesPanel(QWidget):
         return out
 
     def refresh(self) -> None:
-        from vaesynth.keep import KeepError, list_voices, load_voice, voices_dir
+        from vaesynth.voices.keep import KeepError, list_voices, load_voice, voices_dir
 
         mine, others = [], 0
         for name in list_voices():
@@ -115,7 +115,7 @@ class VoicesPanel(QWidget):
 
     def save_as(self, name: str) -> bool:
         """Save the current voice as ``name`` (replacing one of that name). Returns success."""
-        from vaesynth.keep import KeepError, save_voice
+        from vaesynth.voices.keep import KeepError, save_voice
 
         if self._source is None:
             return False
@@ -128,7 +128,7 @@ class VoicesPanel(QWidget):
         return True
 
     def load(self, name: str) -> bool:
-        from vaesynth.keep import KeepError, load_voice
+        from vaesynth.voices.keep import KeepError, load_voice
 
         try:
             voice = load_voice(name)
@@ -140,7 +140,7 @@ class VoicesPanel(QWidget):
         return True
 
     def rename(self, old: str, new: str) -> bool:
-        from vaesynth.keep import KeepError, rename_voice
+        from vaesynth.voices.keep import KeepError, rename_voice
 
         try:
             rename_voice(old, new)
@@ -151,7 +151,7 @@ class VoicesPanel(QWidget):
         return True
 
     def delete(self, name: str) -> bool:
-        from vaesynth.keep import KeepError, delete_voice
+        from vaesynth.voices.keep import KeepError, delete_voice
 
         try:
             delete_voice(name)

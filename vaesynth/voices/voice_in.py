@@ -1,10 +1,10 @@
 """Your own voice in: a recorded take (WAV file or microphone samples) -> a digit and knobs.
 
-Analysis path (no Qt; torch only through the model of a :class:`~vaesynth.synth.Synth`):
+Analysis path (no Qt; torch only through the model of a :class:`~vaesynth.engine.synth.Synth`):
 
 1. :func:`load_take`: any rate -> the model rate (soxr), mono, checked for the ways a take goes
    wrong (too quiet, clipped, too long), then peak-normalised and silence-trimmed exactly like
-   the training features (:func:`vaesynth.spectral.normalize_peak`, :func:`~vaesynth.spectral.trim_silence`),
+   the training features (:func:`vaesynth.dsp.spectral.normalize_peak`, :func:`~vaesynth.dsp.spectral.trim_silence`),
    then cut to the first and last sample within 60 dB of the peak (:func:`trim_edges`: a live
    take keeps some silence the training files never had).
    The encoder sees :func:`take_features` (the training features with the band next to 4 kHz
@@ -17,7 +17,7 @@ Analysis path (no Qt; torch only through the model of a :class:`~vaesynth.synth.
    :data:`MIN_MARGIN`, whose best error is above :data:`MAX_ERROR` or that has no voiced frame
    (periodicity below :data:`MIN_VOICING`: noise) is "not a digit".
 3. :func:`encode_voice`: posterior mean under the (recognised or given) digit ->
-   :meth:`vaesynth.voice.KnobSpace.to_knobs`: knobs ``(latent_dim,)`` in standard units; the same
+   :meth:`vaesynth.voices.voice.KnobSpace.to_knobs`: knobs ``(latent_dim,)`` in standard units; the same
    knobs spoken on another digit keep the voice (what ``vaesynth say --voice-from`` does).
 
 Every bad take is one :class:`VoiceInError` with one readable sentence.
@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import spectral
-from .digits import N_DIGITS, as_digit
-from .pitch import periodicity
-from .spectral import SpectralConfig
+from ..digits import N_DIGITS, as_digit
+from ..dsp import spectral
+from ..dsp.pitch import periodicity
+from ..dsp.spectral import SpectralConfig
 
 if TYPE_CHECKING:
-    from .synth import Synth
+    from ..engine.synth import Synth
 
 QUIET_DBFS = -55.0  # loudest 32 ms frame (RMS, dB re full scale) below this: too quiet
 FULL_SCALE = 0.999  # |sample| at or above this counts as clipped
@@ -73,11 +73,11 @@ class Recognition:
     ``digit``: the best digit; ``margin``: ``(e2 - e1) / e1`` of the two lowest errors (0 = a tie);
     ``errors``: float64 ``(10,)`` mean squared feature error per digit condition;
     ``latents``: float32 ``(10, latent_dim)`` posterior means per digit condition;
-    ``voicing``: the take's highest frame periodicity (0..1, :func:`vaesynth.pitch.periodicity`):
+    ``voicing``: the take's highest frame periodicity (0..1, :func:`vaesynth.dsp.pitch.periodicity`):
     every digit has a vowel, noise has none. ``movement``: how much the take's spectral envelope
     changes (:func:`movement`; a digit's moves, a steady noise's or tone's does not).
     ``min_margin``, ``max_error``: the limits it is judged
-    by (the normalised analysis of :mod:`vaesynth.voice_norm` has its own; digits it did not
+    by (the normalised analysis of :mod:`vaesynth.voices.voice_norm` has its own; digits it did not
     reconstruct have NaN errors and latents).
     """
 
@@ -165,7 +165,7 @@ def trim_edges(wave: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
 class LoadedTake:
     """A take as :func:`load_full` reads it: ``wave`` float32 ``(n,)`` at the model rate (what
     :func:`load_take` returns), ``wide`` the same span of sound at :data:`WIDE_RATE` Hz (peak-normalised:
-    a higher voice's formants above the model's band, for :mod:`vaesynth.voice_norm`), and ``band_hz``,
+    a higher voice's formants above the model's band, for :mod:`vaesynth.voices.voice_norm`), and ``band_hz``,
     the highest frequency the source carries (half its rate, at most ``WIDE_RATE / 2``)."""
 
     wave: np.ndarray
@@ -192,7 +192,7 @@ def load_full(
     :class:`VoiceInError` (one sentence) for an unreadable file, silence, clipping, a take longer
     than :data:`MAX_SECONDS` or shorter than :data:`MIN_SECONDS` after trimming.
     """
-    from .spectral import resample
+    from ..dsp.spectral import resample
 
     cfg = cfg or SpectralConfig()
     if isinstance(source, str | os.PathLike):
@@ -233,7 +233,7 @@ def load_full(
 def take_features(take: np.ndarray, cfg: SpectralConfig, edge_hz: float | None = BAND_EDGE_HZ) -> np.ndarray:
     """The features the encoder sees: float32 ``(max_frames, n_bins)`` in [0, 1].
 
-    The training definition (:func:`vaesynth.spectral.wave_to_features`), except that when the
+    The training definition (:func:`vaesynth.dsp.spectral.wave_to_features`), except that when the
     bins above :data:`BAND_EDGE_HZ` lie :data:`BAND_GAP` below the last bin under it (an emptied
     band), they are replaced by that bin in the valid frames. Any
     resampler (a sound card at 48 kHz, a 44.1 kHz file) empties the band next to the model's
@@ -241,7 +241,7 @@ def take_features(take: np.ndarray, cfg: SpectralConfig, edge_hz: float | None =
     few bins heavily: an 8 -> 48 -> 8 kHz round trip of a test recording moved its latent by more
     than the distance between two speakers; with the band edge filled it moves by a tenth of that.
     Takes at 8 kHz with the band intact are left as they are (docs/voice_in.md). ``edge_hz``: where
-    the band may end (lower for a take warped down in frequency, :mod:`vaesynth.voice_norm`).
+    the band may end (lower for a take warped down in frequency, :mod:`vaesynth.voices.voice_norm`).
     """
     feat, n_valid = spectral.wave_to_features(take, cfg)
     k0 = int(np.ceil(edge_hz * cfg.n_fft / cfg.sample_rate)) if edge_hz else cfg.n_bins

@@ -10,7 +10,7 @@ Sound path (measurements and reasoning: ``docs/latency.md``): ``play(wave, rate)
 model-rate waveform with soxr and starts it on a **new** PortAudio stream (a running stream's
 full buffer would delay it by :data:`LATENCY_S`), while the sound that was playing fades out on
 its own stream (:data:`FADE_S`, or ``crossfade_s`` as a cross-fade). Streams stop and close
-themselves after their sound (:mod:`vaesynth.audio_stream`), so an idle app adds no wake-ups at
+themselves after their sound (:mod:`vaesynth.sound.audio_stream`), so an idle app adds no wake-ups at
 the sound server; :meth:`AudioOutput.prepare` opens the next stream while a sound is rendered.
 A device that cannot hold a second stream gets the new sound mixed into the running one.
 
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from ..dsp.spectral import resample
 from .audio_stream import Stream, Voice, default_output, output_devices, pick_format, reap_later
-from .spectral import resample
 
 FADE_S = 0.006  # fade-out of a sound that is cut by a new one or by stop()
 FADE_IN_S = 0.002  # every sound starts with at least this short fade-in

@@ -15,7 +15,7 @@ A *fresh voice* (what a keypad press plays) is a draw from the digit's **exact**
 posterior, the mixture of the stored training posteriors: pick one training utterance of the
 digit, sample around its posterior, express it in knobs. A *preset* is a training speaker's mean
 latent for the digit. Everything here is numpy; the statistics come from a bundle
-(:class:`vaesynth.bundle.LatentStats`) and are fitted by :func:`fit_latent_stats` when a bundle
+(:class:`vaesynth.model.bundle.LatentStats`) and are fitted by :func:`fit_latent_stats` when a bundle
 is made.
 """
 
@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .digits import N_DIGITS, as_digit
+from ..digits import N_DIGITS, as_digit
+from ..model.annotations import MapPlane
 
 if TYPE_CHECKING:  # torch-free at import time
-    from .bundle import LatentStats
+    from ..model.bundle import Bundle, LatentStats
 
 
 MAX_TEMPERATURE = 3.0  # the knobs span +-3 standard units; hotter draws leave all the decoder was trained on
@@ -98,7 +99,7 @@ class KnobSpace:
 
     @classmethod
     def from_stats(cls, stats: LatentStats, speakers: Sequence[str]) -> KnobSpace:
-        """From a bundle's (already validated) :class:`~vaesynth.bundle.LatentStats`."""
+        """From a bundle's (already validated) :class:`~vaesynth.model.bundle.LatentStats`."""
         n = lambda t: None if t is None else t.double().numpy()  # noqa: E731
         return cls(
             n(stats.digit_mean),
@@ -222,7 +223,7 @@ def fit_latent_stats(
     """
     import torch
 
-    from .bundle import LatentStats
+    from ..model.bundle import LatentStats
 
     mu = np.asarray(mu, dtype=np.float64)
     var = np.zeros_like(mu) if var is None else np.asarray(var, dtype=np.float64)
@@ -267,7 +268,8 @@ class VoiceMap:
     orthogonal projection. ``points`` ``(N, 2)``: the training utterances, with ``digits``,
     ``speakers`` (indices) and ``files`` (names) for colouring and hover text.
     The plane is computed when the bundle is made (``training/annotate.py``) and stored in its
-    ``config.json`` as ``voice_map``; the points are the stored posteriors projected onto it.
+    ``config.json`` as ``voice_map`` (:class:`vaesynth.model.annotations.MapPlane`); the points are the
+    stored posteriors projected onto it.
     """
 
     def __init__(
@@ -289,34 +291,36 @@ class VoiceMap:
         self.explained = [float(x) for x in explained]
 
     @classmethod
+    def from_plane(cls, plane: MapPlane, post_mu: np.ndarray, post_digit: np.ndarray) -> VoiceMap:
+        """The map of a bundle's stored plane, with its stored posteriors ``(N, D)`` (and digits) as the points."""
+        points = (np.asarray(post_mu, dtype=np.float64) - plane.origin) @ plane.axes.T
+        digits = np.asarray(post_digit)
+        return cls(plane.origin, plane.axes, points, digits, plane.speakers, plane.files, plane.explained)
+
+    @classmethod
     def from_config(cls, entry: object, post_mu: np.ndarray | None, post_digit: np.ndarray | None) -> VoiceMap:
-        """Parse a bundle's ``voice_map`` entry (untrusted) against its stored posteriors.
+        """Parse a bundle's ``voice_map`` entry (untrusted, :meth:`MapPlane.from_config`) against its stored posteriors.
 
         Raises :class:`ValueError` with one readable sentence when the entry is malformed or the
         bundle has no stored posteriors to place on the map.
         """
         if post_mu is None or post_digit is None:
             raise ValueError("the bundle stores no training posteriors to place on a map")
-        if not isinstance(entry, dict):
-            raise ValueError("voice_map must be a mapping")
         n, d = np.asarray(post_mu).shape
-        try:
-            origin = np.asarray(entry["origin"], dtype=np.float64)
-            axes = np.asarray(entry["axes"], dtype=np.float64)
-            speakers = np.asarray(entry["speaker"], dtype=np.int64)
-        except (KeyError, TypeError, ValueError):
-            raise ValueError("voice_map lacks a numeric origin, axes or speaker list") from None
-        files = entry.get("file", [])
-        if origin.shape != (d,) or axes.shape != (2, d) or speakers.shape != (n,):
-            raise ValueError("voice_map does not match the model's latent size or its stored posteriors")
-        if not (np.isfinite(origin).all() and np.isfinite(axes).all()) or np.abs(origin).max() > 1e3:
-            raise ValueError("voice_map holds non-finite or absurd values")
-        if not np.allclose(axes @ axes.T, np.eye(2), atol=1e-3):
-            raise ValueError("voice_map axes are not orthonormal")
-        if not isinstance(files, list) or len(files) not in (0, n) or not all(isinstance(f, str) for f in files):
-            raise ValueError("voice_map file names do not match the stored posteriors")
-        points = (np.asarray(post_mu, dtype=np.float64) - origin) @ axes.T
-        return cls(origin, axes, points, np.asarray(post_digit), speakers, files, entry.get("explained", ()))
+        return cls.from_plane(MapPlane.from_config(entry, n, d), post_mu, post_digit)
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> VoiceMap | None:
+        """The map of a loaded bundle (``None`` when it has none: ``bundle.voice_map_missing`` says why)."""
+        stats = bundle.stats
+        if bundle.voice_map is None or not stats.has_posteriors:
+            return None
+        return cls.from_plane(bundle.voice_map, stats.post_mu.double().numpy(), stats.post_digit.numpy())
+
+    @property
+    def plane(self) -> MapPlane:
+        """What a bundle stores of this map (``Bundle.voice_map``)."""
+        return MapPlane(self.origin, self.axes, self.speakers, self.files, self.explained)
 
     def to_map(self, latent: np.ndarray) -> np.ndarray:
         """The map position ``(2,)`` of a latent ``(D,)`` (orthogonal projection onto the plane)."""
@@ -330,28 +334,3 @@ class VoiceMap:
         """Index of the training utterance whose dot is nearest to ``xy``."""
         return int(np.argmin(((self.points - np.asarray(xy, dtype=np.float64)) ** 2).sum(1)))
 
-
-KNOB_EFFECTS = ("f0_semitones", "duration_pct", "loudness_db", "centroid_pct")
-
-
-def parse_knob_labels(entry: object, latent_dim: int) -> list[dict]:
-    """A bundle's ``knob_labels`` entry, checked: one ``{"label": str, "effects": {name: float}}`` per dimension.
-
-    ``effects`` are what turning that knob from -2 to +2 measurably changes (see
-    ``training/annotate.py``): f0 in semitones, duration in percent, loudness in dB, spectral
-    centroid in percent, and ``speaker`` (the training speaker a probe hears more). Raises
-    :class:`ValueError` when malformed.
-    """
-    if not isinstance(entry, list) or len(entry) != latent_dim:
-        raise ValueError(f"knob_labels must list {latent_dim} entries, one per latent dimension")
-    out = []
-    for item in entry:
-        if not isinstance(item, dict) or not isinstance(item.get("label"), str) or len(item["label"]) > 60:
-            raise ValueError("every knob label needs a short 'label' text")
-        effects = item.get("effects", {})
-        if not isinstance(effects, dict) or not all(
-            isinstance(v, int | float) and np.isfinite(v) for k, v in effects.items() if k in KNOB_EFFECTS
-        ):
-            raise ValueError("knob label effects must be finite numbers")
-        out.append({"label": item["label"], "effects": dict(effects)})
-    return out

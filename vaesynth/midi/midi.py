@@ -19,7 +19,7 @@ The keyboard mapping (why it is this way: docs/midi.md)
   with 64 exactly at 0 (:func:`cc_to_knob`); CC 120 / 123 (all sound / all notes off) ->
   :class:`AllNotesOff`. All channels are accepted (omni).
 
-Ports (listing, opening, following them as they come and go) are :mod:`vaesynth.midi_ports`.
+Ports (listing, opening, following them as they come and go) are :mod:`vaesynth.midi.midi_ports`.
 """
 
 from __future__ import annotations

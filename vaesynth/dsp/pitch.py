@@ -49,7 +49,7 @@ def periodicity(
 def pitch_track(
     wave: np.ndarray, cfg: SpectralConfig, fmin: float = 60.0, fmax: float = 400.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """f0 (Hz) and periodicity per STFT frame, aligned with :func:`vaesynth.spectral.stft` (centered frames).
+    """f0 (Hz) and periodicity per STFT frame, aligned with :func:`vaesynth.dsp.spectral.stft` (centered frames).
 
     Returns ``(f0 (n_frames,), periodicity (n_frames,))``; periodicity in [0, 1] as in
     :func:`periodicity`, computed for every frame (silent frames score near 0).

@@ -20,15 +20,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_FAILED = 1  # the command ran but could not do everything (e.g. no audio device for --play)
-EXIT_USAGE = 2  # bad input: nothing was done
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    load_synth,
+    model_arg,
+    performance_from_args,
+    write_output,
+)
+
 MAX_PER_DIGIT = 1000  # sample --per-digit bound (10 x 1000 files at most)
-RATE_RANGE = (8000, 192000)
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message is printed as one line and the exit status is 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _temperature(text: str) -> float:
-    from vaesynth.voice import check_temperature
+    from vaesynth.voices.voice import check_temperature
 
     try:
         return check_temperature(float(text))
@@ -74,18 +77,10 @@ def _performance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--note", metavar="NOTE", help="sing on a note: A3, C#4, a MIDI number (57) or Hz (220hz)")
     p.add_argument("--contour", type=_number, default=0.0, help="with --note: share of natural intonation kept, 0..1")
     p.add_argument("--formant", type=_number, default=1.0, metavar="RATIO", help="formant (vocal-tract) ratio, 0.5..2")
-
-
-def performance_from_args(args: argparse.Namespace):
-    """The :class:`~vaesynth.performance.Performance` the arguments ask for; bad values are a UsageError."""
-    from vaesynth.performance import Performance, parse_note
-
-    try:
-        note = parse_note(args.note) if args.note is not None else None
-        formant = getattr(args, "formant", 1.0)
-        return Performance(pitch=args.pitch, speed=args.speed, note_hz=note, contour=args.contour, formant=formant)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    p.add_argument(
+        "--no-texture", dest="texture", action="store_false",
+        help="the pure decoder: no real texture from the model's texture bank",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     midi.add_argument("--one-shot", action="store_true", help="ignore key releases: every digit is spoken in full")
 
-    from vaesynth.commands import add_analyze_parser
+    from vaesynth.cli.commands import add_analyze_parser
 
     add_analyze_parser(sub)
     sub.add_parser(
@@ -165,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    from vaesynth.commands import cmd_analyze, cmd_say, cmd_voices
+    from vaesynth.cli.commands import cmd_analyze, cmd_say, cmd_voices
 
     commands = {
         "say": cmd_say, "sample": cmd_sample, "voices": cmd_voices, "models": cmd_models, "midi": cmd_midi,
@@ -183,74 +178,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _error(message: str) -> None:
     line = " ".join(str(message).split())
     print(f"vaesynth: error: {line}", file=sys.stderr)
-
-
-def model_arg(args: argparse.Namespace) -> str | None:
-    return getattr(args, "sub_model", None) or args.model
-
-
-def load_synth(model: str | None):
-    """A :class:`~vaesynth.synth.Synth` for ``model``; a missing or broken bundle is a :class:`UsageError`."""
-    from vaesynth.bundle import BundleError
-    from vaesynth.synth import Synth
-
-    try:
-        return Synth.from_path(model)
-    except BundleError as e:
-        raise UsageError(str(e)) from None
-
-
-def check_writable_file(path: Path) -> None:
-    """Fail early, with one line, when ``path`` cannot be written (``-`` is standard output)."""
-    if str(path) == "-":
-        return
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder")
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    if target.exists() and not target.is_file():  # a device, FIFO or socket: written to, never replaced
-        if not os.access(target, os.W_OK):
-            raise UsageError(f"cannot write {path}: permission denied")
-        return
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write {path}: folder {parent} is not writable")
-    if target.exists() and not os.access(target, os.W_OK):
-        raise UsageError(f"cannot write {path}: the file is read-only")
-
-
-def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # noqa: ANN001
-    """Write a WAV (with its recipe, :mod:`vaesynth.keep`); any failure (disk full, ...) is a :class:`UsageError`."""
-    from vaesynth.keep import write_wav_with_recipe
-    from vaesynth.wavfile import write_wav
-
-    try:
-        if recipe is None:
-            write_wav(path, wave, sample_rate)
-        else:
-            write_wav_with_recipe(path, wave, sample_rate, recipe)
-    except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-def play_blocking(wave, sample_rate: int) -> int:
-    from vaesynth.audio import AudioOutput
-
-    audio = AudioOutput()
-    try:
-        if not audio.play(wave, sample_rate):
-            print(f"vaesynth: {audio.status}", file=sys.stderr)
-            return EXIT_FAILED
-        deadline = time.monotonic() + len(wave) / sample_rate + 2.0
-        while audio.is_playing and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if not audio.available:
-            print(f"vaesynth: {audio.status}", file=sys.stderr)
-            return EXIT_FAILED
-        return EXIT_OK
-    finally:
-        audio.close()
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -276,14 +203,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
-    from vaesynth.catalog import model_id
-    from vaesynth.keep import RenderRecipe, weights_fingerprint
+    from vaesynth.model.catalog import model_id
+    from vaesynth.voices.keep import RenderRecipe, weights_fingerprint
 
     ident, weights = model_id(synth.bundle.path), weights_fingerprint(synth.bundle.path)
     for d in range(N_DIGITS):
         for k in range(n):
             knobs = synth.knobs.fresh(d, args.temperature, rng)
-            recipe = RenderRecipe(str(d), ident, weights, knobs=tuple(knobs), single=True, performance=performance)
+            recipe = RenderRecipe(
+                str(d), ident, weights, knobs=tuple(knobs), single=True, performance=performance, texture=args.texture
+            )
             render = recipe.render(synth)
             write_output(out / f"{d}_{k}.wav", render.wave, render.sample_rate, recipe)
     print(f"wrote {N_DIGITS * n} samples to {out} in {time.perf_counter() - t0:.1f} s ({synth.bundle.display_name})")
@@ -303,8 +232,8 @@ def _format_metrics(metrics: object, limit: int = 6) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from vaesynth.bundle import BundleError, read_config
-    from vaesynth.catalog import default_models_dir, list_bundles
+    from vaesynth.model.bundle import BundleError, read_config
+    from vaesynth.model.catalog import default_models_dir, list_bundles
 
     root = Path(args.dir) if args.dir else default_models_dir()
     if args.dir and not root.is_dir():
@@ -336,7 +265,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_midi(args: argparse.Namespace) -> int:
-    from vaesynth.midi_ports import MidiInput, MidiUnavailable, PortNotFound
+    from vaesynth.midi.midi_ports import MidiInput, MidiUnavailable, PortNotFound
 
     if not 0.0 <= args.contour <= 1.0:
         raise UsageError(f"--contour must be between 0 and 1, not {args.contour:g}")
@@ -363,7 +292,7 @@ def cmd_midi(args: argparse.Namespace) -> int:
         synth = load_synth(model_arg(args))
         if args.sing and not synth.has_f0:
             raise UsageError(f"--sing needs a model with an f0 head (the default); {synth.bundle.kind!r} has none")
-        from vaesynth.audio import AudioOutput
+        from vaesynth.sound.audio import AudioOutput
 
         audio = AudioOutput()
         if not audio.available:
@@ -371,7 +300,7 @@ def cmd_midi(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         while midi_input.get(0) is not None:  # keys pressed while the model was loading are not played late
             pass
-        from vaesynth.midi_player import MidiPlayer
+        from vaesynth.midi.midi_player import MidiPlayer
 
         player = MidiPlayer(synth, audio, sing=args.sing, contour=args.contour, one_shot=args.one_shot)
         mode = f"singing (contour {args.contour:g})" if args.sing else "speaking"
@@ -385,7 +314,7 @@ def cmd_midi(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    script = Path(__file__).resolve().parent.parent / "bench" / "bench_synth.py"
+    script = Path(__file__).resolve().parents[2] / "bench" / "bench_synth.py"
     if not script.is_file():
         raise UsageError(
             f"the benchmark script is not installed here ({script} is missing; run it from a source checkout)"

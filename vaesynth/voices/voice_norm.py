@@ -17,7 +17,7 @@ a child) has every formant higher by a common factor, the **formant scale** ``a`
    end with the lowest error wins. About 50 reconstructions per take (with the digit named: the
    coarse pass and one climb under that digit, about 12).
 2. **Warp, recognise, encode** at that scale: the features of the take as if its vocal tract were
-   ``a`` times longer (:func:`scaled_features`: the take at :data:`~vaesynth.voice_in.WIDE_RATE`
+   ``a`` times longer (:func:`scaled_features`: the take at :data:`~vaesynth.voices.voice_in.WIDE_RATE`
    resampled to ``a x`` the model rate and analysed as if at the model rate, which divides every
    frequency by ``a`` and stretches time by ``a``; the frames are then resampled back to the take's
    duration). The digit and the knobs come from those features.
@@ -28,7 +28,7 @@ a child) has every formant higher by a common factor, the **formant scale** ``a`
 A take within :data:`SNAP` grid step of the model's scale is analysed at scale 1 (its features as
 before). Recognition then uses the ten digits' errors at the scale found, judged by
 :data:`NORM_MIN_MARGIN` and :data:`NORM_MAX_ERROR` (with the voicing and movement checks). The rest
-of the analysis (loading, the checks, the refusals) is :mod:`vaesynth.voice_in`.
+of the analysis (loading, the checks, the refusals) is :mod:`vaesynth.voices.voice_in`.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import spectral
-from .digits import N_DIGITS, as_digit
-from .performance import FORMANT_RANGE, PITCH_RANGE, Performance
-from .pitch import pitch_track
+from ..digits import N_DIGITS, as_digit
+from ..dsp import spectral
+from ..dsp.pitch import pitch_track
+from ..engine.performance import FORMANT_RANGE, PITCH_RANGE, Performance
 from .voice_in import (
     BAND_EDGE_HZ,
     WIDE_RATE,
@@ -58,7 +58,7 @@ from .voice_in import (
 )
 
 if TYPE_CHECKING:
-    from .synth import Synth
+    from ..engine.synth import Synth
 
 STEP = 1.04  # the scale grid: powers of STEP (4 % apart) ...
 GRID_K = (-10, 21)  # ... from STEP ** -10 = 0.68 to STEP ** 21 = 2.28 (1.0 is a grid point)
@@ -109,7 +109,7 @@ def scaled_features(take: LoadedTake, scale: float, cfg: spectral.SpectralConfig
     """The encoder's features ``(max_frames, n_bins)`` of ``take`` with every frequency divided by ``scale``
     (a vocal tract ``scale`` times as long), the duration kept; and the number of frames of sound.
 
-    ``scale == 1`` is :func:`~vaesynth.voice_in.take_features` of the model-rate take, exactly.
+    ``scale == 1`` is :func:`~vaesynth.voices.voice_in.take_features` of the model-rate take, exactly.
     """
     if scale == 1.0:
         return take_features(take.wave, cfg), max(1, spectral.wave_to_features(take.wave, cfg)[1])
@@ -215,7 +215,7 @@ class ScaleSearch:
         return k
 
     def recognition(self, k: int, wave: np.ndarray) -> Recognition:
-        """A :class:`~vaesynth.voice_in.Recognition` at grid index ``k`` under all ten digit conditions."""
+        """A :class:`~vaesynth.voices.voice_in.Recognition` at grid index ``k`` under all ten digit conditions."""
         errors = self.errors([k], range(N_DIGITS))[0]
         latents = np.stack([self.latent(k, d) for d in range(N_DIGITS)])
         order = np.argsort(errors)
@@ -240,9 +240,9 @@ def f0_median(wave: np.ndarray, cfg: spectral.SpectralConfig) -> float | None:
 
 def rendered_f0(synth: Synth, digit: int, knobs: np.ndarray, formant: float = 1.0) -> float | None:
     """Median f0 (Hz) of ``knobs`` rendered on ``digit`` (pitch 0, ``formant``), measured like the take's
-    (:func:`f0_median`; a light phase reconstruction, :data:`~vaesynth.synth.LIVE_GL_ITERS` iterations),
+    (:func:`f0_median`; a light phase reconstruction, :data:`~vaesynth.engine.synth.LIVE_GL_ITERS` iterations),
     so that the tracker's own leanings cancel in the pitch setting."""
-    from .synth import LIVE_GL_ITERS
+    from ..engine.synth import LIVE_GL_ITERS
 
     render = synth.render_digit(digit, knobs, Performance(formant=formant), gl_iters=LIVE_GL_ITERS)
     return f0_median(render.wave, synth.spectral)
@@ -251,11 +251,11 @@ def rendered_f0(synth: Synth, digit: int, knobs: np.ndarray, formant: float = 1.
 def take_voice(
     synth: Synth, take: LoadedTake, digit: int | str | None = None, normalise: bool = True, strict: bool = True
 ) -> TakeVoice:
-    """The voice in ``take`` (from :func:`vaesynth.voice_in.load_full`): digit, knobs, scale, f0, performance.
+    """The voice in ``take`` (from :func:`vaesynth.voices.voice_in.load_full`): digit, knobs, scale, f0, performance.
 
-    ``digit``: the digit spoken, or ``None`` to recognise it (:class:`~vaesynth.voice_in.VoiceInError`
+    ``digit``: the digit spoken, or ``None`` to recognise it (:class:`~vaesynth.voices.voice_in.VoiceInError`
     when the take is not recognisably a digit). ``normalise=False``, or a model without an f0 head:
-    no scale search, the analysis of :mod:`vaesynth.voice_in` as it was (scale 1, natural performance).
+    no scale search, the analysis of :mod:`vaesynth.voices.voice_in` as it was (scale 1, natural performance).
     ``strict=False``: a take that is not recognisably a digit is not refused (``recognition.confident``
     says whether it would have been; for calibration).
     """

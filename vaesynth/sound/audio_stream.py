@@ -2,7 +2,7 @@
 
 :class:`Stream` wraps one PortAudio output stream whose callback mixes its :class:`Voice` s (usually
 exactly one) and stops once its sound and a short tail are over; finished streams are closed by
-a reaper thread (:func:`reap_later`), never on PortAudio's own thread. :class:`vaesynth.audio.AudioOutput`
+a reaper thread (:func:`reap_later`), never on PortAudio's own thread. :class:`vaesynth.sound.audio.AudioOutput`
 owns them; nothing here knows of models or Qt.
 """
 

@@ -1,7 +1,7 @@
-"""The headless MIDI player: :mod:`vaesynth.midi` commands -> the synth -> the audio output.
+"""The headless MIDI player: :mod:`vaesynth.midi.midi` commands -> the synth -> the audio output.
 
 No Qt; the synth and the audio output are passed in (anything with the same methods works, e.g. in
-tests). ``vaesynth midi`` (:mod:`vaesynth.cli`) runs it on a port.
+tests). ``vaesynth midi`` (:mod:`vaesynth.cli.cli`) runs it on a port.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ class PlayedNote:
 
 
 def sing_hz(hz: float) -> float:
-    """``hz`` moved by whole octaves into the range of a held note (:data:`vaesynth.performance.NOTE_RANGE_HZ`)."""
-    from vaesynth.performance import NOTE_RANGE_HZ
+    """``hz`` moved by whole octaves into the range of a held note (``performance.NOTE_RANGE_HZ``)."""
+    from vaesynth.engine.performance import NOTE_RANGE_HZ
 
     lo, hi = NOTE_RANGE_HZ
     while hz < lo:
@@ -46,19 +46,19 @@ def sing_hz(hz: float) -> float:
 
 
 class MidiPlayer:
-    """The headless MIDI player: :mod:`vaesynth.midi` commands -> ``synth.render_digit`` -> ``audio.play``.
+    """The headless MIDI player: :mod:`vaesynth.midi.midi` commands -> ``synth.render_digit`` -> ``audio.play``.
 
     Monophonic, the newest key wins. ``NoteOn`` says its digit, ``Retrigger`` the digit spoken last
     (0 before any), both scaled by the velocity gain and, with ``sing``, held on the key's pitch
     (:func:`sing_hz`) keeping ``contour`` of the natural intonation. ``NoteOff`` of the sounding key
-    ends it with the audio output's release fade (``vaesynth.audio.FADE_S``, 6 ms) unless
+    ends it with the audio output's release fade (``vaesynth.sound.audio.FADE_S``, 6 ms) unless
     ``one_shot``; ``AllNotesOff`` silences at once. ``KnobMove`` sets one knob (standard units) of
     the voice every later note uses (all knobs start at 0, each digit's typical voice; moves of
     knobs the model does not have are ignored). Renders are cached (``cache_size`` entries): the
     engine is deterministic, so a repeated key with unchanged knobs plays without rendering
     (they are kept resampled to the audio output's rate, so a cached note is only scaled and handed over).
 
-    ``synth``: a :class:`~vaesynth.synth.Synth`; ``audio``: an :class:`~vaesynth.audio.AudioOutput`
+    ``synth``: a :class:`~vaesynth.engine.synth.Synth`; ``audio``: an :class:`~vaesynth.sound.audio.AudioOutput`
     (anything with the same ``render_digit`` / ``play`` / ``stop`` works, e.g. in tests).
     """
 
@@ -73,7 +73,7 @@ class MidiPlayer:
     ) -> None:
         import numpy as np
 
-        from vaesynth.performance import Performance
+        from vaesynth.engine.performance import Performance
 
         Performance(contour=contour)  # ValueError now, not at the first note
         self.synth = synth
@@ -89,8 +89,8 @@ class MidiPlayer:
         self._cache_size = int(cache_size)
 
     def handle(self, command, received_s: float | None = None) -> None:
-        """Act on one command from :mod:`vaesynth.midi`; ``received_s``: its arrival (``time.perf_counter()``)."""
-        from vaesynth import midi
+        """Act on one command from :mod:`vaesynth.midi.midi`; ``received_s``: its arrival (``time.perf_counter()``)."""
+        from vaesynth.midi import midi
 
         t = time.perf_counter() if received_s is None else received_s
         if isinstance(command, midi.Retrigger):
@@ -112,7 +112,7 @@ class MidiPlayer:
 
     def handle_batch(self, commands: Sequence, received_s: float | None = None) -> None:
         """Act on commands that arrived together, in order, skipping key presses a later one in the batch replaces."""
-        from vaesynth import midi
+        from vaesynth.midi import midi
 
         presses = (midi.NoteOn, midi.Retrigger)
         last = max((i for i, c in enumerate(commands) if isinstance(c, presses)), default=-1)
@@ -124,7 +124,7 @@ class MidiPlayer:
             self.handle(c, received_s)
 
     def _play(self, command, received_s: float) -> None:
-        from vaesynth.performance import NATURAL, Performance
+        from vaesynth.engine.performance import NATURAL, Performance
 
         hz = sing_hz(command.hz) if self.sing else None
         out_rate = getattr(self.audio, "sample_rate", None)  # cache at the stream rate: no resampling per note
@@ -136,7 +136,7 @@ class MidiPlayer:
             render = self.synth.render_digit(command.digit, self.knobs, perf)
             hit = (render.wave, render.sample_rate)
             if isinstance(out_rate, int) and out_rate != render.sample_rate:
-                from vaesynth.spectral import resample
+                from vaesynth.dsp.spectral import resample
 
                 hit = (resample(render.wave, render.sample_rate, out_rate), out_rate)
             if self._cache_size > 0:
@@ -156,10 +156,10 @@ class MidiPlayer:
     def run(self, midi_input, stop: threading.Event | None = None, on_status=None) -> None:
         """Listen until ``stop`` is set (or Ctrl+C): play commands, poll the port, report changes via ``on_status``.
 
-        ``midi_input``: a :class:`vaesynth.midi_ports.MidiInput` without ``on_command``; ``on_status``
+        ``midi_input``: a :class:`vaesynth.midi.midi_ports.MidiInput` without ``on_command``; ``on_status``
         gets one line whenever the port state or the audio output's state changes.
         """
-        from vaesynth.midi_ports import POLL_INTERVAL_S
+        from vaesynth.midi.midi_ports import POLL_INTERVAL_S
 
         next_poll = time.monotonic() + POLL_INTERVAL_S
         audio_ok = True

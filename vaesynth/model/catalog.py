@@ -22,7 +22,7 @@ def resources_dir() -> Path:
     Installed from a wheel it is package data (``vaesynth/resources``); in a source checkout it
     is the top-level ``resources/`` next to the ``vaesynth`` package.
     """
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]
     installed = here / "resources"
     return installed if (installed / "models").is_dir() else here.parent / "resources"
 

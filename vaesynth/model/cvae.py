@@ -1,4 +1,4 @@
-"""The default model, :class:`ConditionalVAE` (interface and baselines in :mod:`vaesynth.models`)."""
+"""The default model, :class:`ConditionalVAE` (interface and baselines in :mod:`vaesynth.model.models`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..digits import N_DIGITS
+from ..dsp.spectral import SpectralConfig
 from .blocks import FiLMBlock, SegmentPrior, dct_basis, harmonic_comb, noise_texture, seeded_normal, warp_frequency
-from .digits import N_DIGITS
 from .model_base import LATENT, VAE, DecoderOutput, Param
-from .spectral import SpectralConfig
 
 
 class ConditionalVAE(VAE):
@@ -41,7 +41,7 @@ class ConditionalVAE(VAE):
 
     ``tvl_dim > 0``: time-varying latents ``w (B, S, tvl_dim)``, one per bottleneck segment (``S =
     n_frames / 8``), added to the decoder's input there (timing, local detail). Posterior: :meth:`encode_all`;
-    when ``decode`` gets no ``w`` an autoregressive prior given code and digit (:class:`~vaesynth.blocks.SegmentPrior`)
+    when ``decode`` gets no ``w`` an autoregressive prior given code and digit (:class:`~.blocks.SegmentPrior`)
     draws it, in eval mode seeded from the code (a render stays a function of the knobs), spread x ``tvl_temp``.
 
     ``frame_noise > 0``: that many channels of per-frame Gaussian noise, projected (1x1 conv,
@@ -202,7 +202,7 @@ class ConditionalVAE(VAE):
         ``texture``: apply the noise texture (default: in eval mode, when ``self.texture > 0``).
         ``w``: the time-varying latents (``tvl_dim > 0``); default: drawn from their prior.
         ``formant``: scale the frequency axis of the harmonic and noise envelopes by this ratio (one, or
-        one per row ``(B,)``; :func:`~vaesynth.blocks.warp_frequency`, the vocal tract's size) before the
+        one per row ``(B,)``; :func:`~vaesynth.model.blocks.warp_frequency`, the vocal tract's size) before the
         comb, which stays at f0, and before the noise texture; 1.0 (default) leaves them untouched.
         Harmonic head only."""
         h = self.trunk(z, digit, w)

@@ -14,7 +14,7 @@ Rendering
 decode ``z`` (one batched forward pass under :func:`torch.inference_mode`) -> features
 ``(n_frames, n_bins)`` in [0, 1] and per-frame ``valid`` logits -> cut at the first frame
 where ``valid < 0`` (keeping at least :data:`MIN_FRAMES`) -> linear magnitude -> fast
-Griffin-Lim (:func:`vaesynth.phase.griffin_lim`) -> waveform of ``n_frames * hop``
+Griffin-Lim (:func:`vaesynth.dsp.phase.griffin_lim`) -> waveform of ``n_frames * hop``
 samples at the model rate, peak-normalised to ``spectral.peak`` (the training data's level)
 with short raised-cosine fades at both ends, so that joins never click.
 
@@ -37,13 +37,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import phase, spectral
-from .digits import as_digit, parse_digit_groups
+from ..digits import as_digit, parse_digit_groups
+from ..dsp import phase, spectral
+from ..model import texture as texture_stage
+from ..voices.voice import KnobSpace, check_temperature, make_rng
 from .performance import NATURAL, Performance
-from .voice import KnobSpace, check_temperature, make_rng
 
 if TYPE_CHECKING:  # torch and the bundle loader are imported when a Synth is made, so that
-    from .bundle import Bundle  # importing the engine stays cheap (the CLI checks input first)
+    from ..model.bundle import Bundle  # importing the engine stays cheap (the CLI checks input first)
 
 MIN_FRAMES = 8  # a decoded utterance keeps at least this many frames (64 ms at 8 kHz / hop 64)
 
@@ -85,6 +86,7 @@ class Render:
     ``n_samples == n_frames * hop``.
     ``digits``: the digits spoken. ``segments``: ``(start_s, end_s)`` of each digit in ``wave``.
     ``latents``: the knob vector ``u`` (float32 ``(latent_dim,)``) used for each digit.
+    ``donors``: the texture bank utterances whose texture each digit got (empty lists: the stage was off).
     """
 
     wave: np.ndarray
@@ -93,6 +95,7 @@ class Render:
     digits: str
     segments: list[tuple[float, float]]
     latents: list[np.ndarray] = field(default_factory=list)
+    donors: list[list[int]] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -106,16 +109,18 @@ def _ramp(n: int) -> np.ndarray:
 
 
 class Synth:
-    """Renders digits and digit strings from a loaded :class:`~vaesynth.bundle.Bundle`.
+    """Renders digits and digit strings from a loaded :class:`~vaesynth.model.bundle.Bundle`.
 
     ``gl_iters``, ``gl_init``, ``gl_momentum``: phase reconstruction settings (see
-    :func:`vaesynth.phase.griffin_lim`; defaults chosen by measurement, docs/engine.md).
+    :func:`vaesynth.dsp.phase.griffin_lim`; defaults chosen by measurement, docs/engine.md).
     ``torch_threads``: calls ``torch.set_num_threads`` (process-wide) unless ``None``. One
     thread is the default: these models are small, a second thread buys little, and on a busy
     2-core machine multi-threaded kernels stall each other (and the GUI).
-    ``fft``: the FFT backend of phase reconstruction (see :func:`vaesynth.phase.griffin_lim`);
+    ``fft``: the FFT backend of phase reconstruction (see :func:`vaesynth.dsp.phase.griffin_lim`);
     default ``"torch"`` when ``torch_threads == 1`` (torch's single-threaded FFT is 2-3x faster
     on these frames), else ``"numpy"``.
+    ``texture``: use the bundle's texture bank, if it has one (:mod:`vaesynth.model.texture`); ``False``
+    renders the pure decoder.
 
     Rendering methods are thread-safe (one render at a time).
     """
@@ -128,6 +133,7 @@ class Synth:
         gl_momentum: float = DEFAULT_GL_MOMENTUM,
         torch_threads: int | None = 1,
         fft: str | None = None,
+        texture: bool = True,
     ) -> None:
         import torch
 
@@ -153,15 +159,20 @@ class Synth:
         # samples of a trimmed recording, the rendered ``n * hop`` end in Griffin-Lim's decaying edge
         self.trim_end_s = float(render.get("trim_end_s", 0.0))
         bundle.model.eval()
+        # the texture stage (vaesynth.model.texture): on when the bundle ships a bank, unless turned off
+        self._bank = bundle.texture if texture else None
+        self.texture_settings = bundle.texture_settings
+        if self._bank is not None:
+            self._bank.set_knob_coords(self._knobs.to_knobs(self._bank.digits, self._bank.latents))
 
     @classmethod
     def from_path(cls, path: str | Path | None = None, **kwargs) -> Synth:
         """Load a bundle by shipped name (``"cvae"``), folder path, or ``None`` for the default model.
 
-        Raises :class:`~vaesynth.bundle.BundleError` when it is missing or invalid.
+        Raises :class:`~vaesynth.model.bundle.BundleError` when it is missing or invalid.
         """
-        from .bundle import load_bundle
-        from .catalog import resolve_model
+        from ..model.bundle import load_bundle
+        from ..model.catalog import resolve_model
 
         return cls(load_bundle(resolve_model(path)), **kwargs)
 
@@ -191,7 +202,7 @@ class Synth:
 
     @property
     def knobs(self) -> KnobSpace:
-        """The model's knob space: knob <-> latent, fresh voices, presets (:mod:`vaesynth.voice`)."""
+        """The model's knob space: knob <-> latent, fresh voices, presets (:mod:`vaesynth.voices.voice`)."""
         return self._knobs
 
     # --- rendering -------------------------------------------------------------------------
@@ -201,37 +212,71 @@ class Synth:
         """Whether the model decodes an f0 track (needed for pitch and note; the default model does)."""
         return bool(getattr(self._bundle.model, "head", None) == "harmonic")
 
+    @property
+    def has_texture(self) -> bool:
+        """Whether renders take their fine texture from the bundle's bank (:mod:`vaesynth.model.texture`)."""
+        return self._bank is not None
+
     def decode(
         self, digits: list[int], knobs: list[np.ndarray], performance: Performance = NATURAL, tempo: float = 1.0
     ) -> list[np.ndarray]:
-        """Decode one batch: features ``(n_i, n_bins)`` in [0, 1] per digit, trimmed by the valid head.
+        """Decode one batch: features ``(n_i, n_bins)`` in [0, 1] per digit (see :meth:`decode_voiced`)."""
+        return self.decode_voiced(digits, knobs, performance, tempo)[0]
+
+    def decode_voiced(
+        self,
+        digits: list[int],
+        knobs: list[np.ndarray],
+        performance: Performance = NATURAL,
+        tempo: float = 1.0,
+        donors: list[list[int] | None] | None = None,
+        texture: bool | None = None,
+    ) -> tuple[list[np.ndarray], list[list[int]]]:
+        """Decode one batch: (features ``(n_i, n_bins)`` in [0, 1] per digit, trimmed by the valid
+        head; the texture donors of each digit).
 
         ``performance``: a pitch shift or held note re-decodes with the mapped f0 track in the
-        harmonic comb (envelopes unchanged); a formant ratio warps the envelopes' frequency axis
-        (the comb stays at f0); its speed, times ``tempo``, resamples the trimmed frames in time.
+        harmonic comb (envelopes unchanged); a formant ratio warps the envelopes' frequency axis (the
+        comb stays at f0); its speed, times ``tempo``, resamples the trimmed frames in time. ``texture``
+        (default: on when the bundle has a bank and the synth was made with ``texture=True``): the
+        decoder's smooth output gets real texture (:mod:`vaesynth.model.texture`) from ``donors[i]``
+        (bank indices) where given, else from the nearest donors (theirs decoded unwarped).
         """
         import torch
 
         if performance.needs_f0_head and not self.has_f0:
-            raise ValueError(
-                f"pitch, note and formants need the default model (with an f0 head); {self._bundle.kind!r} has none"
-            )
-        z = torch.from_numpy(self._knobs.to_latents(digits, np.asarray(knobs)))
+            raise ValueError(f"pitch, note and formants need the default model; {self._bundle.kind!r} has no f0 head")
+        z_np = self._knobs.to_latents(digits, np.asarray(knobs))
+        z = torch.from_numpy(z_np)
         d = torch.tensor(digits, dtype=torch.long)
         model = self._bundle.model
+        bank = self._bank if texture is None or texture else None
+        kw = {"texture": False} if bank is not None else {}  # the bank replaces the decoder's noise texture
+        chosen: list[list[int]] = [[] for _ in digits]
+        if bank is not None:  # the donors' smooth output (for the alignment) comes from the same batch
+            chosen = texture_stage.choose(bank, self.texture_settings, digits, knobs, z_np, donors)
+            flat = [j for c in chosen for j in c]
+            z = torch.cat([z, torch.from_numpy(bank.latents[flat])])
+            d = torch.cat([d, torch.from_numpy(bank.digits[flat])])
+        b = len(digits)
         warp = {"formant": performance.formant} if performance.moves_formants else {}
-        with torch.inference_mode():
-            out = model.decode(z, d, **warp)  # valid and f0 do not depend on the formant ratio
-            valid = out.valid_logits.float().numpy()
+        rows = {"formant": torch.tensor([performance.formant] * b + [1.0] * (len(z) - b))} if warp else {}
+        with torch.inference_mode():  # formants: the voice's rows only (the donors' as the bank holds them)
+            out = model.decode(z, d, **kw, **(rows if len(z) > b else warp))  # valid, f0: as unwarped
+            donor_smooth = out.features[b:].float().numpy()
+            z, d, feats = z[:b], d[:b], out.features[:b].float().numpy()
+            valid = out.valid_logits[:b].float().numpy()
             lengths = [self.valid_length(v) for v in valid]
+            f0 = out.f0_hz[:b].float().numpy() if out.f0_hz is not None else None
             if performance.moves_pitch:
-                f0 = out.f0_hz.float().numpy()
-                mapped = np.stack(
+                f0 = np.stack(
                     [performance.map_f0(f, np.arange(len(f)) < n) for f, n in zip(f0, lengths, strict=True)]
                 )
-                out = model.decode(z, d, teacher_f0=torch.from_numpy(mapped), **warp)
-            feats = out.features.float().numpy()
-        return [performance.stretch(np.ascontiguousarray(f[:n]), tempo) for f, n in zip(feats, lengths, strict=True)]
+                feats = model.decode(z, d, teacher_f0=torch.from_numpy(f0), **kw, **warp).features.float().numpy()
+        feats = [np.ascontiguousarray(f[:n]) for f, n in zip(feats, lengths, strict=True)]
+        if bank is not None:
+            feats = texture_stage.apply(bank, self.texture_settings, digits, feats, f0, chosen, donor_smooth)
+        return [performance.stretch(f, tempo) for f in feats], chosen
 
     def warm(self) -> None:
         """A small decode and a short phase reconstruction, results unused: on a machine shared with
@@ -255,17 +300,26 @@ class Synth:
         return MIN_FRAMES + int(ends[0]) if ends.size else n
 
     def render_digit(
-        self, digit: int | str, knobs: np.ndarray, performance: Performance = NATURAL, gl_iters: int | None = None
+        self,
+        digit: int | str,
+        knobs: np.ndarray,
+        performance: Performance = NATURAL,
+        gl_iters: int | None = None,
+        texture: bool | None = None,
+        donors: list[int] | None = None,
     ) -> Render:
         """Render one digit (0-9, or ``"0"``-``"9"``) from knob vector ``u`` ``(latent_dim,)``.
 
-        ``performance``: pitch shift, held note and speed (:mod:`vaesynth.performance`).
+        ``performance``: pitch shift, held note and speed (:mod:`vaesynth.engine.performance`).
         ``gl_iters``: Griffin-Lim iterations for this render (default: :attr:`gl_iters`); the app
-        renders live edits (knob turns, drags) with fewer (:data:`LIVE_GL_ITERS`).
+        renders live edits (knob turns, drags) with fewer (:data:`LIVE_GL_ITERS`). ``texture``: see
+        :meth:`decode`; ``donors``: the texture bank utterances to take the texture from (the app
+        holds them while a knob turns, so the texture does not jump; default: the nearest).
         """
         d = as_digit(digit)
         u = self._knobs.check(knobs).astype(np.float32)
-        return self._render([d], [u], [], performance, gl_iters=gl_iters)
+        return self._render([d], [u], [], performance, gl_iters=gl_iters, texture=texture,
+                            donors=[donors] if donors else None)  # fmt: skip
 
     def render_string(
         self,
@@ -277,6 +331,7 @@ class Synth:
         voice: str | int | None = None,
         performance: Performance = NATURAL,
         gl_iters: int | None = None,
+        texture: bool | None = None,
     ) -> Render:
         """Render a digit string (phone-number separators allowed; see :func:`parse_digit_groups`).
 
@@ -315,7 +370,7 @@ class Synth:
                     gap_s = rng.uniform(*(GROUP_GAP_S if last else GAP_S)) / performance.speed
                     gaps.append(max(1, round(gap_s / frame_s)))
         tempo = STRING_TEMPO if len(digits_flat) > 1 else 1.0
-        return self._render(digits_flat, knobs_flat, gaps, performance, tempo, gl_iters)
+        return self._render(digits_flat, knobs_flat, gaps, performance, tempo, gl_iters, texture)
 
     def _render(
         self,
@@ -325,13 +380,15 @@ class Synth:
         performance: Performance = NATURAL,
         tempo: float = 1.0,
         gl_iters: int | None = None,
+        texture: bool | None = None,
+        donors: list[list[int]] | None = None,
     ) -> Render:
         """Decode ``digits`` with ``knobs``, lay them out with ``gaps`` silent frames, reconstruct the phase."""
         cfg = self.spectral
         iters = self.gl_iters if gl_iters is None else check_gl_iters(gl_iters)
         hop = cfg.hop
         with self._lock:
-            feats = self.decode(digits, knobs, performance, tempo)
+            feats, used = self.decode_voiced(digits, knobs, performance, tempo, donors, texture)
             n_frames = sum(len(f) for f in feats) + sum(gaps)
             timeline = np.zeros((n_frames, cfg.n_bins), dtype=np.float32)
             spans: list[tuple[int, int]] = []
@@ -359,4 +416,5 @@ class Synth:
             wave = wave[: ends[-1]]
         sr = cfg.sample_rate
         segments = [(a * hop / sr, e / sr) for (a, _), e in zip(spans, ends, strict=True)]
-        return Render(wave, sr, timeline, "".join(map(str, digits)), segments, [np.array(u) for u in knobs])
+        latents = [np.array(u) for u in knobs]
+        return Render(wave, sr, timeline, "".join(map(str, digits)), segments, latents, used)

@@ -2,7 +2,7 @@
 
 :func:`griffin_lim` (fast Griffin-Lim with momentum, vectorised over a batch) and its starting
 phases (:func:`initial_phase`: random, zeros, or the phase-gradient heuristic :func:`pghi_phase`),
-plus :func:`istft`, the weighted overlap-add inverse of :func:`vaesynth.spectral.stft`.
+plus :func:`istft`, the weighted overlap-add inverse of :func:`vaesynth.dsp.spectral.stft`.
 The FFT backend is an explicit argument (``fft="numpy"`` or ``"torch"``), never global state.
 """
 
@@ -172,7 +172,7 @@ def griffin_lim(
     single-threaded FFT is 2-3x faster than numpy's, but with several intra-op threads torch
     splits even a 40-frame batch across threads, and on a busy machine they wait for each other
     (measured: 2 ms became 400 ms); so pick ``"torch"`` only where torch runs single-threaded
-    (:class:`vaesynth.synth.Synth` does). Results agree to float32 rounding.
+    (:class:`vaesynth.engine.synth.Synth` does). Results agree to float32 rounding.
 
     All iterations run in preallocated buffers in the frame domain (overlap-add in
     hop-sized blocks, re-framing through a strided view), which is exactly equivalent to

@@ -1,4 +1,4 @@
-"""The shared plumbing of the VAE models (:mod:`vaesynth.models` has the models and the interface):
+"""The shared plumbing of the VAE models (:mod:`vaesynth.model.models` has the models and the interface):
 the decoder's output, the description of a constructor parameter, and the base class."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .spectral import SpectralConfig
+from ..dsp.spectral import SpectralConfig
 
 
 @dataclass

@@ -30,11 +30,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .digits import N_DIGITS
+from ..digits import N_DIGITS
+from ..dsp.spectral import SpectralConfig
+from ..sound.wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
+from .annotations import MapPlane, parse_knob_labels
 from .models import VAE, build_model
-from .spectral import SpectralConfig
-from .voice import VoiceMap, parse_knob_labels
-from .wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
+from .texture import TextureSettings
+from .texture_bank import BANK_FILE, BankError, TextureBank, load_bank, save_bank
 
 FORMAT = "vaesynth-bundle"
 FORMAT_VERSION = 1
@@ -123,8 +125,10 @@ class Bundle:
     speakers: list[str]
     meta: dict = field(default_factory=dict)
     path: Path | None = None
-    voice_map: VoiceMap | None = None  # the map of training voices, if the bundle was annotated
+    voice_map: MapPlane | None = None  # the plane of the map of training voices, if annotated
     knob_labels: list[dict] | None = None  # what each knob measurably does, if annotated
+    texture: TextureBank | None = None  # the texture bank (vaesynth.model.texture), if the bundle has one
+    texture_settings: TextureSettings = field(default_factory=TextureSettings)
 
     @property
     def kind(self) -> str:
@@ -179,9 +183,13 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         **(extra or {}),
     }
     if bundle.voice_map is not None and "voice_map" not in config:
-        config["voice_map"] = voice_map_entry(bundle.voice_map)
+        config["voice_map"] = bundle.voice_map.to_config()
     if bundle.knob_labels is not None and "knob_labels" not in config:
         config["knob_labels"] = bundle.knob_labels
+    if bundle.texture is not None:
+        config["texture"] = {"file": BANK_FILE, **bundle.texture_settings.to_dict()}
+    else:
+        config.pop("texture", None)
     for pattern in STALE_PATTERNS:  # what an earlier, killed write of a bundle may have left here
         remove_stale_temporaries(folder, pattern)
     tmp_w = _temporary(folder)
@@ -189,21 +197,16 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         save_file(tensors, str(tmp_w))
         os.chmod(tmp_w, 0o644)  # readable like any shipped data file (the writer may create it private)
         tmp_w.replace(folder / WEIGHTS_FILE)
+        if bundle.texture is not None:
+            save_bank(bundle.texture, tmp_w)
+            os.chmod(tmp_w, 0o644)
+            tmp_w.replace(folder / BANK_FILE)
+        else:
+            (folder / BANK_FILE).unlink(missing_ok=True)
         write_config(folder, config)
     finally:
         tmp_w.unlink(missing_ok=True)
     return folder
-
-
-def voice_map_entry(vm: VoiceMap) -> dict:
-    """The ``config.json`` form of a :class:`~vaesynth.voice.VoiceMap` (the points are not stored)."""
-    return {
-        "origin": [round(float(x), 6) for x in vm.origin],
-        "axes": [[round(float(x), 6) for x in row] for row in vm.axes],
-        "explained": [round(float(x), 4) for x in vm.explained],
-        "speaker": [int(s) for s in vm.speakers],
-        "file": list(vm.files),
-    }
 
 
 def _temporary(folder: Path) -> Path:
@@ -246,7 +249,7 @@ def _check_json(value: object, where: str, depth: int = 0) -> None:
 
 
 def _render_ok(render: object) -> bool:
-    """A bundle's optional render settings (seconds; :class:`vaesynth.synth.Synth`) are few and small."""
+    """A bundle's optional render settings (seconds; :class:`vaesynth.engine.synth.Synth`) are few and small."""
     keys = {"fade_in_s", "fade_out_s", "trim_end_s"}
     return isinstance(render, dict) and set(render) <= keys and all(
         isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 0.1 for v in render.values()
@@ -368,17 +371,23 @@ def load_bundle(folder: str | Path) -> Bundle:
     voice_map = knob_labels = None
     try:
         if "voice_map" in config:
-            post_digit = stats.post_digit.numpy() if stats.has_posteriors else None
-            post_mu = stats.post_mu.double().numpy() if stats.has_posteriors else None
-            voice_map = VoiceMap.from_config(config["voice_map"], post_mu, post_digit)
+            n_posteriors = len(stats.post_digit) if stats.has_posteriors else None
+            voice_map = MapPlane.from_config(config["voice_map"], n_posteriors, model.latent_dim)
             spk = voice_map.speakers
             if spk.size and not 0 <= spk.min() <= spk.max() < len(speakers):
                 raise ValueError("voice_map names speakers the bundle does not have")
         if "knob_labels" in config:
             knob_labels = parse_knob_labels(config["knob_labels"], model.latent_dim)
+        bank, settings = None, TextureSettings()
+        if "texture" in config:
+            settings = TextureSettings.from_dict(config["texture"])
+            bank = load_bank(folder / BANK_FILE, spectral.n_bins, model.latent_dim)
+    except BankError as e:
+        raise BundleError(f"{folder}: {e}") from None
     except ValueError as e:
         raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
-    skip = ("format", "format_version", "spectral", "speakers", "voice_map", "knob_labels")
+    skip = ("format", "format_version", "spectral", "speakers", "voice_map", "knob_labels", "texture")
     meta = {k: v for k, v in config.items() if k not in skip}
     meta["params"] = config["model"].get("params", {})
-    return Bundle(config["name"], model, spectral, stats, speakers, meta, folder, voice_map, knob_labels)
+    name = config["name"]
+    return Bundle(name, model, spectral, stats, speakers, meta, folder, voice_map, knob_labels, bank, settings)

@@ -3,7 +3,7 @@
 Everything here is a pure function of numpy arrays plus a :class:`SpectralConfig`.
 The config is saved inside every model bundle, so training and playback can never
 disagree about sample rate, FFT size, hop or dB scaling. Phase reconstruction (the way
-back to a waveform) is :mod:`vaesynth.phase`; pitch analysis is :mod:`vaesynth.pitch`.
+back to a waveform) is :mod:`vaesynth.dsp.phase`; pitch analysis is :mod:`vaesynth.dsp.pitch`.
 
 Array conventions (librosa-style, but time first):
 - waveforms are float32 ``(n_samples,)`` in [-1, 1] at ``cfg.sample_rate`` Hz;

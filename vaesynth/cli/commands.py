@@ -1,8 +1,8 @@
 """``vaesynth say``, ``vaesynth voices`` and ``vaesynth analyze``: speaking digit strings, with recipes and
 saved voices, and what vaesynth hears in a take.
 
-The parser and the other commands are in :mod:`vaesynth.cli`; every failure here is a
-:class:`vaesynth.cli.UsageError` (one line, exit 2).
+The parser and the other commands are in :mod:`vaesynth.cli.cli`; every failure here is a
+:class:`vaesynth.cli.common.UsageError` (one line, exit 2).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import secrets
 from dataclasses import replace
 from pathlib import Path
 
-from vaesynth.cli import (
+from .common import (
     EXIT_OK,
     RATE_RANGE,
     UsageError,
@@ -31,7 +31,7 @@ def _saved_voice(args: argparse.Namespace, speakers: list[str] | None = None):  
 
     A ``--voice`` name is a speaker of the model first (``speakers``, when known), a saved voice second.
     """
-    from vaesynth.keep import KeepError, list_voices, load_voice
+    from vaesynth.voices.keep import KeepError, list_voices, load_voice
 
     try:
         if args.voice_file:
@@ -45,15 +45,15 @@ def _saved_voice(args: argparse.Namespace, speakers: list[str] | None = None):  
 
 
 def _voice_from_take(args: argparse.Namespace, synth):  # noqa: ANN001, ANN202
-    """A :class:`~vaesynth.keep.SavedVoice` (named after the file) encoded from the ``--voice-from`` take:
+    """A :class:`~vaesynth.voices.keep.SavedVoice` (named after the file) encoded from the ``--voice-from`` take:
     its knobs at the model's scale, and the pitch and formant settings that give the take's pitch and
-    size back (:func:`vaesynth.voice_norm.take_voice`). ``--digit`` names the digit said (else it is
-    recognised). A bad take (unreadable, silent, clipped, too long, not a digit) is a :class:`UsageError`.
+    size back (:func:`vaesynth.voices.voice_norm.take_voice`). ``--digit`` names the digit said (else it
+    is recognised). A bad take (unreadable, silent, clipped, too long, not a digit) is a :class:`UsageError`.
     """
-    from vaesynth.catalog import model_id
-    from vaesynth.keep import SavedVoice
-    from vaesynth.voice_in import VoiceInError, load_full
-    from vaesynth.voice_norm import take_voice
+    from vaesynth.model.catalog import model_id
+    from vaesynth.voices.keep import SavedVoice
+    from vaesynth.voices.voice_in import VoiceInError, load_full
+    from vaesynth.voices.voice_norm import take_voice
 
     try:
         voice = take_voice(synth, load_full(args.voice_from, cfg=synth.spectral), args.digit)
@@ -65,12 +65,12 @@ def _voice_from_take(args: argparse.Namespace, synth):  # noqa: ANN001, ANN202
 
 
 def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa: ANN001
-    """The :class:`~vaesynth.keep.RenderRecipe` for this ``say`` (a random seed is drawn and kept)."""
+    """The :class:`~vaesynth.voices.keep.RenderRecipe` for this ``say`` (a random seed is drawn and kept)."""
     import numpy as np
 
-    from vaesynth.catalog import model_id
-    from vaesynth.keep import RenderRecipe, weights_fingerprint
-    from vaesynth.performance import Performance
+    from vaesynth.engine.performance import Performance
+    from vaesynth.model.catalog import model_id
+    from vaesynth.voices.keep import RenderRecipe, weights_fingerprint
 
     performance = performance_from_args(args)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
@@ -85,13 +85,13 @@ def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa
         synth.knobs.speaker_index(voice)  # a ValueError names the known voices
     return RenderRecipe(
         args.digits, model_id(synth.bundle.path), weights_fingerprint(synth.bundle.path), seed, knobs, voice,
-        vary=not args.steady, temperature=temperature, performance=performance,
+        vary=not args.steady, temperature=temperature, performance=performance, texture=args.texture,
     )  # fmt: skip
 
 
 def cmd_say(args: argparse.Namespace) -> int:
     from vaesynth.digits import parse_digits
-    from vaesynth.keep import KeepError, SavedVoice, read_recipe, save_voice, weights_fingerprint
+    from vaesynth.voices.keep import KeepError, SavedVoice, read_recipe, save_voice, weights_fingerprint
 
     recipe = saved = None
     if args.recipe:
@@ -138,7 +138,7 @@ def cmd_say(args: argparse.Namespace) -> int:
     wave, rate = render.wave, render.sample_rate
     if out is not None:
         if args.rate is not None and args.rate != rate:
-            from vaesynth.spectral import resample
+            from vaesynth.dsp.spectral import resample
 
             wave, rate = resample(wave, render.sample_rate, args.rate), args.rate
         write_output(out, wave, rate, recipe)
@@ -158,7 +158,7 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
-    from vaesynth.keep import KeepError, delete_voice, list_voices, load_voice, rename_voice, voices_dir
+    from vaesynth.voices.keep import KeepError, delete_voice, list_voices, load_voice, rename_voice, voices_dir
 
     try:
         if args.delete:
@@ -192,8 +192,8 @@ def analyze_take(synth, path: str) -> dict:  # noqa: ANN001
     """One take's analysis as plain values (see :func:`cmd_analyze`); :class:`VoiceInError` for a bad file."""
     import numpy as np
 
-    from vaesynth.voice_in import load_full
-    from vaesynth.voice_norm import take_voice
+    from vaesynth.voices.voice_in import load_full
+    from vaesynth.voices.voice_norm import take_voice
 
     v = take_voice(synth, load_full(path, cfg=synth.spectral), strict=False)
     rec = v.recognition
@@ -216,8 +216,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from vaesynth.cli import EXIT_USAGE, load_synth, model_arg
-    from vaesynth.voice_in import VoiceInError
+    from vaesynth.cli.common import EXIT_USAGE, load_synth, model_arg
+    from vaesynth.voices.voice_in import VoiceInError
 
     synth = load_synth(model_arg(args))
     results, failed = [], 0

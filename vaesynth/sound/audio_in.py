@@ -4,7 +4,7 @@
 records ``seconds`` of mono audio at the device's rate (48 kHz when it takes it), reports the
 level of every block to ``on_level`` (so a meter can move while the user speaks), and returns
 the take resampled to the model rate with silence trimmed from both ends. Analysis of the take
-(checks, digit, knobs) is :mod:`vaesynth.voice_in`.
+(checks, digit, knobs) is :mod:`vaesynth.voices.voice_in`.
 
 Every failure (no PortAudio, no input device, a device that cannot be opened) is one
 :class:`AudioInError` with one readable sentence. ``sounddevice`` is imported lazily.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .spectral import SpectralConfig, trim_silence
+from ..dsp.spectral import SpectralConfig, trim_silence
 
 PREFERRED_RATES = (48000, 44100, 16000, 8000)
 NO_PORTAUDIO = "Recording is off: the PortAudio library is missing (install libportaudio2)"
@@ -135,11 +135,11 @@ def record_take(
 ) -> np.ndarray:
     """Record a take and trim it: float32 ``(n_samples,)`` at ``cfg.sample_rate`` Hz, silence cut at both ends.
 
-    The level is kept as recorded (no normalisation), so :func:`vaesynth.voice_in.load_take`
+    The level is kept as recorded (no normalisation), so :func:`vaesynth.voices.voice_in.load_take`
     (``load_take(take, cfg.sample_rate)``) can still tell a quiet or clipped take.
     See :func:`record_raw` for the arguments and errors.
     """
-    from .spectral import resample
+    from ..dsp.spectral import resample
 
     cfg = cfg or SpectralConfig()
     raw, rate = record_raw(seconds, device, on_level)

@@ -24,16 +24,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .digits import parse_digits
-from .performance import Performance
+from ..digits import parse_digits
+from ..engine.performance import Performance
 
 if TYPE_CHECKING:
-    from .synth import Render, Synth
+    from ..engine.synth import Render, Synth
 
 FORMAT = "vaesynth-recipe"
 VOICE_FORMAT = "vaesynth-voice"
 VOICES_ENV = "VAESYNTH_VOICES"
 MAX_FILE_BYTES = 64 << 10
+MAX_DONORS = 8  # texture donors a recipe may name (vaesynth.model.texture.TextureSettings.k is at most 8)
 MAX_COMMENT = 2000  # libsndfile keeps WAV comments up to ~2 KB; longer recipes go to a sidecar .json
 NAME_RE = re.compile(r"^[\w][\w .'+-]{0,63}$")
 
@@ -124,6 +125,9 @@ class RenderRecipe:
     ``text``: the digits as typed; ``single``: a keypad press (one digit with exactly ``knobs``,
     :meth:`Synth.render_digit`) rather than a string (:meth:`Synth.render_string`); ``model``: a
     shipped model name or a bundle folder; ``weights``: :func:`weights_fingerprint` of it.
+    ``texture``: render with the model's texture bank (recipes written before the stage existed
+    read as ``False``, so they still make their sound); ``donors``: the bank utterances each digit
+    took its texture from, when the app held them (else the engine picks the nearest).
     """
 
     text: str
@@ -137,6 +141,8 @@ class RenderRecipe:
     single: bool = False
     performance: Performance = field(default_factory=Performance)
     gl_iters: int | None = None  # Griffin-Lim iterations, when not the engine's default (live edits)
+    texture: bool = True
+    donors: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -144,6 +150,10 @@ class RenderRecipe:
         d["performance"] = _performance_dict(self.performance)
         if self.gl_iters is None:
             del d["gl_iters"]  # the default: recipes read the same as before it existed
+        if self.donors is None:
+            del d["donors"]
+        else:
+            d["donors"] = list(self.donors)
         return {"format": FORMAT, "version": 1, **d}
 
     def to_json(self) -> str:
@@ -181,13 +191,25 @@ class RenderRecipe:
         perf = _performance(d.get("performance", _performance_dict(Performance())))
         gl_iters = d.get("gl_iters")
         if gl_iters is not None:
-            from .synth import check_gl_iters
+            from ..engine.synth import check_gl_iters
 
             try:
                 gl_iters = check_gl_iters(gl_iters)
             except ValueError as e:
                 raise KeepError(f"the recipe's {e}") from None
-        return cls(text, model, weights, seed, knobs, voice, vary, float(temperature), single, perf, gl_iters)
+        texture, donors = d.get("texture", False), d.get("donors")
+        if not isinstance(texture, bool):
+            raise KeepError("the recipe's texture must be true or false")
+        if donors is not None:
+            ok = isinstance(donors, list) and 0 < len(donors) <= MAX_DONORS and all(
+                isinstance(j, int) and not isinstance(j, bool) and 0 <= j < 2**31 for j in donors
+            )
+            if not ok or not single:
+                raise KeepError(f"the recipe's donors must be 1-{MAX_DONORS} bank indices of a single digit")
+            donors = tuple(donors)
+        return cls(
+            text, model, weights, seed, knobs, voice, vary, float(temperature), single, perf, gl_iters, texture, donors
+        )
 
     def render(self, synth: Synth) -> Render:
         """Render this recipe with ``synth`` (which must hold the recipe's model)."""
@@ -195,12 +217,13 @@ class RenderRecipe:
 
         if self.single:
             return synth.render_digit(
-                parse_digits(self.text), np.asarray(self.knobs, np.float32), self.performance, gl_iters=self.gl_iters
-            )
+                parse_digits(self.text), np.asarray(self.knobs, np.float32), self.performance, gl_iters=self.gl_iters,
+                texture=self.texture, donors=list(self.donors) if self.donors else None,
+            )  # fmt: skip
         knobs = None if self.knobs is None else np.asarray(self.knobs, np.float32)
         return synth.render_string(
             self.text, knobs=knobs, vary=self.vary, temperature=self.temperature, seed=self.seed,
-            voice=self.voice, performance=self.performance, gl_iters=self.gl_iters,
+            voice=self.voice, performance=self.performance, gl_iters=self.gl_iters, texture=self.texture,
         )  # fmt: skip
 
 
@@ -210,8 +233,8 @@ def sidecar(path: str | Path) -> Path:
 
 
 def write_wav_with_recipe(path: str | Path, wave, sample_rate: int, recipe: RenderRecipe) -> Path | None:  # noqa: ANN001
-    """Write the WAV (:func:`vaesynth.wavfile.write_wav`) with its recipe inside, or beside it if too long."""
-    from .wavfile import STDOUT, write_wav
+    """Write the WAV (:func:`vaesynth.sound.wavfile.write_wav`) with its recipe inside, or beside it if too long."""
+    from ..sound.wavfile import STDOUT, write_wav
 
     text = recipe.to_json()
     fits = len(text) <= MAX_COMMENT

@@ -59,7 +59,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def write_wav(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, comment: str | None = None) -> Path | None:
     """Write ``wave`` (float ``(n,)`` at ``sample_rate`` Hz) as 16-bit PCM WAV to ``path`` (see module doc).
 
-    ``comment``: text kept in the WAV (its recipe, see :mod:`vaesynth.keep`).
+    ``comment``: text kept in the WAV (its recipe, see :mod:`vaesynth.voices.keep`).
     Returns the file written (the link's target for a symlink), or ``None`` for standard output.
     Raises :class:`OSError` (nothing half-written left behind) or :class:`ValueError` for an empty path.
     """

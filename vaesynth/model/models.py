@@ -1,7 +1,7 @@
 """The VAE models: two unconditional baselines and the digit-conditioned default.
 
 Every model works on normalised log-magnitude features ``x`` of shape
-``(batch, n_frames, n_bins)`` in [0, 1] (see :mod:`vaesynth.spectral`) and shares one
+``(batch, n_frames, n_bins)`` in [0, 1] (see :mod:`vaesynth.dsp.spectral`) and shares one
 interface:
 
 - ``encode(x, digit) -> (mu, logvar)``, each ``(batch, latent_dim)``;
@@ -21,9 +21,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from ..dsp.spectral import SpectralConfig
 from .cvae import ConditionalVAE
 from .model_base import LATENT, VAE, DecoderOutput, Param
-from .spectral import SpectralConfig
 
 __all__ = [  # the default model and the shared plumbing live in .cvae and .model_base; this is the interface
     "CNNVAE", "LATENT", "MAX_PARAMETERS", "MLPVAE", "MODEL_KINDS", "MODEL_TYPES", "VAE", "ConditionalVAE",

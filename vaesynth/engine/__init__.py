@@ -1,0 +1,1 @@
+"""Digits + knobs + performance -> waveform: :class:`~vaesynth.engine.synth.Synth` and the performance settings."""

@@ -1,0 +1,1 @@
+"""Sound devices and sound files: output and input streams (sounddevice), the WAV writer, the FSDD recordings."""
