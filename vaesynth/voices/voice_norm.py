@@ -33,6 +33,7 @@ of the analysis (loading, the checks, the refusals) is :mod:`vaesynth.voices.voi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -115,10 +116,13 @@ def scaled_features(take: LoadedTake, scale: float, cfg: spectral.SpectralConfig
         return take_features(take.wave, cfg), max(1, spectral.wave_to_features(take.wave, cfg)[1])
     x = spectral.resample(take.wide, WIDE_RATE, int(round(cfg.sample_rate * scale)))
     edge = min(BAND_EDGE_HZ or cfg.sample_rate / 2, 0.95 * take.band_hz / scale)
-    feat = take_features(x, cfg, edge)
-    n = max(1, spectral.wave_to_features(x, cfg)[1])
+    # analysed in a window ``scale`` times as long (the take lasts that much longer at the lower rate),
+    # then resampled back in time: a long take is cut where it would be at scale 1, not sooner
+    wide_cfg = dataclasses.replace(cfg, max_frames=int(np.ceil(cfg.max_frames * max(scale, 1.0))))
+    feat = take_features(x, wide_cfg, edge)
+    n = max(1, spectral.wave_to_features(x, wide_cfg)[1])
     m = min(cfg.max_frames, max(1, round(n / scale)))
-    out = np.zeros_like(feat)
+    out = np.zeros((cfg.max_frames, cfg.n_bins), dtype=np.float32)
     out[:m] = _stretch(feat, n, m)
     return out, m
 
