@@ -64,6 +64,18 @@ def shift_voice(wave: np.ndarray, rate: int, semitones: float, out_rate: int = 1
     return (0.9 * y / np.max(np.abs(y))).astype(np.float32)
 
 
+def yin_f0(wave: np.ndarray, rate: int) -> float:
+    """Median YIN f0 (Hz, librosa; 50-800 Hz) over the frames within 20 dB of the loudest: a measure
+    independent of vaesynth's own tracker."""
+    import librosa
+
+    w = np.asarray(wave, dtype=np.float64)
+    f0 = librosa.yin(w, fmin=50, fmax=800, sr=rate, frame_length=512 * rate // 8000, hop_length=64 * rate // 8000,
+                     trough_threshold=0.1)  # fmt: skip
+    rms = librosa.feature.rms(y=w, frame_length=512 * rate // 8000, hop_length=64 * rate // 8000)[0][: len(f0)]
+    return float(np.median(f0[rms > rms.max() * 0.1]))
+
+
 def to_mono(x: np.ndarray) -> np.ndarray:
     """``(n,)`` or ``(n, channels)`` -> float64 ``(n,)`` (channel mean)."""
     x = np.asarray(x, dtype=np.float64)
