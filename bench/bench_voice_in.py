@@ -11,8 +11,8 @@ time stretch, duration kept, 16 kHz), espeak-ng's female variants f1-f5 saying t
 "child" (f2 and f4 at -p 80, shifted +3 semitones), and non-digits (below).
 
 Per set: refused (% of the takes), digit right (% of the accepted), the rendered voice's median f0
-against the take's (semitones; the digit rendered with the take's knobs and performance, f0 by
-librosa's YIN on both, not the analysis's own tracker), and the formant scale estimate against the applied shift
+against the take's (semitones; the digit rendered with the take's knobs and performance; f0 by the
+analysis's own autocorrelation tracker on both, and, independently, by librosa's YIN), and the formant scale estimate against the applied shift
 (median ratio, and the share within 5 %). Speed: analysis per take (ms, p50/p95, model load
 excluded), and what ``--formant`` adds to a render (interleaved renders of the same digits).
 """
@@ -37,7 +37,7 @@ import voice_sets  # noqa: E402
 from vaesynth.engine.performance import Performance  # noqa: E402
 from vaesynth.engine.synth import Synth  # noqa: E402
 from vaesynth.voices.voice_in import VoiceInError, load_full  # noqa: E402
-from vaesynth.voices.voice_norm import take_voice  # noqa: E402
+from vaesynth.voices.voice_norm import f0_median, take_voice  # noqa: E402
 
 SHIFTS = (-4.0, 0.0, 4.0, 8.0, 12.0)
 
@@ -117,9 +117,11 @@ def run_set(synth: Synth, files: list[Path], normalise: bool, digits: bool = Tru
                 row["right"] = v.digit == int(f.name[0])
                 if rec.confident:
                     render = synth.render_digit(v.digit, v.knobs, v.performance)
-                    take_f0, out_f0 = yin_f0(take.wave, cfg.sample_rate), yin_f0(render.wave, cfg.sample_rate)
-                    row["f0_take_yin"], row["f0_out"] = take_f0, out_f0
-                    row["f0_st"] = 12 * math.log2(out_f0 / take_f0)
+                    out_f0 = f0_median(render.wave, cfg)  # the analysis's own tracker, as it set the pitch
+                    row["f0_out"] = out_f0
+                    row["f0_st"] = 12 * math.log2(out_f0 / v.f0_hz) if out_f0 and v.f0_hz else None
+                    take_yin, out_yin = yin_f0(take.wave, cfg.sample_rate), yin_f0(render.wave, cfg.sample_rate)
+                    row["f0_st_yin"] = 12 * math.log2(out_yin / take_yin)  # an independent measure
         except VoiceInError as e:
             row.update(accepted=False, load_error=str(e))
         rows.append(row)
@@ -137,6 +139,9 @@ def summarise(name: str, result: dict) -> dict:
         st = [abs(v) for v in signed]
         out["f0_st_median"] = float(np.median(signed)) if signed else float("nan")
         out["f0_st_median_abs"] = float(np.median(st)) if st else float("nan")
+        yin = np.array([r["f0_st_yin"] for r in acc if r.get("f0_st_yin") is not None])
+        if yin.size:
+            out["f0_yin_median"], out["f0_yin_within_1st_pct"] = float(np.median(yin)), 100 * float(np.mean(abs(yin) <= 1))
         out["f0_within_1st_pct"] = 100 * float(np.mean(np.array(st) <= 1.0)) if st else float("nan")
         applied = applied_scale(name)
         scales = np.array([r["scale"] for r in rows if "scale" in r])
@@ -195,6 +200,8 @@ def markdown(summary: list[dict], speed: dict | None) -> str:
             scale = (f"{s['scale_ratio_median']:.3f}, {s['scale_within_5pct']:.0f} %" if "scale_ratio_median" in s
                      else f"estimate {s.get('scale_median', float('nan')):.2f}")  # fmt: skip
             f0 = f"{s['f0_st_median']:+.2f} st, {s['f0_st_median_abs']:.2f} st, {s['f0_within_1st_pct']:.0f} %"
+            if "f0_yin_median" in s:
+                f0 += f" (YIN: {s['f0_yin_median']:+.2f} st, {s['f0_yin_within_1st_pct']:.0f} %)"
             cells = [f"{s['right_pct']:.1f} %", f0, scale]
         else:
             cells = ["-", "-", "-"]

@@ -22,9 +22,8 @@ a child) has every formant higher by a common factor, the **formant scale** ``a`
    frequency by ``a`` and stretches time by ``a``; the frames are then resampled back to the take's
    duration). The digit and the knobs come from those features.
 3. **Give the take's pitch and size back**: the knobs' voice is rendered with ``formant = a`` and
-   ``pitch`` = the semitones from the f0 the model decodes for the knobs (:func:`model_f0`, where
-   its comb puts the harmonics) to the take's median f0 (:func:`f0_median`), so it comes out at the
-   take's pitch and size.
+   ``pitch`` = the semitones from the f0 of the knobs' own render to the take's median f0 (both
+   measured by :func:`f0_median`), so it comes out at the take's pitch and size.
 
 A take within :data:`SNAP` grid step of the model's scale is analysed at scale 1 (its features as
 before). Recognition then uses the ten digits' errors at the scale found, judged by
@@ -243,21 +242,14 @@ def f0_median(wave: np.ndarray, cfg: spectral.SpectralConfig) -> float | None:
     return float(np.median(f0[voiced])) if np.any(voiced) else None
 
 
-def model_f0(synth: Synth, digit: int, knobs: np.ndarray) -> float | None:
-    """Median f0 (Hz) the model decodes for ``knobs`` on ``digit``: the f0 its harmonic comb is placed
-    at, over the voiced frames within 20 dB of the loudest (where a tracker finds the take's)."""
-    import torch
+def rendered_f0(synth: Synth, digit: int, knobs: np.ndarray, formant: float = 1.0) -> float | None:
+    """Median f0 (Hz) of ``knobs`` rendered on ``digit`` (pitch 0, ``formant``), measured like the take's
+    (:func:`f0_median`; a light phase reconstruction, :data:`~vaesynth.engine.synth.LIVE_GL_ITERS` iterations),
+    so that the tracker's own leanings cancel in the pitch setting."""
+    from ..engine.synth import LIVE_GL_ITERS
 
-    z = torch.from_numpy(synth.knobs.to_latents([digit], np.asarray(knobs, np.float32)[None]))
-    with torch.inference_mode():
-        out = synth.bundle.model.decode(z, torch.tensor([digit]), texture=False)
-    n = synth.valid_length(out.valid_logits[0].float().numpy())
-    f0, level = out.f0_hz[0, :n].float().numpy(), out.features[0, :n].float().numpy().max(axis=1)
-    cfg = synth.spectral
-    keep = level >= level.max() - 20.0 / (cfg.db_max - cfg.db_min)
-    if out.voicing_logits is not None:
-        keep &= out.voicing_logits[0, :n].float().numpy() > 0
-    return float(np.median(f0[keep])) if np.any(keep) else None
+    render = synth.render_digit(digit, knobs, Performance(formant=formant), gl_iters=LIVE_GL_ITERS)
+    return f0_median(render.wave, synth.spectral)
 
 
 def take_voice(
@@ -299,7 +291,7 @@ def take_voice(
     perf = Performance()
     if synth.has_f0 and normalise:
         formant = round(float(np.clip(scale, *FORMANT_RANGE)), 3)
-        own = model_f0(synth, d, knobs) if f0 else None
+        own = rendered_f0(synth, d, knobs, formant) if f0 else None
         pitch = 12.0 * math.log2(f0 / own) if f0 and own else 0.0
         perf = Performance(pitch=round(float(np.clip(pitch, *PITCH_RANGE)), 2), formant=formant)
     return TakeVoice(d, digit is None, knobs, scale, f0, perf, rec)
