@@ -12,9 +12,10 @@ time stretch, duration kept, 16 kHz), espeak-ng's female variants f1-f5 saying t
 
 Per set: refused (% of the takes), digit right (% of the accepted), the rendered voice's median f0
 against the take's (semitones; the digit rendered with the take's knobs and performance; f0 by the
-analysis's own autocorrelation tracker on both, and, independently, by librosa's YIN), and the formant scale estimate against the applied shift
-(median ratio, and the share within 5 %). Speed: analysis per take (ms, p50/p95, model load
-excluded), and what ``--formant`` adds to a render (interleaved renders of the same digits).
+analysis's own autocorrelation tracker on both, and, independently, by librosa's YIN), and the
+formant scale estimate against the applied shift (median ratio, and the share within 5 %). Speed:
+analysis per take (ms, p50/p95, model load excluded), and what ``--formant`` adds to a render
+(interleaved renders of the same digits).
 """
 
 from __future__ import annotations
@@ -141,7 +142,8 @@ def summarise(name: str, result: dict) -> dict:
         out["f0_st_median_abs"] = float(np.median(st)) if st else float("nan")
         yin = np.array([r["f0_st_yin"] for r in acc if r.get("f0_st_yin") is not None])
         if yin.size:
-            out["f0_yin_median"], out["f0_yin_within_1st_pct"] = float(np.median(yin)), 100 * float(np.mean(abs(yin) <= 1))
+            out["f0_yin_median"] = float(np.median(yin))
+            out["f0_yin_within_1st_pct"] = 100 * float(np.mean(abs(yin) <= 1))
         out["f0_within_1st_pct"] = 100 * float(np.mean(np.array(st) <= 1.0)) if st else float("nan")
         applied = applied_scale(name)
         scales = np.array([r["scale"] for r in rows if "scale" in r])
