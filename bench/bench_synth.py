@@ -185,7 +185,7 @@ def real_magnitudes(cfg: sp.SpectralConfig, n: int, data: str | None) -> list[np
 
         from training.data import NAME_RE, TEST_INDICES, find_data
 
-        shared = ROOT.parent / "shared" / "fsdd" / "recordings"  # where this project's sessions keep FSDD
+        shared = ROOT.parent / "shared" / "fsdd" / "recordings"  # where this project keeps a shared copy of FSDD
         if data is None and shared.is_dir():
             data = str(shared)
         folder = find_data(data)

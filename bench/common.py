@@ -1,4 +1,5 @@
 """Helpers shared by the benchmarks: a virtual MIDI keyboard on a private JACK server, percentiles.
+(The research scripts in ``experiments/`` share theirs in ``experiments/common.py``.)
 
 The keyboard needs ``jackd`` (Debian package jackd2) and python-rtmidi. Import sounddevice (PortAudio)
 *before* starting it: PortAudio initialised while a JACK server runs would also list JACK devices,
@@ -7,7 +8,6 @@ and the benchmarks want their sound to go through PulseAudio only (see tests/tes
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -17,18 +17,6 @@ from collections.abc import Sequence
 import numpy as np
 
 WHITE_KEYS = (60, 62, 64, 65, 67, 69, 71, 72, 74, 76)  # C4..E5: the app's default map says 0-9
-
-
-def diagnosis_parser(doc: str, per_digit: bool = True) -> argparse.ArgumentParser:
-    """The arguments shared by the issue-13 diagnosis scripts (``bench/natural_voice_*.py``), described
-    by the first line of ``doc``: ``--bundle`` and ``--data`` (required), and ``--per-digit`` (fresh
-    voices per digit, 30) where the script draws fresh voices."""
-    p = argparse.ArgumentParser(description=doc.splitlines()[0])
-    p.add_argument("--bundle", required=True)
-    p.add_argument("--data", required=True)
-    if per_digit:
-        p.add_argument("--per-digit", type=int, default=30)
-    return p
 
 
 def ms_stats(seconds: Sequence[float]) -> dict[str, float]:

@@ -35,7 +35,8 @@ def parse_variant(name: str) -> tuple[dict, dict] | None:
 
     Parts joined by ``-``: ``full`` (every training utterance) or ``cN`` (at most N per digit and
     speaker), ``b4`` / ``b8`` (bits per value), ``gX`` (gain), ``kN`` (donors), ``linear`` (no DTW),
-    ``raw`` (donors keep their static per-bin offset), ``nopitch`` (no pitch following), ``typX``
+    ``raw`` (donors keep their static per-bin offset), ``hpN`` (their moving average over N frames
+    removed), ``nopitch`` (no pitch following), ``typX``
     (anchor exclusion radius), ``bandX`` (DTW band). Example: ``c28-b4-g1.4``.
     """
     if name == "off":
@@ -48,6 +49,8 @@ def parse_variant(name: str) -> tuple[dict, dict] | None:
             bank["per_cell"] = int(part[1:])
         elif part in ("b4", "b8"):
             bank["bits"] = int(part[1])
+        elif part.startswith("hp"):
+            bank["detrend"] = int(part[2:])
         elif part == "raw":
             bank["strip_static"] = False
         elif part == "linear":
@@ -72,13 +75,12 @@ def continuity(synth, steps: int = 40, span: float = 1.5, seed: int = 0) -> dict
     for a fresh voice of every digit; per step, the mean absolute change of the decoded features
     (dB, over the frames both renders have). Modes: the stage off (the decoder's own noise texture),
     the bank with the nearest donors at every step, and the bank with the first step's donors held."""
-    rng = np.random.default_rng(seed)
     span_db = synth.spectral.db_max - synth.spectral.db_min
     out = {}
     for mode in ("off", "nearest", "held"):
         jumps = []
         for d in range(10):
-            base = synth.knobs.fresh(d, 1.0, rng if mode == "off" else np.random.default_rng(seed + d))
+            base = synth.knobs.fresh(d, 1.0, np.random.default_rng(seed + d))
             held, prev = None, None
             for x in np.linspace(-span, span, steps):
                 u = base.copy()
@@ -95,6 +97,32 @@ def continuity(synth, steps: int = 40, span: float = 1.5, seed: int = 0) -> dict
     return out
 
 
+def pitch_check(synth, data: str | None, per_digit: int = 10, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Periodicity of voiced frames and the aperiodic share of loud frames (each / the real test
+    recordings'), with the stage on and off, natural and with ``--pitch -12``, ``+12`` and ``--note A3``."""
+    from training.data import LoadReport, load_dataset, read_wav
+    from training.evaluate import mean_periodicity
+    from training.judges import aperiodic_loud_share, fresh_knobs
+    from vaesynth.engine.performance import Performance
+
+    folder = find_data(data)
+    _, test = load_dataset(folder, synth.spectral).split()
+    real = [read_wav(folder / n, synth.spectral, LoadReport()) for n in test.names]
+    ref_per, ref_aper = mean_periodicity(real, synth.spectral), aperiodic_loud_share(real, synth.spectral)
+    knobs, digits = fresh_knobs(synth, per_digit, seed)
+    out = {}
+    for name, perf in [("natural", Performance()), ("pitch -12", Performance(pitch=-12.0)),
+                       ("pitch +12", Performance(pitch=12.0)), ("note A3", Performance(note_hz=220.0))]:  # fmt: skip
+        for on in (True, False):
+            waves = [synth.render_digit(int(d), u, perf, texture=on).wave for d, u in zip(digits, knobs, strict=True)]
+            out[f"{name}, stage {'on' if on else 'off'}"] = {
+                "periodicity": mean_periodicity(waves, synth.spectral) / ref_per,
+                "aperiodic": aperiodic_loud_share(waves, synth.spectral) / ref_aper,
+            }
+            print(name, on, out[f"{name}, stage {'on' if on else 'off'}"], file=sys.stderr, flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bundle", default="resources/models/cvae")
@@ -105,7 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-recon", action="store_true")
     p.add_argument("--json", default=None)
     p.add_argument("--continuity", action="store_true", help="only the knob-turn continuity of the bundle's own bank")
+    p.add_argument("--pitch-check", action="store_true", help="only periodicity and aperiodic share under pitch moves")
     args = p.parse_args(argv)
+    if args.pitch_check:
+        from vaesynth.engine.synth import Synth
+
+        torch.set_num_threads(1)
+        print(json.dumps(pitch_check(Synth(load_bundle(args.bundle)), args.data), indent=1))
+        return 0
     if args.continuity:
         from vaesynth.engine.synth import Synth
 

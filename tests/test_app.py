@@ -318,7 +318,7 @@ def test_corrupt_bundle_is_reported(qtbot, make_window, corrupt_bundle: Path) ->
 def test_a_remembered_hostile_bundle_falls_back_to_a_good_model(  # noqa: ANN001
     qtbot, make_window, models_root: Path, settings_file: Path, tmp_path: Path
 ) -> None:
-    """Issue 10: a hostile bundle opened once (channels: 1,000,000) must not keep the app from starting."""
+    """A hostile bundle opened once (channels: 1,000,000) must not keep the app from starting."""
     hostile = tmp_path / "hostile"
     shutil.copytree(models_root / "cvae", hostile)
     config = json.loads((hostile / "config.json").read_text())

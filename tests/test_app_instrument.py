@@ -1,4 +1,4 @@
-"""Issue 12 in the window: pitch, speed and sing beside the knobs, and a MIDI keyboard.
+"""The instrument in the window: pitch, speed and sing beside the knobs, and a MIDI keyboard.
 
 pytest-qt, offscreen. The pitch measurements need a decoder with an f0 head, so the models are a
 copy of the shipped conditional VAE and a random-weight MLP-VAE (a baseline without one). MIDI runs

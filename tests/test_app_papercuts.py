@@ -1,4 +1,4 @@
-"""Issue 9 (app side): keyboard focus, layout at 1024x640 and 1920x1080, keyboard reach, toolbar
+"""App paper cuts: keyboard focus, layout at 1024x640 and 1920x1080, keyboard reach, toolbar
 icons, knobs that show exactly what was played, presets and Hold voice, one output entry per
 route, status-bar latency and paced, cross-faded knob auto-play. pytest-qt, offscreen, on the
 random-weight bundles of ``test_app.py``.

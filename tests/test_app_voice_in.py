@@ -1,4 +1,4 @@
-"""Issue 12, "Your own voice" in the window: the Voice in tab (pytest-qt, offscreen, real components).
+"""The "Your own voice" part in the window: the Voice in tab (pytest-qt, offscreen, real components).
 
 A copy of the shipped conditional VAE (it recognises digits) and a random-weight MLP-VAE (no digit
 condition). Takes are real FSDD test recordings (index 0-4, never trained on): through a virtual

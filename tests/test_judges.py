@@ -1,4 +1,4 @@
-"""Issue 13 judges (training/judges.py) and the natural-voice model options, on synthetic data."""
+"""The naturalness judges (training/judges.py) and the natural-voice model options, on synthetic data."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def test_render_options_trim_and_fade(tmp_path):
 
 
 def test_source_filter_vocoder_renders_the_parts_at_their_levels():
-    """training/vocoder.py (issue-13 research): a steady harmonic part comes back from the STFT at
+    """training/vocoder.py (natural-voice research): a steady harmonic part comes back from the STFT at
     its envelope's level on every harmonic, a noise-only part at its envelope's level (less the
     Rayleigh log-mean, as the model's noise texture has), a gate of 0 removes the harmonics, and
     the same noise seed renders the same wave."""

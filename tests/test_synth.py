@@ -203,7 +203,7 @@ def test_shipped_models_speak_every_digit(name: str) -> None:
 
 
 def test_a_phone_number_is_paced_like_espeak_ng_reads_it() -> None:
-    """Issue 9: '+1 (415) 555-0123' took 5.9 s where espeak-ng takes 3.8 s with the same grouping."""
+    """Pacing: '+1 (415) 555-0123' once took 5.9 s where espeak-ng takes 3.8 s with the same grouping."""
     if not _shipped():
         pytest.skip("no shipped models")
     s = Synth.from_path()

@@ -345,7 +345,7 @@ def test_export_refreshes_latent_stats_from_data(tmp_path):
     assert not torch.allclose(before.stats.digit_mean, after.stats.digit_mean)
 
 
-# --- one place for a run's configuration (issue 8) ------------------------------------------
+# --- one place for a run's configuration -----------------------------------------------------
 
 
 def test_recipes_cover_every_model_kind_with_complete_params():

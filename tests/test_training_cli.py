@@ -1,4 +1,4 @@
-"""Issue 10 (training), the command line: the load report is printed, bad arguments are one line +
+"""Training robustness, the command line: the load report is printed, bad arguments are one line +
 exit 2, resuming survives a damaged checkpoint, a killed bundle write leaves nothing stale behind."""
 
 from __future__ import annotations

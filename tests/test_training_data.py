@@ -1,4 +1,4 @@
-"""Issue 10 item 5: unreadable and truncated recordings are skipped and counted, never fatal and
+"""Bad training data: unreadable and truncated recordings are skipped and counted, never fatal and
 never used silently; the load report is kept with the feature cache."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 10 item 7: distributed training on small data, as two CPU processes on one machine.
+"""Distributed training on small data, as two CPU processes on one machine.
 
 Both launch paths of docs/training.md run here for real (gloo backend, localhost):
 - one node, ``--devices 2``: Lightning starts the second process itself;

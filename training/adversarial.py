@@ -1,4 +1,4 @@
-"""Adversarial fine-tuning of a trained VAE's decoder (issue 13), in the manner of RAVE's second stage.
+"""Adversarial fine-tuning of a trained VAE's decoder (the natural-voice work), in the manner of RAVE's second stage.
 
 The encoder is frozen; the decoder keeps its VAE objective (the same loss as
 :class:`training.experiment.VAEExperiment`, teacher-forced) and is additionally trained against

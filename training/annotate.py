@@ -10,8 +10,13 @@ app shows them without any training-time work:
   +2 (every other knob at 0, all ten digits, rendered through the real engine): f0 in semitones,
   duration in percent, loudness in dB, spectral centroid in percent, and the speaker that a
   linear probe on the latents hears more of. The largest change, in units of what a listener
-  notices (:data:`NOTICEABLE`), names the knob ("higher pitch", "slower", ...); a knob whose
-  every change is below one unit says "no clear effect".
+  notices (:data:`NOTICEABLE`), names the knob ("higher pitch", "slower", ...), and the next
+  noticeable one follows it ("faster, brighter"), so knobs that share a first word still read
+  apart; a knob whose every change is below one unit says "no clear effect". Each knob also gets
+  one effect size, ``change_db``: the mean absolute change of the log spectrum (time-normalised
+  to :data:`CHANGE_FRAMES` frames, so a slower voice is compared with itself) in dB per unit of
+  the knob. The app lists the knobs in that order, strongest first
+  (:func:`vaesynth.app.knob_labels.display_order`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from vaesynth.digits import N_DIGITS
-from vaesynth.dsp.spectral import features_to_mag
+from vaesynth.dsp.spectral import features_to_db, features_to_mag
 from vaesynth.engine.synth import Synth
 from vaesynth.model.bundle import Bundle, BundleError, load_bundle, save_bundle
 from vaesynth.model.catalog import resolve_model
@@ -30,6 +35,7 @@ from vaesynth.voices.voice import VoiceMap
 from .data import Dataset, find_data, load_dataset
 
 SWEEP = 2.0  # knob values compared: -SWEEP and +SWEEP (standard units)
+CHANGE_FRAMES = 32  # frames each log spectrum is resampled to before comparing (the judges' utterance view)
 # How much of each change a listener clearly notices (the label's unit): a semitone, 10% of the
 # duration, 2 dB, 10% of the spectral centroid, and a probe's speaker probability moving by 0.35.
 NOTICEABLE = {"f0_semitones": 1.0, "duration_pct": 10.0, "loudness_db": 2.0, "centroid_pct": 10.0, "speaker": 0.35}
@@ -58,8 +64,19 @@ def voice_map(bundle: Bundle, train: Dataset) -> VoiceMap:
     return VoiceMap(origin, axes, points, digits, train.speaker, list(train.names), explained)
 
 
+def _normalised_db(db: np.ndarray) -> np.ndarray:
+    """A log spectrum ``(n, bins)`` resampled in time to :data:`CHANGE_FRAMES` frames (linear)."""
+    n = len(db)
+    t = np.linspace(0.0, n - 1.0, CHANGE_FRAMES)
+    lo = np.floor(t).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    w = (t - lo)[:, None]
+    return (1 - w) * db[lo] + w * db[hi]
+
+
 def _measure(synth: Synth, knobs: np.ndarray) -> dict[str, np.ndarray]:
-    """f0 (Hz, median over the utterance), duration (s), loudness (dB) and centroid (Hz) per digit."""
+    """f0 (Hz, median over the utterance), duration (s), loudness (dB) and centroid (Hz) per digit,
+    and ``spectrum``: each digit's time-normalised log spectrum ``(digits, CHANGE_FRAMES, bins)`` in dB."""
     import torch
 
     cfg = synth.spectral
@@ -73,7 +90,9 @@ def _measure(synth: Synth, knobs: np.ndarray) -> dict[str, np.ndarray]:
     f0 = out.f0_hz.float().numpy() if out.f0_hz is not None else None
     res = {k: np.zeros(N_DIGITS) for k in ("f0", "duration", "loudness", "centroid")}
     hz = np.arange(cfg.n_bins) * cfg.sample_rate / cfg.n_fft
+    res["spectrum"] = np.zeros((N_DIGITS, CHANGE_FRAMES, cfg.n_bins))
     for i, n in enumerate(lengths):
+        res["spectrum"][i] = _normalised_db(features_to_db(feats[i, :n], cfg).astype(np.float64))
         mag = features_to_mag(feats[i, :n], cfg)
         power = mag.astype(np.float64) ** 2
         res["duration"][i] = n * cfg.frame_seconds
@@ -81,6 +100,18 @@ def _measure(synth: Synth, knobs: np.ndarray) -> dict[str, np.ndarray]:
         res["centroid"][i] = float((power * hz).sum() / max(power.sum(), 1e-12))
         res["f0"][i] = float(np.median(f0[i, :n])) if f0 is not None else np.nan
     return res
+
+
+def _label(effects: dict[str, float], speaker_word: str | None) -> str:
+    """The words for a knob's measured ``effects``: the largest noticeable change, then the next one."""
+    score = {k: abs(v) / NOTICEABLE[k] for k, v in effects.items() if k in NOTICEABLE}
+    ranked = [k for k in sorted(score, key=score.get, reverse=True) if score[k] >= 1.0]
+    words = []
+    for k in ranked:
+        word = speaker_word if k == "speaker" else WORDS[k][0 if effects[k] > 0 else 1]
+        if word:
+            words.append(word)
+    return ", ".join(words[:2]) or "no clear effect"
 
 
 def knob_effects(synth: Synth, probe=None) -> list[dict]:  # noqa: ANN001 - a fitted sklearn classifier
@@ -95,6 +126,7 @@ def knob_effects(synth: Synth, probe=None) -> list[dict]:  # noqa: ANN001 - a fi
             "duration_pct": float(100 * np.mean(b["duration"] / a["duration"] - 1)),
             "loudness_db": float(np.mean(b["loudness"] - a["loudness"])),
             "centroid_pct": float(100 * np.mean(b["centroid"] / a["centroid"] - 1)),
+            "change_db": float(np.abs(b["spectrum"] - a["spectrum"]).mean() / (2 * SWEEP)),
         }
         if np.isfinite(a["f0"]).all():
             effects["f0_semitones"] = float(np.mean(12 * np.log2(b["f0"] / a["f0"])))
@@ -106,14 +138,7 @@ def knob_effects(synth: Synth, probe=None) -> list[dict]:  # noqa: ANN001 - a fi
             k = int(np.argmax(shift))
             effects["speaker"] = float(shift[k])
             speaker_word = f"more like {synth.speakers[k]}"
-        score = {k: abs(v) / NOTICEABLE[k] for k, v in effects.items()}
-        best = max(score, key=score.get)
-        if score[best] < 1.0:
-            label = "no clear effect"
-        elif best == "speaker":
-            label = speaker_word or "no clear effect"
-        else:
-            label = WORDS[best][0 if effects[best] > 0 else 1]
+        label = _label(effects, speaker_word)
         labels.append({"label": f"z{i + 1}: {label}", "effects": {k: round(v, 3) for k, v in effects.items()}})
     return labels
 

@@ -160,7 +160,7 @@ class Recipe:
 
 
 #: a recipe's ``texture`` entries that decide how the bank is built (the rest are the stage's settings)
-BANK_OPTIONS = ("per_cell", "strip_static", "bits", "seed")
+BANK_OPTIONS = ("per_cell", "strip_static", "bits", "detrend", "seed")
 
 
 def texture_options(options: dict) -> tuple[dict, TextureSettings]:
@@ -191,7 +191,7 @@ def model_signature_params(kind: str) -> dict[str, object]:
 #: The shipped models' recipes. Model params are complete (every constructor argument), so the
 #: architecture never silently follows a changed default in ``vaesynth.model.models``.
 RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first)
-    # issue 13 ("Natural voice", docs/results/natural_voice.md): voicing-gated comb, noise texture,
+    # the natural-voice recipe (docs/results/natural_voice.md): voicing-gated comb, noise texture,
     # 32-dim code at beta 0.05, then 1000 adversarial decoder steps against multi-scale and whole-utterance
     # discriminators (training/adversarial.py); rendered without a fade-out and
     # with each digit's last half hop cut (see vaesynth.engine.synth.Synth)
@@ -206,6 +206,7 @@ RECIPES: dict[str, Recipe] = {  # in the order of MODEL_KINDS (the default first
         beta=0.05,
         adv={"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "utt"]},
         render={"fade_out_s": 0.0, "trim_end_s": 0.004},
+        texture={"per_cell": 24, "bits": 4, "typical": 200.0},
     ),  # fmt: skip
     "cnn": Recipe("cnn", {"latent_dim": 32, "channels": 16}, epochs=40),
     "mlp": Recipe("mlp", {"latent_dim": 16, "hidden": 64}, epochs=100),

@@ -1,4 +1,4 @@
-"""Issue 13 ("Natural voice"): independent judges of how natural generated voices are.
+"""Naturalness judges: independent judges of how natural generated voices are.
 
 Every measure here compares *generated* utterances with the 300 real FSDD test recordings
 (index 0-4), both analysed the same way from the waveform (:func:`vaesynth.dsp.spectral.wave_to_features`

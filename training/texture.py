@@ -37,6 +37,13 @@ def smooth_reconstructions(model: VAE, ds: Dataset, mu: np.ndarray, batch: int =
     return np.concatenate(out)
 
 
+def moving_average(x: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average of ``x (T, F)`` over ``width`` frames along time (edges repeated)."""
+    pad = width // 2
+    c = np.cumsum(np.pad(x, ((pad + 1, width - pad - 1), (0, 0)), mode="edge"), axis=0, dtype=np.float64)
+    return ((c[width:] - c[:-width]) / width).astype(np.float32)
+
+
 def select_utterances(ds: Dataset, per_cell: int | None, seed: int = 0) -> np.ndarray:
     """Indices of ``ds`` kept in the bank: all, or at most ``per_cell`` per (digit, speaker), at random."""
     if per_cell is None:
@@ -58,6 +65,7 @@ def build_bank(
     per_cell: int | None = None,
     strip_static: bool = True,
     bits: int = 8,
+    detrend: int = 0,
     seed: int = 0,
 ) -> TextureBank:
     """The texture bank of ``model`` from the training split ``train`` and its posteriors ``mu``, ``var`` ``(N, D)``.
@@ -65,7 +73,9 @@ def build_bank(
     ``per_cell``: keep at most that many utterances per digit and speaker (None: all).
     ``strip_static``: remove each utterance's per-bin mean residual (keep only its variation over
     time); each digit's mean residual over all its utterances is stored once instead.
-    ``bits``: 8 or 4 per value (:func:`vaesynth.model.texture.quantise`).
+    ``bits``: 8 or 4 per value (:func:`vaesynth.model.texture.quantise`). ``detrend``: also remove
+    each residual's slow variation, its moving average over that many frames (0: keep it), so that the
+    donor's formant tracks and loudness contour are not copied, only its frame-to-frame texture.
     """
     smooth = smooth_reconstructions(model, train, mu)
     rows = select_utterances(train, per_cell, seed)
@@ -79,6 +89,8 @@ def build_bank(
         n = int(train.n_valid[i])
         r = train.features[i, :n] - smooth[i, :n]
         r = r - r.mean(0, keepdims=True) if strip_static else r - means[train.digit[i]]
+        if detrend > 1:
+            r = r - moving_average(r, detrend)
         residuals.append(r.astype(np.float32))
         f0s.append(np.clip(train.f0[i, :n], *F0_RANGE).astype(np.float32))
     codes, levels = quantise(residuals, bits)

@@ -1,11 +1,11 @@
-"""A source-filter vocoder for the harmonic head (issue 13 research, session 16; not used by the app).
+"""A source-filter vocoder for the harmonic head (natural-voice research; not used by the app).
 
 The default model's decoder describes each frame as a source and a filter
 (:meth:`vaesynth.model.models.ConditionalVAE.decode_parts`: f0, voicing gate, harmonic and noise
 envelopes). The engine mixes them into one magnitude and finds a waveform for it with Griffin-Lim;
 :func:`render_parts` instead renders the parts directly, as DDSP and classic vocoders do: a sum of
 harmonics of the integrated f0, and white noise filtered by the noise envelope in the STFT domain.
-``bench/natural_voice_vocoder.py`` judges it against the engine's rendering.
+``experiments/natural_voice_vocoder.py`` judges it against the engine's rendering.
 """
 
 from __future__ import annotations

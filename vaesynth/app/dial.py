@@ -19,9 +19,9 @@ from .theme import ACCENT, MUTED
 
 KNOB_RANGE = 3.0  # standard units either side of 0 the dial covers
 STEPS_PER_UNIT = 100  # dial resolution: 0.01 units
-DIAL_PX = 42
-CELL_W, CELL_H = 52, 84  # one knob: name, dial, value, what it does (one line; all of it in the tooltip)
-EFFECT_H = 12
+DIAL_PX = 36
+CELL_W, CELL_H = 52, 84  # one knob: name, dial, value, what it does (two lines; all of it in the tooltip)
+EFFECT_H = 20
 H_GAP, V_GAP = 4, 4
 BEYOND = "#ff7ab6"  # value arc colour of a knob past the end of its dial
 
@@ -143,13 +143,20 @@ class Knob(QWidget):
         self._show()
         self.dial.valueChanged.connect(self._on_dial)
 
-    def set_description(self, label: str, tooltip: str) -> None:
-        """Say what the knob does: ``label`` under the dial (elided to fit), ``tooltip`` on the dial."""
+    def set_description(self, label: str, tooltip: str, strong: bool = False) -> None:
+        """Say what the knob does: ``label`` under the dial (a line per effect, each elided to fit),
+        ``tooltip`` on the dial; ``strong``: one of the strongest knobs (its label in full colour)."""
         self._effect_text = label
+        name = "knobEffectStrong" if strong else "knobEffect"
+        if self.effect.objectName() != name:
+            self.effect.setObjectName(name)
+            self.effect.style().unpolish(self.effect)
+            self.effect.style().polish(self.effect)
         self.effect.ensurePolished()  # the style sheet's small font, before measuring
         fm = self.effect.fontMetrics()
-        self.effect.setText(fm.elidedText(label, Qt.TextElideMode.ElideRight, CELL_W))
-        self.effect.setToolTip(label)
+        lines = label.split("\n")[:2]
+        self.effect.setText("\n".join(fm.elidedText(x, Qt.TextElideMode.ElideRight, CELL_W) for x in lines))
+        self.effect.setToolTip(label.replace("\n", ", "))
         self.dial.setToolTip(tooltip)
         self.name.setToolTip(tooltip)
 
@@ -224,6 +231,10 @@ class KnobGrid(QWidget):
     @staticmethod
     def height_for(rows: int) -> int:
         return rows * CELL_H + max(0, rows - 1) * V_GAP
+
+    def widgets(self) -> list[QWidget]:
+        """The widgets laid out, in order (row by row)."""
+        return list(self._knobs)
 
     def set_widgets(self, widgets: Sequence[QWidget]) -> None:
         for w in self._knobs:

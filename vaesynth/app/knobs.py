@@ -1,5 +1,10 @@
 """Latent knobs: one dial per latent dimension, plus voice presets, temperature, Randomize, Reset.
 
+The dials are shown in order of effect, strongest first, and the ones with no clear effect fold
+under a **More** toggle (:func:`vaesynth.app.knob_labels.display_order`, from the bundle's
+measured ``knob_labels``). That is only where a dial sits: :attr:`KnobPanel.knobs` and every
+knob vector stay in latent order (knob ``i`` is latent dimension ``i``).
+
 Knob values are in the synth's *knob space*: standard units, about -3..3, where 0 is the
 digit's typical voice (see :mod:`vaesynth.engine.synth`). The panel only holds and shows values;
 what they sound like is the engine's business.
@@ -18,12 +23,13 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from .dial import Knob, KnobGrid
-from .knob_labels import short_label, tooltip
+from .knob_labels import STRONG, display_order, effect_size, short_label, tooltip
 
 CUSTOM_VOICE = "Custom"
 LIVE_REDRAW_MS = 50  # while knobs follow a drag, they are redrawn at most this often
@@ -73,19 +79,36 @@ class KnobPanel(QWidget):
         head.addStretch(1)
         self.info = QLabel("")
         self.info.setObjectName("muted")
+        self.more = QToolButton()  # folds the knobs with no clear effect (in the header: no height taken)
+        self.more.setObjectName("moreKnobs")
+        self.more.setCheckable(True)
+        self.more.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.more.setAutoRaise(True)
+        self.more.setVisible(False)
+        self.more.toggled.connect(self._on_more)
         head.addWidget(self.info)
+        head.addWidget(self.more)
         head.addSpacing(12)
         head.addWidget(self.randomize)
         head.addWidget(self.reset)
 
-        self.grid = KnobGrid()
+        self.grid = KnobGrid()  # the knobs with a clear effect, strongest first
         self.grid.rows_changed.connect(self._fit_rows)
+        self.more_grid = KnobGrid()  # the knobs with no clear effect, under the More toggle
+        body = QWidget()
+        body_lay = QVBoxLayout(body)
+        body_lay.setContentsMargins(0, 0, 0, 0)
+        body_lay.setSpacing(2)
+        body_lay.addWidget(self.grid)
+        body_lay.addWidget(self.more_grid)
+        body_lay.addStretch(1)
+        self.more_grid.setVisible(False)
         self._scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the dials take focus, not the area
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(self.grid)
+        scroll.setWidget(body)
         scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.placeholder = QLabel("Loading model…")
         self.placeholder.setObjectName("muted")
@@ -98,6 +121,8 @@ class KnobPanel(QWidget):
         lay.addWidget(scroll, 1)
         scroll.setVisible(False)
         self.knobs: list[Knob] = []
+        self.order: list[int] = []  # latent indices in the order shown: the main grid's, then More's
+        self.folded: list[int] = []  # latent indices under More
         self._redraw = QTimer(self)
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(LIVE_REDRAW_MS)
@@ -139,18 +164,49 @@ class KnobPanel(QWidget):
         self.knobs = [Knob(i, self.grid) for i in range(n)]
         for k in self.knobs:
             k.changed.connect(self._on_knob)
-        self.grid.set_widgets(self.knobs)
+        self._arrange(list(range(n)), [])
         self.placeholder.setVisible(n == 0)
         self._scroll.setVisible(n > 0)
-        self.info.setText(f"{n} latent dimensions" if n else "")
+        self.info.setText(f"{n} knobs" if n else "")
 
     def set_labels(self, entries: Sequence[dict]) -> None:
-        """Say what each knob does (the bundle's measured ``knob_labels``; none: not measured)."""
-        for i, k in enumerate(self.knobs):
+        """Say what each knob does (the bundle's measured ``knob_labels``; none: not measured) and
+        show the knobs in order of effect, the ones with no clear effect under More."""
+        main, more = display_order(tuple(entries), len(self.knobs))
+        ranked = bool(self.knobs) and all(effect_size(e) is not None for e in entries[: len(self.knobs)])
+        for rank, i in enumerate(main + more):
             entry = entries[i] if i < len(entries) else None
-            k.set_description(short_label(entry), tooltip(i, entry))
+            strong = ranked and rank < STRONG and i in main
+            self.knobs[i].set_description(short_label(entry), tooltip(i, entry, rank if ranked else None), strong)
+        self._arrange(main, more)
 
-    def _fit_rows(self, rows: int) -> None:
+    def _arrange(self, main: list[int], more: list[int]) -> None:
+        """Lay the knobs out: ``main`` in the grid, ``more`` under the (folded) More toggle."""
+        self.order, self.folded = main + more, list(more)
+        self.grid.set_widgets([self.knobs[i] for i in main])
+        self.more_grid.set_widgets([self.knobs[i] for i in more])
+        self.more.setVisible(bool(more))
+        self.more.setText(f"More ({len(more)})")
+        self.more.setToolTip(
+            f"{len(more)} more knobs, with no clear effect: every change they make is below what a listener notices"
+        )
+        self.more.setChecked(False)
+        self._on_more(False)
+        self._fit_rows()
+        for a, b in zip(self.order, self.order[1:], strict=False):  # Tab follows the order shown
+            QWidget.setTabOrder(self.knobs[a].dial, self.knobs[b].dial)
+
+    def _on_more(self, shown: bool) -> None:
+        self.more.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.more_grid.setVisible(shown and bool(self.folded))
+
+    def more_shown(self) -> bool:
+        """Whether the knobs with no clear effect are unfolded."""
+        return self.more.isChecked()
+
+    def _fit_rows(self, rows: int | None = None) -> None:
+        """Show up to :data:`VISIBLE_ROWS` rows of the main grid without scrolling."""
+        rows = self.grid.rows if rows is None else rows
         self._scroll.setMinimumHeight(KnobGrid.height_for(min(rows, VISIBLE_ROWS)))
 
     def set_placeholder(self, text: str) -> None:

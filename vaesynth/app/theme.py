@@ -58,6 +58,7 @@ QLabel#display {{
 QLabel#error {{ color: {ERROR}; }}
 QLabel#muted, QLabel#knobName {{ color: {MUTED}; }}
 QLabel#knobEffect {{ color: {MUTED}; font-size: 9px; }}
+QLabel#knobEffectStrong {{ font-size: 9px; }}
 QLabel#knobValue {{ font-family: "DejaVu Sans Mono", monospace; font-size: 11px; }}
 QStatusBar {{ color: {MUTED}; }}
 """

@@ -67,7 +67,7 @@ def check_gl_iters(n: object) -> int:
 # Pacing of digit strings, the way people read numbers aloud: digits in a string are spoken faster
 # than alone (a single keypad digit lasts ~0.45 s, a digit in a phone number ~0.3 s), with short
 # breaths inside a group and a clear pause between groups ("415 / 555 / 0123"). Measured: with these,
-# "+1 (415) 555-0123" lasts about as long as espeak-ng takes with the same grouping (README Benchmarks).
+# "+1 (415) 555-0123" lasts about as long as espeak-ng takes with the same grouping (tests/test_synth.py holds it).
 STRING_TEMPO = 1.5  # speed-up of each digit of a string of two or more digits
 GAP_S = (0.020, 0.060)  # silence between digits of a group (uniform)
 GROUP_GAP_S = (0.160, 0.240)  # silence at a separator between digit groups

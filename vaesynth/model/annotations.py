@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KNOB_EFFECTS = ("f0_semitones", "duration_pct", "loudness_db", "centroid_pct")
+KNOB_EFFECTS = ("f0_semitones", "duration_pct", "loudness_db", "centroid_pct", "change_db")
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,9 @@ def parse_knob_labels(entry: object, latent_dim: int) -> list[dict]:
 
     ``effects`` are what turning that knob from -2 to +2 measurably changes (see
     ``training/annotate.py``): f0 in semitones, duration in percent, loudness in dB, spectral
-    centroid in percent, and ``speaker`` (the training speaker a probe hears more). Raises
-    :class:`ValueError` when malformed.
+    centroid in percent, ``speaker`` (the training speaker a probe hears more) and ``change_db``,
+    the knob's effect size (mean change of the time-normalised log spectrum, dB per unit; bundles
+    annotated before it was measured lack it). Raises :class:`ValueError` when malformed.
     """
     if not isinstance(entry, list) or len(entry) != latent_dim:
         raise ValueError(f"knob_labels must list {latent_dim} entries, one per latent dimension")
@@ -92,5 +93,7 @@ def parse_knob_labels(entry: object, latent_dim: int) -> list[dict]:
             isinstance(v, int | float) and np.isfinite(v) for k, v in effects.items() if k in KNOB_EFFECTS
         ):
             raise ValueError("knob label effects must be finite numbers")
+        if effects.get("change_db", 0.0) < 0:
+            raise ValueError("a knob's change_db is a size: it cannot be negative")
         out.append({"label": item["label"], "effects": dict(effects)})
     return out

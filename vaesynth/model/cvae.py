@@ -28,7 +28,7 @@ class ConditionalVAE(VAE):
     plain regression head on log-magnitude blurs. ``head="magnitude"`` predicts the
     log-magnitude bins directly.
 
-    Options of the harmonic head (issue 13; the defaults keep older bundles bit-identical):
+    Options of the harmonic head (the natural-voice work; the defaults keep older bundles bit-identical):
     ``voicing=True`` adds a per-frame voicing output ``v`` in [0, 1] that gates the comb
     (``harm_env * v * comb(f0) + noise_env``), trained with BCE against the measured voicing and
     teacher-forced in training like f0, so fricatives and closures come out as noise;
@@ -256,7 +256,7 @@ class ConditionalVAE(VAE):
         return harm_ln, noise_ln, f0, comb_f0, gate, v_logits
 
     def decode_parts(self, z: torch.Tensor, digit: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The harmonic head's source-filter description, for a vocoder (``bench/natural_voice_vocoder.py``):
+        """The harmonic head's source-filter description, for a vocoder (``experiments/natural_voice_vocoder.py``):
         ``harm_ln``, ``noise_ln`` ``(B, T, F)`` (natural-log magnitude, 0 = ``db_min``, before the
         comb and the noise texture), ``f0`` (Hz), ``gate`` (1 where the model has no gate) and
         ``valid`` logits, ``(B, T)`` each; what :meth:`decode` mixes into one magnitude."""

@@ -39,6 +39,7 @@ import numpy as np
 from .texture_bank import BankError, TextureBank
 
 ALIGNS = ("dtw", "linear")
+FOLLOW_FULL, FOLLOW_NONE = 4.0, 12.0  # semitones between donor and played f0: fine part whole, and gone
 ENV_BINS = 9  # width (bins) of the moving average that splits a residual into envelope and fine parts
 
 
@@ -57,7 +58,7 @@ class TextureSettings:
     pitch: bool = True
     gain: float = 1.0
     band: float = 0.25
-    typical: float = 6.0
+    typical: float = 200.0
 
     def to_dict(self) -> dict:
         return {"k": self.k, "align": self.align, "pitch": self.pitch, "gain": self.gain, "band": self.band,
@@ -73,10 +74,10 @@ class TextureSettings:
             isinstance(s.k, int) and not isinstance(s.k, bool) and 1 <= s.k <= 8
             and s.align in ALIGNS and isinstance(s.pitch, bool)
             and all(isinstance(v, num) and not isinstance(v, bool) for v in (s.gain, s.band, s.typical))
-            and 0.0 <= s.gain <= 2.0 and 0.0 < s.band <= 1.0 and 0.0 <= s.typical <= 100.0
+            and 0.0 <= s.gain <= 2.0 and 0.0 < s.band <= 1.0 and 0.0 <= s.typical <= 10000.0
         )  # fmt: skip
         if not ok:
-            raise BankError("texture settings out of range (k 1-8, align dtw|linear, gain 0-2, band 0-1)")
+            raise BankError("texture settings out of range (k 1-8, align dtw|linear, gain 0-2, band 0-1, typical)")
         return s
 
 
@@ -116,9 +117,9 @@ def align_path(out: np.ndarray, src: np.ndarray, band: float = 0.25) -> np.ndarr
         best = np.minimum(prev, diag) + row  # arriving from (i-1, j) or (i-1, j-1)
         c = np.cumsum(row)  # then any run of horizontal steps (i, j-1) -> (i, j) within the band
         acc[i, a : b + 1] = np.minimum.accumulate(best - c) + c
+    a = acc.tolist()  # the walk back reads single cells: plain floats are far cheaper than numpy scalars
     i, j = n - 1, m - 1
-    lo = np.zeros(n, dtype=np.int64)
-    hi = np.zeros(n, dtype=np.int64)
+    lo, hi = [0] * n, [0] * n
     lo[i] = hi[i] = j
     while i > 0 or j > 0:
         if i == 0:
@@ -127,14 +128,17 @@ def align_path(out: np.ndarray, src: np.ndarray, band: float = 0.25) -> np.ndarr
             i -= 1
             hi[i] = j
         else:
-            step = int(np.argmin((acc[i - 1, j - 1], acc[i - 1, j], acc[i, j - 1])))
-            if step < 2:
-                hi[i - 1] = j - 1 if step == 0 else j
-                i, j = i - 1, j - 1 if step == 0 else j
+            d, up, left = a[i - 1][j - 1], a[i - 1][j], a[i][j - 1]
+            if d <= up and d <= left:  # ties as np.argmin broke them: diagonal, then up, then left
+                i, j = i - 1, j - 1
+                hi[i] = j
+            elif up <= left:
+                i -= 1
+                hi[i] = j
             else:
                 j -= 1
         lo[i] = j
-    return (lo + hi) // 2
+    return (np.asarray(lo, dtype=np.int64) + np.asarray(hi, dtype=np.int64)) // 2
 
 
 def split_envelope(res: np.ndarray, width: int = ENV_BINS) -> tuple[np.ndarray, np.ndarray]:
@@ -161,10 +165,17 @@ def warp_bins(x: np.ndarray, ratio: np.ndarray) -> np.ndarray:
 
 def follow_pitch(res: np.ndarray, f0_src: np.ndarray, f0_out: np.ndarray) -> np.ndarray:
     """Move the residual's fine (harmonic) part from the donor's f0 ``f0_src (T,)`` to the played
-    ``f0_out (T,)`` (Hz); its envelope part stays. Ratios are limited to one octave either way."""
+    ``f0_out (T,)`` (Hz); its envelope part stays. Ratios are limited to one octave either way.
+
+    When the two voices lie more than :data:`FOLLOW_FULL` semitones apart (the median over the
+    utterance), the fine part fades, to nothing at :data:`FOLLOW_NONE`:
+    squeezed or stretched that far, the donor's ripple no longer looks like any voice's (an octave
+    down, its harmonics would fall under two bins apart and break the played comb's periodicity)."""
     ratio = np.clip(np.asarray(f0_out, np.float64) / np.maximum(f0_src, 1.0), 0.5, 2.0)
+    apart = abs(12.0 * float(np.median(np.log2(ratio))))  # the utterance's shift, not a frame's
+    keep = float(np.clip((FOLLOW_NONE - apart) / (FOLLOW_NONE - FOLLOW_FULL), 0.0, 1.0))
     env, fine = split_envelope(res)
-    return env + warp_bins(fine, ratio)
+    return env + warp_bins(fine, ratio) * np.float32(keep)
 
 
 def blend(residuals: list[np.ndarray], weights: np.ndarray | None = None) -> np.ndarray:

@@ -103,7 +103,9 @@ class TextureBank:
             raise BankError(f"knob coordinates of shape {coords.shape} for a bank of {self.latents.shape}")
         self._knob_coords = coords
 
-    def select(self, digit: int, z: np.ndarray, u: np.ndarray | None, k: int = 1, typical: float = 6.0) -> list[int]:
+    def select(
+        self, digit: int, z: np.ndarray, u: np.ndarray | None, k: int = 1, typical: float = 200.0
+    ) -> list[int]:
         """The ``k`` donors for latent ``z (D,)`` (knobs ``u``) of ``digit``: nearest first.
 
         Distance: Euclidean in knob space when :meth:`set_knob_coords` was called (else latent

@@ -1,6 +1,6 @@
-"""Issue 13 diagnosis (session 20): how much of the two-sample judge's lead is a fixed offset?
+"""How much of the two-sample judge's lead is a fixed offset between generated and real features?
 
-    python bench/natural_voice_meanshift.py --bundle resources/models/cvae --data …/recordings
+    python experiments/natural_voice_meanshift.py --bundle resources/models/cvae --data …/recordings
 
 The two-sample judge is linear, so a constant difference between generated and real features (a
 level offset, a spectral tilt) is what it finds first. This measures that part without touching the
@@ -16,10 +16,8 @@ judge sees utterance-to-utterance texture, not a fixed bias that a level correct
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-from common import diagnosis_parser  # bench/common.py
+from common import diagnosis_parser, load_judged  # experiments/common.py
 
 
 def main() -> int:
@@ -28,11 +26,9 @@ def main() -> int:
     from training import judges as J
     from training.judges import MEL_FRAMES, N_MELS
     from training.judges import two_sample_accuracy as acc
-    from vaesynth.engine.synth import Synth
-    from vaesynth.model.bundle import load_bundle
 
-    synth = Synth(load_bundle(args.bundle), torch_threads=None)
-    jd = J.Judges(Path(args.data))
+    judged = load_judged(args.bundle, args.data)
+    synth, jd = judged.synth, judged.judges
     cfg, train, n = jd.cfg, jd.train, args.per_digit
     rng = np.random.default_rng(0)
     idx = np.concatenate([rng.choice(np.flatnonzero(train.digit == d), n, replace=False) for d in range(10)])

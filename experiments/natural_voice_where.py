@@ -1,6 +1,6 @@
-"""Issue 13 diagnosis (session 16): where a bundle's voices differ from real speech.
+"""Where do a bundle's voices differ from real speech: in the decoder or in Griffin-Lim, and in which features?
 
-    python bench/natural_voice_where.py --bundle resources/models/cvae --data …/recordings
+    python experiments/natural_voice_where.py --bundle resources/models/cvae --data …/recordings
 
 Prints, for the bundle's fresh voices (drawn as ``training.judges`` draws them) and its
 reconstructions of the 300 test recordings:
@@ -17,11 +17,10 @@ reconstructions of the 300 test recordings:
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
-from common import diagnosis_parser  # bench/common.py
+from common import diagnosis_parser, load_judged  # experiments/common.py
 
 BANDS = [(0, 32), (32, 64), (64, 96), (96, 129)]  # bins of 0-1, 1-2, 2-3, 3-4 kHz at 8 kHz / 256
 
@@ -44,20 +43,14 @@ def main() -> int:
     from training import judges as J
     from training.judges import MEL_FRAMES, N_MELS, log_mel
     from training.judges import two_sample_accuracy as acc
-    from vaesynth.engine.synth import Synth
-    from vaesynth.model.bundle import load_bundle
 
-    bundle = load_bundle(args.bundle)
-    model = bundle.model.eval()
-    synth = Synth(bundle, torch_threads=None)
-    jd = J.Judges(Path(args.data))
+    judged = load_judged(args.bundle, args.data)
+    model, synth, jd = judged.model, judged.synth, judged.judges
     cfg, test = jd.cfg, jd.test
+    ts = judged.two_sample_view
 
     def pad(fs):
         return np.stack([np.pad(f, ((0, cfg.max_frames - len(f)), (0, 0))) for f in fs]), np.array([len(f) for f in fs])
-
-    def ts(feats, lens):
-        return J.two_sample_features(J.penultimate(jd.clf, feats), feats, lens, cfg)
 
     real_ts = ts(test.features, test.n_valid)
     knobs, digits = J.fresh_knobs(synth, args.per_digit)
@@ -97,6 +90,7 @@ def main() -> int:
         s = {"all": acc(side.ts, jd.real.ts, paired), "embedding": acc(side.emb, jd.real.emb, paired),
              "log-mel": acc(lm.reshape(len(lm), -1), lm_r.reshape(len(lm_r), -1), paired),
              "length": acc(side.lens[:, None].astype(float), jd.real.lens[:, None].astype(float), paired)}  # fmt: skip
+
         def part(sel, paired=paired, lm=lm):
             return acc(lm[sel].reshape(len(lm), -1), lm_r[sel].reshape(len(lm_r), -1), paired)
 

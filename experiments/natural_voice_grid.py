@@ -1,11 +1,13 @@
-"""Issue 13 experiment grid: train several cvae variants in sequence with the real recipe code
-(:func:`training.fit.fit`, plus the adversarial stage), e.g. on a GPU machine without the audio
-stack. Features come from a precomputed ``.npz`` (the training feature cache's format), so
-neither soundfile nor the recordings are needed there.
+"""Which training recipe makes the most natural voices?
 
-    python bench/natural_voice_grid.py --features fsdd_feats.npz --out OUT [--accelerator gpu]
+Trains several cvae variants in sequence with the real recipe code (:func:`training.fit.fit`, plus
+the adversarial stage), e.g. on a GPU machine without the audio stack. Features come from a
+precomputed ``.npz`` (the training feature cache's format), so neither soundfile nor the
+recordings are needed there.
+
+    python experiments/natural_voice_grid.py --features fsdd_feats.npz --out OUT [--accelerator gpu]
         [--only name,name] [--smoke]
-    python bench/natural_voice_grid.py --data …/recordings --out OUT --only tvl4   # from the recordings
+    python experiments/natural_voice_grid.py --data …/recordings --out OUT --only tvl4   # from the recordings
 
 Each variant's bundle goes to ``OUT/<name>/``; a summary (training seconds per variant) to
 ``OUT/grid.json``. Measure the bundles with ``python -m training.judges``.
@@ -13,7 +15,6 @@ Each variant's bundle goes to ``OUT/<name>/``; a summary (training seconds per v
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -21,12 +22,13 @@ import types
 from pathlib import Path
 
 import numpy as np
+from common import plain_parser  # experiments/common.py
 
 BASE = {"latent_dim": 12, "channels": 96, "head": "harmonic"}
 GATE = {**BASE, "voicing": True}
 GATE32 = {**GATE, "latent_dim": 32}
 GATE32_TEX = {**GATE32, "texture": 1.0}
-UTT = {"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "utt"]}  # the adversarial stage shipped since session 15
+UTT = {"steps": 1000, "adv_weight": 10.0, "discs": ["1d", "utt"]}  # the shipped adversarial stage
 SHIPPED = {**GATE32_TEX, "digit_dim": 32, "n_blocks": 2, "n_ceps": 32, "hard_gate": True}  # RECIPES["cvae"].params
 
 # "from": start from that variant's finished VAE (its last checkpoint; same VAE recipe), so the
@@ -67,7 +69,7 @@ VARIANTS: dict[str, dict] = {
         "tvl_beta": 0.05,
         "adv": {"steps": 800, "adv_weight": 10.0},
     },
-    # GPU grid of session 15: the shipped recipe's VAE (no adversarial stage), then adversarial
+    # first GPU grid (H100): the shipped recipe's VAE (no adversarial stage), then adversarial
     # stages that differ in length and in what the discriminators see; a wider decoder; a second seed
     "gbase": {"params": SHIPPED, "beta": 0.05},
     "g_adv1000": {"params": SHIPPED, "beta": 0.05, "adv": {"steps": 1000, "adv_weight": 10.0}, "from": "gbase"},
@@ -124,7 +126,7 @@ VARIANTS: dict[str, dict] = {
         "params": SHIPPED, "beta": 0.05,
         "adv": {**UTT, "discs": ["1d", "utt", "delta2"], "disc_weights": {"utt": 3.0, "delta2": 0.5}}, "from": "cvae",
     },
-    # session 16, CPU, from the same VAE: per-frame noise into the decoder's last stage (8 channels),
+    # CPU, from the same VAE: per-frame noise into the decoder's last stage (8 channels),
     # so the adversarial stage has a source of frame-level detail; without and with delta2
     "fn8_utt": {"params": {**SHIPPED, "frame_noise": 8}, "beta": 0.05, "adv": UTT, "init": "cvae"},
     "fn8_delta2": {
@@ -152,7 +154,7 @@ VARIANTS: dict[str, dict] = {
     "voc_utt_w20": {
         "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder", "adv_weight": 20.0}, "from": "cvae",
     },
-    # the lead of session 16 (weight 20, judged through the vocoder) again with other seeds
+    # the vocoder-judged stage (weight 20, judged through the vocoder) again with other seeds
     "voc_utt_w20_s1": {
         "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder", "adv_weight": 20.0}, "from": "cvae",
         "seed": 1,
@@ -161,7 +163,7 @@ VARIANTS: dict[str, dict] = {
         "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "render": "vocoder", "adv_weight": 20.0}, "from": "cvae",
         "seed": 2,
     },
-    # session 17: the head fitted to real utterances frame by frame scores 0.60 on the two-sample
+    # the head fitted to real utterances frame by frame scores 0.60 on the two-sample
     # test (bench/natural_voice_headfit.py), so the trunk's blur is the gap: an absolute-error
     # reconstruction (the conditional median keeps edges whose timing varies) from scratch
     "l1_utt": {"params": SHIPPED, "beta": 0.05, "rec_loss": "l1", "rec_weight": 0.1, "adv": UTT},
@@ -171,13 +173,13 @@ VARIANTS: dict[str, dict] = {
     # twice the VAE epochs (never tried: 40 since the recipe's start), the same adversarial stage
     "e80_utt": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT},
     "e80_utt_s1": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 1},
-    # session 18 (GPU grid, six in parallel on one H100): more seeds at 80 epochs, and 120 epochs
+    # GPU grid (six in parallel on one H100): more seeds at 80 epochs, and 120 epochs
     "e80_utt_s2": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 2},
     "e80_utt_s3": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 3},
     "e80_utt_s4": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 4},
     "e120_utt": {"params": SHIPPED, "beta": 0.05, "epochs": 120, "adv": UTT},
     "e120_utt_s1": {"params": SHIPPED, "beta": 0.05, "epochs": 120, "adv": UTT, "seed": 1},
-    # session 18's second GPU grid (four in parallel) hit its time limit in the adversarial stage: not measured
+    # a second GPU grid (four in parallel) hit its time limit in the adversarial stage: not measured
     "e80_utt_s5": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 5},
     "e80_utt_s6": {"params": SHIPPED, "beta": 0.05, "epochs": 80, "adv": UTT, "seed": 6},
     # the voicing gate's BCE weighted 3 instead of 1 (the aperiodic share rises with the epochs)
@@ -187,7 +189,7 @@ VARIANTS: dict[str, dict] = {
     # the aggregate posterior (never tried below 0.05)
     "b01_utt": {"params": SHIPPED, "beta": 0.01, "adv": UTT},
     "utt_dlr": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "d_lr": 6e-4}, "from": "cvae"},
-    # session 20 (GPU grid): can 40 epochs' cost buy the 80-epoch gain? a higher peak learning rate;
+    # GPU grid: can 40 epochs' cost buy the 80-epoch gain? a higher peak learning rate;
     # batch 64 (20% cheaper per utterance on the CPU) for 72 epochs at the same adversarial stage (batch 32);
     # and richer time-varying latents at a weak KL (8 or 16 per segment, tvl_beta 0.01): reconstructions
     "lr4": {"params": SHIPPED, "beta": 0.05, "lr": 4e-3, "adv": UTT},
@@ -210,14 +212,15 @@ VARIANTS: dict[str, dict] = {
     "lr3": {"params": SHIPPED, "beta": 0.05, "lr": 3e-3, "adv": UTT},
     "lr3_s1": {"params": SHIPPED, "beta": 0.05, "lr": 3e-3, "adv": UTT, "seed": 1},
     "lr3_s2": {"params": SHIPPED, "beta": 0.05, "lr": 3e-3, "adv": UTT, "seed": 2},
-    # session 20 (CPU): likelihood weighting by frequency, the mel scale's density (rec_bins "mel")
+    # CPU: likelihood weighting by frequency, the mel scale's density (rec_bins "mel")
     "mel_utt": {"params": SHIPPED, "beta": 0.05, "rec_bins": "mel", "adv": UTT},
     "mel_utt_s1": {"params": SHIPPED, "beta": 0.05, "rec_bins": "mel", "adv": UTT, "seed": 1},
-    # the adversarial stage's loss, resolutions and schedule, from session 15's CPU VAE (as utt_dlr above):
+    # the adversarial stage's loss, resolutions and schedule, from cpu_utt's VAE (as utt_dlr above):
     # a hinge loss; 1-D discriminators at five time scales (1-16 frames) instead of three
     "utt_hinge": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "loss": "hinge"}, "from": "cvae"},
     "utt_res5": {"params": SHIPPED, "beta": 0.05, "adv": {**UTT, "scales": [1, 2, 4, 8, 16]}, "from": "cvae"},
-    # five time scales again: another adversarial seed on that VAE, and from session 17's two 80-epoch CPU VAEs
+    # five time scales again: another adversarial seed on that VAE, and from the two 80-epoch CPU VAEs
+    # (e80_utt, e80_utt_s1)
     "utt_res5_s2": {
         "params": SHIPPED, "beta": 0.05, "adv": {**UTT, "scales": [1, 2, 4, 8, 16]}, "from": "cvae", "seed": 2,
     },
@@ -269,7 +272,7 @@ def load_npz_dataset(path: str):
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
+    p = plain_parser(__doc__)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--features", help="precomputed features (.npz, the feature cache's format)")
     src.add_argument("--data", help="FSDD recordings folder instead (training.data.load_dataset, its cache)")

@@ -1,7 +1,9 @@
-"""Issue 13 experiment: render the harmonic head's output with a source-filter vocoder instead of
-Griffin-Lim on the mixed magnitude, and judge it (session 16; not in the engine).
+"""Does a source-filter vocoder in place of Griffin-Lim make the default model's voices more natural?
 
-    python bench/natural_voice_vocoder.py --bundle resources/models/cvae --data …/recordings \
+Renders the harmonic head's output with the vocoder instead of Griffin-Lim on the mixed magnitude,
+and judges it (not in the engine).
+
+    python experiments/natural_voice_vocoder.py --bundle resources/models/cvae --data …/recordings \
         [--phase zero|random] [--voiced-noise 0.7] [--no-recon] [--json out.json]
 
 The decoder of the default model already describes each frame as a source and a filter: an f0, a
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import diagnosis_parser  # bench/common.py
+from common import diagnosis_parser, load_judged  # experiments/common.py
 
 
 def main() -> int:
@@ -44,11 +46,9 @@ def main() -> int:
     from training.vocoder import render_parts
     from vaesynth.dsp.spectral import normalize_peak
     from vaesynth.engine.synth import Synth
-    from vaesynth.model.bundle import load_bundle
 
-    bundle = load_bundle(args.bundle)
-    model = bundle.model.eval()
-    synth = Synth(bundle, torch_threads=None)
+    judged = load_judged(args.bundle, args.data)
+    model, synth, j = judged.model, judged.synth, judged.judges
     cfg = synth.spectral
     trim = min(round(synth.trim_end_s * cfg.sample_rate), cfg.hop)  # the bundle's render setting
     rng = np.random.default_rng(1)
@@ -65,7 +65,6 @@ def main() -> int:
             waves.append(normalize_peak(w[: len(w) - trim], cfg))
         return waves
 
-    j = judges.Judges(Path(args.data), cfg)
     knobs, digits = judges.fresh_knobs(synth, args.per_digit)  # as judges.fresh_voices draws them
     z = synth.knobs.to_latents(list(map(int, digits)), knobs)
     res = j.compare(j.side(render(z, digits), digits))

@@ -1,18 +1,20 @@
-"""Relative CPU cost of the issue-13 recipe: seconds per training step of the old cvae recipe,
+"""What does a training step of the natural-voice recipe cost on the CPU?
+
+Relative cost: seconds per training step of the old cvae recipe,
 the gated 32-dim VAE and one adversarial step, measured interleaved in one process (so a busy
 machine slows all three alike). Multiply by step counts and scale by a full timed run of the old
 recipe to estimate the new recipe's wall time.
 
-    python bench/natural_voice_steptime.py [--rounds 3] [--steps 10]
+    python experiments/natural_voice_steptime.py [--rounds 3] [--steps 10]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
 import torch
+from common import plain_parser  # experiments/common.py
 
 from training.adversarial import AdvConfig, finetune
 from training.config import RECIPES
@@ -39,7 +41,7 @@ def vae_steps(module, n):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = plain_parser(__doc__)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=10)
     args = p.parse_args()

@@ -1,23 +1,23 @@
-"""Issue 13: what the adversarial stage's length buys. One adversarial run (the shipped stage,
+"""How many adversarial steps does the stage need? One adversarial run (the shipped stage,
 ``RECIPES["cvae"].adv``) from a finished VAE checkpoint, with a bundle written at several step
 counts of the same trajectory, so they differ only in length. Judge them with
 ``python -m training.judges --bundle a800=OUT/a800 …`` (several ``--seed`` draws).
 
-    python bench/natural_voice_advsteps.py --ckpt RUNS/e80_utt/checkpoints/last.ckpt \\
+    python experiments/natural_voice_advsteps.py --ckpt RUNS/e80_utt/checkpoints/last.ckpt \\
         --data …/recordings --out OUT [--steps 400,600,800,1000] [--seed 0]
 
 Snapshots are taken when the stage logs (every 200 steps and at the end), so the step counts must
-be multiples of 200 or the last one. Session 19's figures (docs/results/natural_voice.md) came
-from this procedure.
+be multiples of 200 or the last one. The adversarial-steps figures in docs/results/natural_voice.md
+came from this procedure.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 from pathlib import Path
 
 import torch
+from common import plain_parser  # experiments/common.py
 from torch.utils.data import DataLoader
 
 from training.adversarial import AdvConfig, finetune
@@ -28,7 +28,7 @@ from training.fit import export_bundle, tensors
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = plain_parser(__doc__)
     p.add_argument("--ckpt", required=True, help="a finished VAE's Lightning checkpoint (last.ckpt)")
     p.add_argument("--data", help="FSDD recordings (else $VAESYNTH_FSDD or the user cache)")
     p.add_argument("--out", required=True)

@@ -1,6 +1,7 @@
-"""Issue 13: decode-time changes to a bundle's output, judged without retraining (session 15).
+"""Can decode-time changes to a bundle's output (f0 jitter, shimmer, sharpening) make it more
+natural, without retraining?
 
-    python bench/natural_voice_decode.py --bundle resources/models/cvae --data …/recordings \
+    python experiments/natural_voice_decode.py --bundle resources/models/cvae --data …/recordings \
         [--jitter 0.01] [--shimmer 0.2] [--sharpen 0.5] [--env-sharpen 0.5] [--json out.json]
 
 - ``--jitter J``: the harmonic comb's f0 times ``exp(J * N(0, 1))`` per frame (f0 jitter).
@@ -21,7 +22,7 @@ import sys
 
 import numpy as np
 import torch
-from common import diagnosis_parser  # bench/common.py
+from common import diagnosis_parser  # experiments/common.py
 from torch.nn import functional as F
 
 

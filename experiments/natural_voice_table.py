@@ -1,12 +1,13 @@
-"""Markdown table of the issue-13 variants from docs/results/natural_voice.json.
+"""What did every natural-voice variant measure? A Markdown table of docs/results/natural_voice.json.
 
-    python bench/natural_voice_table.py [docs/results/natural_voice.json]
+python experiments/natural_voice_table.py [docs/results/natural_voice.json]
 """
 
 from __future__ import annotations
 
 import json
-import sys
+
+from common import REPO, plain_parser  # experiments/common.py
 
 COLS = [
     ("two_sample", "2-sample", "{:.3f}"),
@@ -25,13 +26,14 @@ COLS = [
 
 
 def main() -> None:
-    path = sys.argv[1] if len(sys.argv) > 1 else "docs/results/natural_voice.json"
-    data = json.load(open(path))
+    p = plain_parser(__doc__)
+    p.add_argument("path", nargs="?", default=str(REPO / "docs/results/natural_voice.json"))
+    data = json.loads(open(p.parse_args().path).read())
     head = "| variant | what changed | " + " | ".join(c[1] for c in COLS) + " | training | kept |"
     print(head)
     print("|---|---|" + "---|" * len(COLS) + "---|---|")
     for name, v in data["variants"].items():
-        m = v["measures"]
+        m = v.get("measures") or v.get("measures_draw_seed1", {})  # a row of repeated draws: the first
         cells = [fmt.format(m[k]) if k in m else "-" for k, _, fmt in COLS]
         print(f"| {name} | {v['what']} | " + " | ".join(cells) + f" | {v['train']} | {v['kept']} |")
 

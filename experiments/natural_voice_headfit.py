@@ -1,6 +1,6 @@
-"""Issue 13 diagnosis (session 17): is the harmonic head or the decoder's trunk the limit?
+"""Is the harmonic head or the decoder's trunk what limits naturalness?
 
-    python bench/natural_voice_headfit.py --bundle resources/models/cvae --data …/recordings [--steps 400]
+    python experiments/natural_voice_headfit.py --bundle resources/models/cvae --data …/recordings [--steps 400]
 
 Two oracles on the 300 FSDD test recordings, judged by the two-sample test on the features
 themselves (no phase reconstruction; ``training.judges``), against the real test features:
@@ -20,11 +20,10 @@ Prints the two-sample accuracy, the RMS error (dB) and spectral flux / real for 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from common import diagnosis_parser  # bench/common.py
+from common import diagnosis_parser, load_judged  # experiments/common.py
 
 
 def main() -> int:
@@ -33,18 +32,15 @@ def main() -> int:
     args = p.parse_args()
     from training import judges as J
     from vaesynth.model.blocks import harmonic_comb, noise_texture, seeded_normal
-    from vaesynth.model.bundle import load_bundle
 
     torch.manual_seed(0)
-    model = load_bundle(args.bundle).model.eval()
+    judged = load_judged(args.bundle, args.data)
+    model, jd = judged.model, judged.judges
     if getattr(model, "head", None) != "harmonic":
         raise SystemExit("this diagnosis needs a model with the harmonic head (the default cvae)")
-    jd = J.Judges(Path(args.data))
     cfg, test = jd.cfg, jd.test
     span_db = cfg.db_max - cfg.db_min
-
-    def ts(feats, lens):
-        return J.two_sample_features(J.penultimate(jd.clf, feats), feats, lens, cfg)
+    ts = judged.two_sample_view
 
     real_ts = ts(test.features, test.n_valid)
     x = torch.from_numpy(test.features.astype(np.float32))
