@@ -49,6 +49,33 @@ def make_tone(freq_hz: float, duration_s: float, rate: int = SINK_RATE, amplitud
     return (amplitude * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
 
 
+def shift_voice(wave: np.ndarray, rate: int, semitones: float, out_rate: int = 16000) -> np.ndarray:
+    """``wave`` moved ``semitones`` up in pitch *and* formants (a higher, shorter voice, as ``sox pitch``
+    does), duration kept, at ``out_rate``: a phase-vocoder stretch by ``r = 2 ** (semitones / 12)``, then
+    resampled by ``1 / r`` (the method of bench/voice_sets.py)."""
+    import librosa
+
+    from vaesynth.dsp.spectral import resample
+
+    r = 2.0 ** (semitones / 12.0)
+    x = resample(np.asarray(wave, np.float32), rate, out_rate)
+    stretched = librosa.effects.time_stretch(x, rate=1.0 / r, n_fft=512, hop_length=128).astype(np.float32)
+    y = resample(stretched, int(round(out_rate * r)), out_rate)
+    return (0.9 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def yin_f0(wave: np.ndarray, rate: int) -> float:
+    """Median YIN f0 (Hz, librosa; 50-800 Hz) over the frames within 20 dB of the loudest: a measure
+    independent of vaesynth's own tracker."""
+    import librosa
+
+    w = np.asarray(wave, dtype=np.float64)
+    f0 = librosa.yin(w, fmin=50, fmax=800, sr=rate, frame_length=512 * rate // 8000, hop_length=64 * rate // 8000,
+                     trough_threshold=0.1)  # fmt: skip
+    rms = librosa.feature.rms(y=w, frame_length=512 * rate // 8000, hop_length=64 * rate // 8000)[0][: len(f0)]
+    return float(np.median(f0[rms > rms.max() * 0.1]))
+
+
 def to_mono(x: np.ndarray) -> np.ndarray:
     """``(n,)`` or ``(n, channels)`` -> float64 ``(n,)`` (channel mean)."""
     x = np.asarray(x, dtype=np.float64)

@@ -155,18 +155,21 @@ def test_a_baseline_model_disables_pitch_and_sing_but_not_speed(qtbot, make_wind
     perf = w.performance
     assert w.model_info.has_f0 is False
     assert not perf.pitch.isEnabled() and not perf.sing.isEnabled() and not perf.note.isEnabled()
+    assert not perf.formant.isEnabled() and perf.formant.toolTip() == NEEDS_F0
     assert perf.pitch.toolTip() == NEEDS_F0 and "default model" in perf.sing.toolTip()
     assert perf.speed.isEnabled()
     base = press(qtbot, w, "2")
     slow = next_render(qtbot, w, lambda: perf.speed.setValue(0.5))
     assert slow.recipe.performance.speed == 0.5 and slow.duration_s > 1.8 * base.duration_s
-    perf.set_performance(Performance(pitch=7.0, speed=0.5))  # e.g. from a saved voice
+    perf.set_performance(Performance(pitch=7.0, speed=0.5, formant=1.2))  # e.g. from a saved voice
     r = press(qtbot, w, "2")
     assert r.recipe.performance.pitch == 0.0, "a model without an f0 head never gets a pitch request"
+    assert r.recipe.performance.formant == 1.0
     with qtbot.waitSignal(w.model_ready, timeout=WAIT_MS):
         w.load_model(models_root / "cvae")
     assert perf.pitch.isEnabled() and perf.sing.isEnabled() and perf.pitch.toolTip() != NEEDS_F0
-    assert press(qtbot, w, "2").recipe.performance.pitch == 7.0  # the shown pitch applies again
+    again = press(qtbot, w, "2").recipe.performance  # the shown pitch and formants apply again
+    assert again.pitch == 7.0 and again.formant == 1.2
 
 
 def test_a_saved_voice_restores_pitch_and_tempo(qtbot, make_window) -> None:  # noqa: ANN001
@@ -174,6 +177,7 @@ def test_a_saved_voice_restores_pitch_and_tempo(qtbot, make_window) -> None:  # 
     perf, voices = w.performance, w.view.voices
     press(qtbot, w, "6")
     perf.pitch.setValue(-5.0)
+    perf.formant.setValue(1.15)
     perf.speed.setValue(1.5)
     perf.note.setText("C#4")
     perf.contour.setValue(0.4)
@@ -181,9 +185,10 @@ def test_a_saved_voice_restores_pitch_and_tempo(qtbot, make_window) -> None:  # 
     assert voices.save_as("singer")
     kept = perf.performance()
     perf.reset()
-    assert perf.pitch.value() == 0 and not perf.sing.isChecked()
+    assert perf.pitch.value() == 0 and perf.formant.value() == 1.0 and not perf.sing.isChecked()
     r = next_render(qtbot, w, lambda: voices.load("singer"))
     assert perf.pitch.value() == -5.0 and perf.speed.value() == 1.5 and perf.sing.isChecked()
+    assert perf.formant.value() == 1.15 and kept.formant == 1.15
     assert perf.note.text() == "C#4" and perf.contour.value() == 0.4
     assert r.request.origin is Origin.SAVED and r.recipe.performance == kept
     assert kept.note_hz == pytest.approx(parse_note("C#4"))
@@ -192,6 +197,7 @@ def test_a_saved_voice_restores_pitch_and_tempo(qtbot, make_window) -> None:  # 
 def test_performance_persists_in_settings(qtbot, make_window, settings_file: Path) -> None:  # noqa: ANN001
     w = make_window(model="cvae", audio_factory=FakeOutput)
     w.performance.pitch.setValue(3.0)
+    w.performance.formant.setValue(0.9)
     w.performance.speed.setValue(0.75)
     w.performance.note.setText("E3")
     w.performance.sing.setChecked(True)
@@ -200,7 +206,9 @@ def test_performance_persists_in_settings(qtbot, make_window, settings_file: Pat
     w2 = make_window(model="cvae", audio_factory=FakeOutput)
     p = w2.performance
     assert (p.pitch.value(), p.speed.value(), p.sing.isChecked(), p.note.text()) == (3.0, 0.75, True, "E3")
+    assert p.formant.value() == 0.9
     r = press(qtbot, w2, "1")
+    assert r.recipe.performance.formant == 0.9
     assert r.recipe.performance.pitch == 3.0 and r.recipe.performance.note_hz == pytest.approx(parse_note("E3"))
 
 

@@ -63,10 +63,28 @@ def recording(name: str) -> Path:
     return FSDD / f"{name}.wav"
 
 
-def reference_knobs(synth, path: Path | str, digit: int | None = None) -> np.ndarray:  # noqa: ANN001
-    from vaesynth.voices.voice_in import encode_voice, load_take
+def reference_knobs(synth, path: Path | str, digit: int | None = None, scale: float | None = None) -> np.ndarray:  # noqa: ANN001
+    """The knobs of the take in ``path`` analysed here (:func:`vaesynth.voices.voice_norm.take_voice`); with
+    ``scale``, encoded at that formant scale under ``digit`` instead of the scale found."""
+    import torch
 
-    return encode_voice(synth, load_take(path, cfg=synth.spectral), digit)
+    from vaesynth.voices.voice_in import load_full
+    from vaesynth.voices.voice_norm import scaled_features, take_voice
+
+    take = load_full(path, cfg=synth.spectral)
+    if scale is None:
+        return take_voice(synth, take, digit).knobs
+    feats, _ = scaled_features(take, scale, synth.spectral)
+    with torch.inference_mode():
+        mu, _ = synth.bundle.model.encode(torch.from_numpy(feats)[None], torch.tensor([digit]))
+    return synth.knobs.to_knobs([digit], mu.numpy())[0]
+
+
+def reference_scale(synth, path: Path | str) -> float:  # noqa: ANN001
+    from vaesynth.voices.voice_in import load_full
+    from vaesynth.voices.voice_norm import take_voice
+
+    return take_voice(synth, load_full(path, cfg=synth.spectral)).scale
 
 
 def knobs_of(w) -> np.ndarray:  # noqa: ANN001
@@ -204,9 +222,17 @@ def test_a_take_from_a_virtual_microphone_sets_the_knobs_and_says_the_digit(puls
     np.testing.assert_allclose(knobs, np.asarray(take.knobs, np.float32), atol=1e-6)
     np.testing.assert_allclose(render.knobs, take.knobs, atol=1e-5)  # said in exactly that voice
     assert w.hold_voice.isChecked() and w.knob_panel.current_voice() is None  # held, custom
-    ref = reference_knobs(synths["cvae"], path, 6)
+    # the mic path finds the file's formant scale (within two 4 % grid steps; the file's is 1) ...
+    file_scale = float(reference_scale(synths["cvae"], path))
+    assert abs(np.log(take.scale / file_scale)) < 2.01 * np.log(1.04), (take.scale, file_scale)
+    assert take.performance.formant == pytest.approx(take.scale, abs=1e-3)
+    assert w.performance.formant.value() == pytest.approx(take.performance.formant, abs=0.01)
+    assert "Hz" in panel.estimate_text() and "×" in panel.estimate_text()
+    # ... and the voice: the file encoded at the take's scale, within the analysis tolerance of the mic path
+    ref = reference_knobs(synths["cvae"], path, 6, take.scale)
     cosine, distance, spread = latent_closeness(synths["cvae"], 6, knobs, ref)
-    print(f"app mic take vs file: cosine {cosine:.3f}, distance {distance:.3f}, speaker spread {spread:.3f}")
+    print(f"app mic take vs file: scale {take.scale:.3f} vs {file_scale:.3f}, cosine {cosine:.3f}, "
+          f"distance {distance:.3f}, speaker spread {spread:.3f}")  # fmt: skip
     assert cosine > 0.9 and distance < 0.35 * spread, (cosine, distance, spread)
     # the re-synthesis reached the speakers: sound on the monitor after the take ended
     after = recorded[int((done - t0) * SINK_RATE) :]
@@ -215,6 +241,67 @@ def test_a_take_from_a_virtual_microphone_sets_the_knobs_and_says_the_digit(puls
     # both spectrograms: the take over the re-synthesis, and the re-synthesis in the main view
     assert panel.comparison.has_row(0) and panel.comparison.has_row(1)
     assert w.last_result is render and panel.compare.isEnabled()
+
+
+@requires_fsdd
+def test_a_higher_voice_from_the_virtual_microphone_comes_back_at_its_pitch_and_size(
+    pulse, qtbot, make_window, synths, tmp_path
+):  # noqa: ANN001
+    """6_jackson_1.wav moved up 8 semitones in pitch and formants (a woman's range), played into the
+    microphone: recognised, its formant scale found (within 5 % of 2^(8/12)), Pitch and Formants set,
+    the estimate shown, and the digit said in the take's voice at the take's pitch (within 1 semitone)."""
+    from audio_utils import shift_voice, yin_f0
+
+    x, sr = sf.read(str(recording("6_jackson_1")), dtype="float32")
+    path = tmp_path / "six up 8.wav"
+    sf.write(str(path), shift_voice(x, sr, 8.0), 16000)
+    before = subprocess.run(["pactl", "get-default-source"], capture_output=True, text=True).stdout.strip()
+    subprocess.run(["pactl", "set-default-source", pulse.monitor_name], check=True)
+    try:
+        w = make_window()
+        panel = ready_panel(qtbot, w)
+        qtbot.waitUntil(lambda: panel.record.isEnabled(), timeout=WAIT_MS)
+        for attempt in range(2):
+            listening = threading.Event()
+            w.voice_in.level.connect(lambda _db, ev=listening: ev.set())
+
+            def speak(ev: threading.Event = listening) -> None:
+                ev.wait(5)
+                time.sleep(0.2)
+                subprocess.run(["paplay", "--device", pulse.sink_name, str(path)], check=True, timeout=10)
+
+            player = threading.Thread(target=speak)
+            outcome = run_take(
+                qtbot, w, lambda p=player: (qtbot.mouseClick(panel.record, Qt.MouseButton.LeftButton), p.start())
+            )
+            player.join(10)
+            if outcome[0] == "rejected" and "stopped delivering sound" in outcome[1] and attempt == 0:
+                continue
+            break
+    finally:
+        if before:
+            subprocess.run(["pactl", "set-default-source", before], check=False)
+    assert outcome[0] == "done", outcome
+    _, take, render = outcome
+    applied = 2 ** (8 / 12)
+    print(f"mic take: digit {take.digit}, scale {take.scale:.3f}, f0 {take.f0_hz}, {take.performance}")
+    assert take.recognised and take.digit == 6, take
+    assert take.scale == pytest.approx(applied, rel=0.05)
+    assert w.performance.formant.value() == pytest.approx(take.scale, abs=0.01)
+    assert w.performance.pitch.value() == pytest.approx(take.performance.pitch, abs=0.05)
+    assert f"×{take.scale:.2f}" in panel.estimate_text() and f"{take.f0_hz:.0f} Hz" in panel.estimate_text()
+    assert render.digits == "6" and render.recipe.performance.formant == pytest.approx(take.scale, abs=0.01)
+    semitones = 12 * np.log2(yin_f0(render.wave, render.sample_rate) / yin_f0(take.wave, take.sample_rate))
+    assert abs(semitones) < 1.0, semitones  # said at the take's pitch (both measured by YIN) ...
+    # ... which is the shifted file's (the mic path hears what the file holds)
+    assert take.f0_hz == pytest.approx(reference_f0(synths["cvae"], path), rel=2 ** (1 / 12) - 1)
+
+
+def reference_f0(synth, path: Path) -> float:  # noqa: ANN001
+    from vaesynth.voices.voice_in import load_take
+    from vaesynth.voices.voice_norm import f0_median
+
+    return float(f0_median(load_take(path, cfg=synth.spectral), synth.spectral))
 
 
 def test_a_device_that_fails_is_one_sentence_and_changes_nothing(pulse, qtbot, make_window) -> None:  # noqa: ANN001

@@ -52,6 +52,34 @@ def test_a_recipe_renders_the_wav_again_sample_for_sample(run, model: Path, tmp_
     np.testing.assert_array_equal(samples(a), samples(tmp_path / "c.wav"))
 
 
+def test_recipes_and_voices_keep_the_formant_ratio(run, model: Path, tmp_path: Path, voices: Path) -> None:
+    a, b, old = tmp_path / "a.wav", tmp_path / "b.wav", tmp_path / "old.json"
+    code, _, _ = run("say", "307", "--model", str(model), "-o", str(a), "--formant", "1.25", "--save-voice", "Tall")
+    assert code == 0 and read_recipe(a).performance.formant == 1.25
+    assert load_voice("Tall").performance.formant == 1.25 and load_voice("Tall").to_dict()["performance"]["formant"]
+    assert run("say", "--recipe", str(a), "-o", str(b))[0] == 0
+    np.testing.assert_array_equal(samples(a), samples(b))
+    assert run("say", "307", "--voice", "Tall", "--seed", "1", "-o", str(b))[0] == 0
+    assert read_recipe(b).performance.formant == 1.25  # the voice brings its formants
+    # a recipe from before the control (no "formant" key) reads as 1.0 and renders as it did
+    assert run("say", "52", "--model", str(model), "--seed", "2", "-o", str(a))[0] == 0
+    d = read_recipe(a).to_dict()
+    assert "formant" not in d["performance"]
+    old.write_text(json.dumps(d))
+    assert read_recipe(old).performance.formant == 1.0
+    assert run("say", "--recipe", str(old), "-o", str(b))[0] == 0
+    np.testing.assert_array_equal(samples(a), samples(b))
+    code, _, err = run("say", "1", "--model", str(model), "--formant", "3", "-o", str(b))
+    assert code == 2 and len(err) == 1 and "formant" in err[0]
+    d["performance"]["formant"] = "big"
+    old.write_text(json.dumps(d))
+    with pytest.raises(KeepError, match="formant"):
+        read_recipe(old)
+    code, _, err = run("sample", "--per-digit", "1", "--out", str(tmp_path / "s"), "--formant", "0.8",
+                       "--model", str(model))  # fmt: skip
+    assert code == 0 and read_recipe(tmp_path / "s" / "3_0.wav").performance.formant == 0.8
+
+
 def test_sampled_wavs_carry_their_recipes(run, model: Path, tmp_path: Path) -> None:
     assert run("sample", "--per-digit", "1", "--out", str(tmp_path / "s"), "--model", str(model), "--seed", "4")[0] == 0
     src = tmp_path / "s" / "7_0.wav"

@@ -61,7 +61,9 @@ def test_notes_and_ranges() -> None:
     for bad in ("H2", "A", "", "C9", 5, "-3hz", True):
         with pytest.raises(ValueError):
             parse_note(bad)
-    for kwargs in ({"pitch": 13}, {"speed": 0.4}, {"speed": 2.5}, {"contour": 1.5}, {"note_hz": 5.0}):
+    bad = ({"pitch": 13}, {"speed": 0.4}, {"speed": 2.5}, {"contour": 1.5}, {"note_hz": 5.0}, {"formant": 0.4},
+           {"formant": 2.1}, {"formant": True})  # fmt: skip
+    for kwargs in bad:
         with pytest.raises(ValueError):
             Performance(**kwargs)
 
@@ -81,6 +83,8 @@ def test_baseline_models_refuse_pitch_but_take_speed(tmp_path: Path) -> None:
         s.render_digit(3, np.zeros(s.latent_dim), Performance(pitch=3))
     with pytest.raises(ValueError, match="need the default model"):
         s.render_string("12", performance=Performance(note_hz=220.0))
+    with pytest.raises(ValueError, match="need the default model"):
+        s.render_digit(3, np.zeros(s.latent_dim), Performance(formant=1.2))
     a = s.render_digit(3, np.zeros(s.latent_dim))
     b = s.render_digit(3, np.zeros(s.latent_dim), Performance(speed=0.5))
     assert len(b.wave) == pytest.approx(2 * len(a.wave), rel=0.05)
@@ -117,3 +121,41 @@ def test_a_held_note_sings_at_that_pitch(synth: Synth, voices) -> None:
     assert np.median(f0) == pytest.approx(220.0, rel=0.03), f0
     s = synth.render_string("42", performance=Performance(note_hz=parse_note("C4"), contour=0.5), seed=0)
     assert np.isfinite(s.wave).all() and s.digits == "42"
+
+
+def envelope_scale(a: np.ndarray, b: np.ndarray, cfg: sp.SpectralConfig) -> float:
+    """The frequency scale ``r`` that best maps the spectral envelope of ``a`` onto ``b``'s: where
+    ``b``'s envelope peaks (formants) lie relative to ``a``'s. The envelope: each loud frame's log
+    spectrum smoothed by its first 18 cepstral coefficients (under 2.25 ms: free of the harmonics
+    up to 440 Hz), averaged; ``r`` on a 0.5 % grid maximises the correlation of ``env_a(f / r)``
+    with ``env_b(f)`` over 150-3400 Hz."""
+
+    def env(w: np.ndarray) -> np.ndarray:
+        ln = np.log(sp.magnitude(w, cfg) + 1e-5)
+        ln = ln[ln.max(1) > ln.max() - 30 / 8.69]  # frames within 30 dB of the loudest
+        c = np.fft.irfft(ln, axis=1)
+        c[:, 18:-17] = 0
+        return np.fft.rfft(c, axis=1).real.mean(0)
+
+    ea, eb = env(a), env(b)
+    k = np.arange(len(ea))
+    grid = np.exp(np.arange(np.log(0.5), np.log(2.0), 0.005))
+    scores = [np.corrcoef(np.interp(k / r, k, ea)[5:110], eb[5:110])[0, 1] for r in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
+@needs_shipped
+def test_formants_move_the_envelope_peaks_by_the_ratio_and_keep_f0(synth: Synth, voices) -> None:
+    for d, u in voices[:4]:
+        a = synth.render_digit(d, u)
+        np.testing.assert_array_equal(a.wave, synth.render_digit(d, u, Performance(formant=1.0)).wave)
+        for ratio in (0.8, 1.2, 1.4):
+            b = synth.render_digit(d, u, Performance(formant=ratio))
+            assert len(b.wave) == len(a.wave)  # the timing stays
+            assert envelope_scale(a.wave, b.wave, synth.spectral) == pytest.approx(ratio, rel=0.04), (d, ratio)
+            assert measured_f0(b.wave) == pytest.approx(measured_f0(a.wave), rel=0.05), (d, ratio)  # < 1 semitone
+    # with a pitch shift: both move, each by its own amount
+    d, u = voices[5]
+    a, b = synth.render_digit(d, u), synth.render_digit(d, u, Performance(pitch=7.0, formant=1.15))
+    assert measured_f0(b.wave) / measured_f0(a.wave) == pytest.approx(2 ** (7 / 12), rel=0.04)
+    assert envelope_scale(a.wave, b.wave, synth.spectral) == pytest.approx(1.15, rel=0.04)

@@ -25,9 +25,11 @@ from vaesynth.voices.voice_in import (
     analyse_digits,
     encode_latent,
     encode_voice,
+    load_full,
     load_take,
     recognise_digit,
 )
+from vaesynth.voices.voice_norm import take_voice
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = SpectralConfig()
@@ -170,9 +172,12 @@ def test_a_take_through_a_virtual_microphone_encodes_like_the_file(pulse, synth)
     mic = load_take(result["take"], CFG.sample_rate)
     file = load_take(path)
     assert abs(len(mic) - len(file)) / CFG.sample_rate < 0.1, "the trimmed take and the file differ in length"
-    # the mic path hears what the file holds (recognition itself is 93.7% right on the test split,
-    # and this very recording is one the default model mistakes for a 9)
-    assert analyse_digits(synth, mic).digit == analyse_digits(synth, file).digit
+    # the mic path hears what the file holds: this very recording is one the default model is unsure of
+    # (1, 9 and 5 within 4 % of each other's error), so the errors of the ten digit conditions are
+    # compared, not only the winner
+    e_mic, e_file = analyse_digits(synth, mic).errors, analyse_digits(synth, file).errors
+    assert np.corrcoef(e_mic, e_file)[0, 1] > 0.9, (e_mic, e_file)
+    assert int(np.argmin(e_mic)) in np.argsort(e_file)[:3]
     z_mic, z_file = encode_latent(synth, mic, 5), encode_latent(synth, file, 5)
     cosine = float(z_mic @ z_file / (np.linalg.norm(z_mic) * np.linalg.norm(z_file)))
     # analysis tolerance: the mic path (48 kHz capture, two resamplings, trimming) moves the latent
@@ -199,7 +204,10 @@ def test_say_in_the_voice_of_a_take_and_keep_it(synth, tmp_path: Path, monkeypat
     wave, sr = sf.read(str(out), dtype="float32")
     assert sr == 8000 and len(wave) > 0.8 * sr
     kept = json.loads((tmp_path / "voices" / "mine.json").read_text())
-    np.testing.assert_allclose(kept["knobs"], encode_voice(synth, load_take(path)), atol=1e-5)
+    voice = take_voice(synth, load_full(path))  # the take's knobs, pitch and formants
+    np.testing.assert_allclose(kept["knobs"], voice.knobs, atol=1e-5)
+    assert kept["performance"]["pitch"] == voice.performance.pitch
+    assert kept["performance"].get("formant", 1.0) == voice.performance.formant
 
 
 def test_say_with_a_bad_take_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
@@ -211,3 +219,102 @@ def test_say_with_a_bad_take_is_one_line_and_exit_2(tmp_path: Path, capsys) -> N
     assert not (tmp_path / "x.wav").exists()
     assert main(["say", "12", "--voice-from", str(silent), "--voice", "george"]) == 2
     assert "--voice-from alone" in capsys.readouterr().err
+
+
+# --- any voice in: normalise, then encode ---------------------------------------------------------------
+
+
+@requires_fsdd
+def test_a_higher_shorter_voice_comes_back_at_its_pitch_and_size(synth, tmp_path: Path) -> None:
+    """FSDD test takes moved +8 semitones in pitch and formants (a typical woman's voice from a man's):
+    recognised, the formant scale found within 5 % of 2 ** (8 / 12), and the voice rendered with the
+    take's performance comes out within 1 semitone of the take's median f0."""
+    from audio_utils import shift_voice, yin_f0
+
+    applied = 2 ** (8 / 12)
+    right, scales, semitones = 0, [], []
+    takes = [(2, "theo", 1), (5, "george", 1), (6, "jackson", 1), (9, "yweweler", 3)]
+    for digit, speaker, index in takes:
+        wave, rate = _wave(_recording(digit, speaker, index))
+        path = tmp_path / f"{digit}_{speaker}_up8.wav"
+        sf.write(str(path), shift_voice(wave, rate, 8.0), 16000, subtype="FLOAT")
+        take = load_full(path)
+        voice = take_voice(synth, take)
+        right += voice.digit == digit
+        scales.append(voice.scale)
+        assert voice.performance.formant == pytest.approx(voice.scale, abs=1e-3)
+        render = synth.render_digit(voice.digit, voice.knobs, voice.performance)
+        semitones.append(12 * np.log2(yin_f0(render.wave, 8000) / yin_f0(take.wave, 8000)))
+    print("scales", np.round(scales, 3), "rendered f0 - take's (st)", np.round(semitones, 2))
+    # (bench/bench_voice_in.py over 300 such takes: see docs/voice_in.md)
+    assert right >= 3, right
+    assert sum(abs(a / applied - 1) < 0.05 for a in scales) >= 3, scales
+    assert np.median(scales) == pytest.approx(applied, rel=0.05)
+    assert sum(abs(s) < 1.0 for s in semitones) >= 3 and abs(np.median(semitones)) < 0.5, semitones
+    # the digit named: no recognition, the same scale search
+    named = take_voice(synth, load_full(tmp_path / "5_george_up8.wav"), 5)
+    assert named.digit == 5 and not named.recognised and named.scale == pytest.approx(applied, rel=0.05)
+
+
+def test_steady_sounds_are_not_digits(synth) -> None:
+    """Pink and brown noise, a 150 Hz tone in noise and a click train pass the voicing check; the
+    envelope does not move, so they are refused (normalised or not)."""
+    rng = np.random.default_rng(1)
+    sr = 16000
+    t = np.arange(int(0.7 * sr)) / sr
+    white = rng.standard_normal(len(t))
+    f = np.fft.rfftfreq(len(t), 1 / sr)
+    spec = np.fft.rfft(white)
+    sounds = {
+        "pink": np.fft.irfft(spec / np.sqrt(np.maximum(f, 20)), len(t)),
+        "brown": np.fft.irfft(spec / np.maximum(f, 20), len(t)),
+        "tone in noise": np.sin(2 * np.pi * 150 * t) + 0.1 * white,
+        "clicks": (np.arange(len(t)) % 160 == 0).astype(float),
+    }
+    for name, x in sounds.items():
+        take = load_full((0.5 * x / np.abs(x).max()).astype(np.float32), sr)
+        with pytest.raises(VoiceInError, match="does not sound like a spoken digit"):
+            take_voice(synth, take)
+        with pytest.raises(VoiceInError, match="does not sound like a spoken digit"):
+            recognise_digit(synth, take.wave)
+        print(name, "refused")
+
+
+@requires_fsdd
+def test_analyze_prints_what_it_hears_and_json(synth, tmp_path: Path, capsys) -> None:
+    from audio_utils import shift_voice
+
+    good = _recording(3, "lucas", 2)
+    wave, rate = _wave(_recording(7, "nicolas", 0))
+    high = tmp_path / "high seven.wav"
+    sf.write(str(high), shift_voice(wave, rate, 6.0), 16000, subtype="FLOAT")
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not a sound\n")
+    assert main(["analyze", str(good), str(high)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{good}: digit 3, confidence ")
+    assert "f0 " in lines[0] and "formant scale 1.00" in lines[0] and "nearest voice lucas" in lines[0]
+    code = main(["analyze", str(bad), str(good), str(high), "--json"])
+    assert code == 2  # a file could not be analysed; the others still were
+    out = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in out] == [str(bad), str(good), str(high)]
+    assert "not a readable sound file" in out[0]["error"] and "digit" not in out[0]
+    keys = {"file", "digit", "accepted", "confidence", "f0_hz", "formant_scale", "pitch", "formant", "nearest_voice"}
+    assert set(out[1]) == keys and out[1]["digit"] == 3 and out[1]["accepted"] and out[1]["nearest_voice"] == "lucas"
+    assert out[2]["digit"] == 7 and out[2]["formant_scale"] == pytest.approx(2 ** 0.5, rel=0.05)
+    assert out[2]["f0_hz"] == pytest.approx(2 ** 0.5 * out[1]["f0_hz"], rel=0.5)  # a higher voice, measured
+    assert out[2]["formant"] == pytest.approx(out[2]["formant_scale"], abs=1e-3)
+
+
+@requires_fsdd
+def test_say_voice_from_with_the_digit_named(synth, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("VAESYNTH_VOICES", str(tmp_path / "voices"))
+    path = _recording(5, "george", 1)  # a take the recogniser is unsure of (margin 0.006 before normalising)
+    out = tmp_path / "out.wav"
+    assert main(["say", "12", "--voice-from", str(path), "--digit", "5", "-o", str(out), "--save-voice", "g"]) == 0
+    kept = json.loads((tmp_path / "voices" / "g.json").read_text())
+    np.testing.assert_allclose(kept["knobs"], take_voice(synth, load_full(path), 5).knobs, atol=1e-5)
+    capsys.readouterr()
+    assert main(["say", "12", "--digit", "5", "-o", str(out)]) == 2
+    assert "--digit" in capsys.readouterr().err
+    assert main(["say", "12", "--voice-from", str(path), "--digit", "12"]) == 2

@@ -396,22 +396,21 @@ class Engine(QObject):
         if synth is None or req.generation != self._generation:
             raise RuntimeError("no model is loaded")
         from vaesynth.dsp.spectral import features_to_db, mag_to_features, magnitude
-        from vaesynth.voices.voice_in import encode_voice, load_take, recognise_digit
+        from vaesynth.voices.voice_in import load_full
+        from vaesynth.voices.voice_norm import take_voice
 
         t0 = time.perf_counter()
         cfg = synth.bundle.spectral
-        take = load_take(req.path if req.path is not None else req.samples, req.rate, cfg)
-        digit, margin = req.digit, None
-        if digit is None:
-            rec = recognise_digit(synth, take)
-            digit, margin = rec.digit, float(rec.margin)
-        knobs = encode_voice(synth, take, digit)
+        loaded = load_full(req.path if req.path is not None else req.samples, req.rate, cfg)
+        voice = take_voice(synth, loaded, req.digit)
+        take = loaded.wave
         image_db = features_to_db(mag_to_features(magnitude(take, cfg), cfg), cfg)  # the whole take, as analysed
         wave = np.ascontiguousarray(take, dtype=np.float32)
         for a in (wave, image_db):
             a.flags.writeable = False
         return TakeResult(
-            request=req, digit=int(digit), recognised=req.digit is None, margin=margin,
-            knobs=tuple(float(v) for v in knobs), wave=wave, sample_rate=int(cfg.sample_rate),
-            image_db=image_db, elapsed_s=time.perf_counter() - t0,
+            request=req, digit=int(voice.digit), recognised=req.digit is None, margin=voice.margin,
+            knobs=tuple(float(v) for v in voice.knobs), wave=wave, sample_rate=int(cfg.sample_rate),
+            image_db=image_db, elapsed_s=time.perf_counter() - t0, f0_hz=voice.f0_hz, scale=float(voice.scale),
+            performance=voice.performance,
         )  # fmt: skip

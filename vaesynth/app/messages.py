@@ -180,7 +180,8 @@ class TakeRequest:
 @dataclass(frozen=True)
 class TakeResult:
     """A take analysed: the digit (recognised when ``recognised``, with its ``margin``), the voice's
-    ``knobs`` (``vaesynth.voices.voice_in.encode_voice``), and the take as the model heard it: ``wave``
+    ``knobs``, its median ``f0_hz``, formant ``scale`` and the ``performance`` that gives them back
+    (:func:`vaesynth.voices.voice_norm.take_voice`), and the take as the model heard it: ``wave``
     float32 ``(n,)`` at ``sample_rate`` (trimmed, peak-normalised), ``image_db`` ``(n_frames, n_bins)`` dB."""
 
     request: TakeRequest
@@ -192,6 +193,9 @@ class TakeResult:
     sample_rate: int
     image_db: np.ndarray
     elapsed_s: float
+    f0_hz: float | None = None  # the take's median f0
+    scale: float = 1.0  # the take's formant scale against the model's voices
+    performance: Performance = NATURAL  # pitch and formant that render the knobs at the take's pitch and size
 
     @property
     def duration_s(self) -> float:

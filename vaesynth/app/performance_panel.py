@@ -1,9 +1,10 @@
-"""How the voice performs: pitch (semitones), speed, and "sing" (a held note with a contour amount).
+"""How the voice performs: pitch (semitones), formants (vocal-tract size), speed, and "sing" (a held
+note with a contour amount).
 
 :class:`PerformancePanel` is a small box of controls (under the keypad, beside the knobs); it holds a
 :class:`vaesynth.engine.performance.Performance` and emits :attr:`PerformancePanel.changed` when the user
-changes it. Pitch and sing need a decoder with an f0 head (the default model): for a model without
-one they are disabled (with a tooltip that says why) and :meth:`PerformancePanel.performance`
+changes it. Pitch, formants and sing need a decoder with an f0 head (the default model): for a model
+without one they are disabled (with a tooltip that says why) and :meth:`PerformancePanel.performance`
 leaves them out, so speed still works everywhere.
 """
 
@@ -14,9 +15,21 @@ import math
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QGridLayout, QLabel, QLineEdit, QWidget
 
-from vaesynth.engine.performance import NATURAL, PITCH_RANGE, SPEED_RANGE, Performance, midi_to_hz, parse_note
+from vaesynth.engine.performance import (
+    FORMANT_RANGE,
+    NATURAL,
+    PITCH_RANGE,
+    SPEED_RANGE,
+    Performance,
+    midi_to_hz,
+    parse_note,
+)
 
-NEEDS_F0 = "Pitch and sing need the default model (a decoder with an f0 head); this model has none."
+NEEDS_F0 = "Pitch, formants and sing need the default model (a decoder with an f0 head); this model has none."
+FORMANT_TIP = (
+    "Formants (0.5..2×): the vocal tract's size. Above 1 a shorter tract (a woman's about 1.15-1.2×, a child's "
+    "1.3-1.5×), below 1 a longer one; the pitch stays"
+)
 DEFAULT_NOTE = "A3"
 DEFAULT_CONTOUR = 0.3
 
@@ -29,7 +42,7 @@ def note_name(hz: float) -> str:
 
 
 class PerformancePanel(QWidget):
-    """Pitch, speed and sing. Signal :attr:`changed` (the new :class:`Performance`) after a user edit."""
+    """Pitch, formants, speed and sing. Signal :attr:`changed` (the new :class:`Performance`) after a user edit."""
 
     changed = Signal(object)
 
@@ -40,6 +53,8 @@ class PerformancePanel(QWidget):
         self.pitch = self._spin(
             PITCH_RANGE, 1.0, 1, " st", "Pitch shift in semitones (-12..+12): the voice moves, formants stay"
         )
+        self.formant = self._spin(FORMANT_RANGE, 0.05, 2, "×", FORMANT_TIP)
+        self.formant.setValue(1.0)
         self.speed = self._spin(SPEED_RANGE, 0.05, 2, "×", "Speed (0.5..2): how fast the digit is said; pitch stays")
         self.speed.setValue(1.0)
         self.sing = QCheckBox("Sin&g")
@@ -47,7 +62,7 @@ class PerformancePanel(QWidget):
         self.note = QLineEdit(DEFAULT_NOTE)
         self.note.setToolTip("The note to sing: A3, C#4, Eb2, a MIDI number (57) or Hz (220hz)")
         self.contour = self._spin(
-            (0.0, 1.0), 0.1, 2, "", "How much of the natural intonation is kept around the note (0 = flat)"
+            (0.0, 1.0), 0.1, 2, "", "Contour: how much of the natural intonation is kept around the note (0 = flat)"
         )
         self.contour.setValue(DEFAULT_CONTOUR)
         self.error = QLabel("")
@@ -56,19 +71,26 @@ class PerformancePanel(QWidget):
         self.error.setVisible(False)
         lay = QGridLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.pitch_label, self.contour_label = QLabel("Pitch"), QLabel("Contour")
+        self.pitch_label, self.contour_label = QLabel("Pitch"), QLabel("Contour")  # (the contour's: not shown)
+        self.formant_label = QLabel("Formants")
+        self.formant_label.setToolTip(FORMANT_TIP)
+        # two rows, so the box keeps its height at 1024x640: Pitch and Formants side by side; Speed, then
+        # Sing with its note and contour amount (the contour's label is its tooltip: the row has no room)
         lay.addWidget(self.pitch_label, 0, 0)
         lay.addWidget(self.pitch, 0, 1)
-        lay.addWidget(QLabel("Speed"), 0, 2)
-        lay.addWidget(self.speed, 0, 3)
-        lay.addWidget(self.sing, 1, 0)
-        lay.addWidget(self.note, 1, 1)
-        lay.addWidget(self.contour_label, 1, 2)
-        lay.addWidget(self.contour, 1, 3)
-        lay.addWidget(self.error, 2, 0, 1, 4)
-        lay.setColumnStretch(1, 1)
+        lay.addWidget(self.formant_label, 0, 2)
+        lay.addWidget(self.formant, 0, 3, 1, 2)
+        lay.addWidget(QLabel("Speed"), 1, 0)
+        lay.addWidget(self.speed, 1, 1)
+        lay.addWidget(self.sing, 1, 2)
+        lay.addWidget(self.note, 1, 3)
+        lay.addWidget(self.contour, 1, 4)
+        lay.addWidget(self.error, 2, 0, 1, 5)
+        lay.setColumnStretch(1, 2)
         lay.setColumnStretch(3, 1)
+        lay.setColumnStretch(4, 1)
         self.pitch.valueChanged.connect(self._emit)
+        self.formant.valueChanged.connect(self._emit)
         self.speed.valueChanged.connect(self._emit)
         self.contour.valueChanged.connect(self._emit)
         self.sing.toggled.connect(self._on_sing)
@@ -87,7 +109,7 @@ class PerformancePanel(QWidget):
 
     def spins(self) -> tuple[QDoubleSpinBox, ...]:
         """The number boxes (digit keys pass through them to the keypad, as from Temperature)."""
-        return (self.pitch, self.speed, self.contour)
+        return (self.pitch, self.formant, self.speed, self.contour)
 
     # --- state -----------------------------------------------------------------------------
 
@@ -110,35 +132,41 @@ class PerformancePanel(QWidget):
         return hz
 
     def performance(self) -> Performance:
-        """The performance every render uses now (pitch and note only where the model has an f0 head)."""
+        """The performance every render uses now (pitch, formants and note only where the model has an f0 head)."""
         pitch = float(self.pitch.value()) if self._has_f0 else 0.0
+        formant = float(self.formant.value()) if self._has_f0 else 1.0
         return Performance(pitch=pitch, speed=float(self.speed.value()), note_hz=self.note_hz(),
-                           contour=float(self.contour.value()))  # fmt: skip
+                           contour=float(self.contour.value()), formant=formant)  # fmt: skip
 
     def set_performance(self, p: Performance) -> None:
         """Show ``p`` (no signal): a saved voice or the settings."""
-        for w in (self.pitch, self.speed, self.contour, self.sing):
+        for w in (self.pitch, self.formant, self.speed, self.contour, self.sing):
             w.blockSignals(True)
         self.pitch.setValue(p.pitch)
+        self.formant.setValue(p.formant)
         self.speed.setValue(p.speed)
         self.contour.setValue(p.contour if p.note_hz is not None else self.contour.value())
         self.sing.setChecked(p.note_hz is not None)
         if p.note_hz is not None:
             exact = abs(midi_to_hz_of(p.note_hz) - p.note_hz) < 1e-6 * p.note_hz
             self.note.setText(note_name(p.note_hz) if exact else f"{p.note_hz:.6g}hz")
-        for w in (self.pitch, self.speed, self.contour, self.sing):
+        for w in (self.pitch, self.formant, self.speed, self.contour, self.sing):
             w.blockSignals(False)
         self._on_sing(self.sing.isChecked(), emit=False)
 
     def set_has_f0(self, has_f0: bool) -> None:
-        """Enable pitch and sing for a model with an f0 head; disable them, saying why, otherwise."""
+        """Enable pitch, formants and sing for a model with an f0 head; disable them, saying why, otherwise."""
         self._has_f0 = has_f0
-        for w in (self.pitch_label, self.pitch, self.sing, self.note, self.contour_label, self.contour):
+        tipped = (self.pitch_label, self.pitch, self.formant_label, self.formant, self.sing, self.note,
+                  self.contour_label, self.contour)  # fmt: skip
+        for w in tipped:
             if w not in self._tips:
                 self._tips[w] = w.toolTip()
             w.setToolTip(self._tips[w] if has_f0 else NEEDS_F0)
         self.pitch_label.setEnabled(has_f0)
         self.pitch.setEnabled(has_f0)
+        self.formant_label.setEnabled(has_f0)
+        self.formant.setEnabled(has_f0)
         self.sing.setEnabled(has_f0)
         self._on_sing(self.sing.isChecked(), emit=False)
 
@@ -147,12 +175,14 @@ class PerformancePanel(QWidget):
 
     def state(self) -> dict:
         """The controls as plain values for the settings (the note as typed, even when Sing is off)."""
-        return {"pitch": self.pitch.value(), "speed": self.speed.value(), "sing": self.sing.isChecked(),
+        return {"pitch": self.pitch.value(), "formant": self.formant.value(), "speed": self.speed.value(),
+                "sing": self.sing.isChecked(),
                 "note": self.note.text(), "contour": self.contour.value()}  # fmt: skip
 
     def restore(self, state: dict) -> None:
         """Show a :meth:`state` read back from the settings (no signal; bad values are skipped)."""
-        for key, spin in (("pitch", self.pitch), ("speed", self.speed), ("contour", self.contour)):
+        spins = (("pitch", self.pitch), ("formant", self.formant), ("speed", self.speed), ("contour", self.contour))
+        for key, spin in spins:
             v = state.get(key)
             if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
                 spin.blockSignals(True)

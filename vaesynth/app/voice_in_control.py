@@ -7,7 +7,9 @@ from PortAudio's thread and reaches the meter through a queued signal, at most e
 :data:`LEVEL_EVERY_S`), then analysed in the engine thread (:meth:`Engine.analyse_take`:
 :func:`vaesynth.voices.voice_in.load_take`, ``recognise_digit`` unless the digit is chosen,
 ``encode_voice``). A good take sets the knobs through the voice editor (the path the voice map and
-saved voices use: a held, custom voice) and says its digit in that voice; the take and that
+saved voices use: a held, custom voice), sets Pitch and Formants to the take's pitch and size
+(:mod:`vaesynth.voices.voice_norm`: the knobs hold the voice at the model's scale) and says its digit in that
+voice; the estimated pitch and size are shown beside the take, and the take and that
 re-synthesis are shown one over the other. A bad take (silence, clipping, too long, not a digit,
 an unreadable file, no or a failing input device) is one sentence in the panel and the status
 bar, and changes nothing else.
@@ -207,14 +209,20 @@ class VoiceInController(QObject):
             return
         self.last_take, self.last_model = result, None
         self.panel.show_take(result.image_db, result.duration_s)
+        self.panel.show_estimate(result.f0_hz, result.scale, result.performance)
         digit = str(result.digit)
         how = f"Heard “{digit}”" if result.recognised else f"Taken as “{digit}” (chosen)"
-        self.panel.show_message(f"{how}: the knobs now hold this voice.")
+        self.panel.show_message(f"{how}: the knobs, Pitch and Formants now hold this voice.")
         self._said = (
-            f"{how} (analysed in {1000 * result.elapsed_s:.0f} ms): the knobs now hold this voice; {digit} said in it."
+            f"{how} (analysed in {1000 * result.elapsed_s:.0f} ms): the knobs, Pitch and Formants now hold this "
+            f"voice; {digit} said in it."
         )
         self._set_digit(digit)
-        self.editor.apply(result.knobs, Origin.VOICE_IN, play=True)
+        # the take's pitch and size go to Performance (Sing off: it would replace the pitch); speed stays
+        now = self.editor.performance.performance()
+        take = result.performance
+        performance = dataclasses.replace(now, pitch=take.pitch, formant=take.formant, note_hz=None)
+        self.editor.apply(result.knobs, Origin.VOICE_IN, performance=performance, play=True)
         self._status(self._said)
         self.take_done.emit(result)
 

@@ -1,7 +1,8 @@
 """The "Voice in" tab: your own voice from a microphone take or a WAV file (widgets only).
 
 :class:`VoiceInPanel` holds the input device list, a level meter, "Record 2 s", "Open WAV…" (and
-a WAV dropped anywhere on the tab), the digit said ("auto" recognises it), a message line, and
+a WAV dropped anywhere on the tab), the digit said ("auto" recognises it), a message line, the take's
+estimated pitch and size, and
 :class:`TakeComparison`: the take's spectrogram and the model's re-synthesis of it side by side
 on one frequency axis and colour scale, in the order the A/B button plays them (the main
 spectrogram shows the re-synthesis too, but moves on with the next key press; this pair stays).
@@ -29,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vaesynth.engine.performance import Performance
+
 from .pickers import device_choices
 from .spectrogram import COLORMAP
 from .theme import ACCENT, MUTED, PLOT_BACKGROUND
@@ -42,6 +45,11 @@ NEEDS_CVAE = (
 )
 RECORD_TIP = "Record two seconds from the microphone; say one digit"
 OPEN_TIP = "Use a recording of one spoken digit (WAV, FLAC or OGG, any rate); or drop one here"
+ESTIMATE_TIP = (
+    "What was understood of the take: its median pitch, and its size (the formant scale against the model's "
+    "voices: about 1.15-1.2× for a woman's voice, 1.3-1.5× for a child's). The knobs hold the voice at the "
+    "model's scale; Pitch and Formants give the take's pitch and size back."
+)
 HELP = "Press Record and say one digit (or open / drop a WAV): the knobs take its voice and the digit is said in it."
 
 
@@ -161,6 +169,9 @@ class VoiceInPanel(QWidget):
         self.message = QLabel(HELP)
         self.message.setWordWrap(True)
         self.message.setObjectName("muted")
+        self.estimate = QLabel("")
+        self.estimate.setToolTip(ESTIMATE_TIP)
+        self.estimate.setVisible(False)
         self.comparison = TakeComparison()
         self.comparison.setToolTip("Your take (left) and the model's re-synthesis of it in your voice (right)")
 
@@ -179,6 +190,7 @@ class VoiceInPanel(QWidget):
         lay.addLayout(top)
         lay.addLayout(buttons)
         lay.addWidget(self.message)
+        lay.addWidget(self.estimate)
         lay.addWidget(self.comparison, 1)
         lay.addWidget(self.compare, 0, Qt.AlignmentFlag.AlignRight)
         self.record.clicked.connect(self.record_requested)
@@ -277,6 +289,19 @@ class VoiceInPanel(QWidget):
         self.comparison.show_row(0, image_db, duration_s)
         self.comparison.show_row(1, None)
         self.compare.setEnabled(False)
+
+    def show_estimate(self, f0_hz: float | None, scale: float, performance: Performance) -> None:
+        """The take's pitch (``f0_hz``, ``None``: none found) and size (formant ``scale``), and the Pitch and
+        Formants settings that give them back."""
+        pitch = f"{f0_hz:.0f} Hz" if f0_hz else "no clear pitch"
+        self.estimate.setText(
+            f"Pitch <b>{pitch}</b> · size <b>×{scale:.2f}</b> &nbsp;→&nbsp; Pitch {performance.pitch:+.1f} st, "
+            f"Formants ×{performance.formant:.2f}"
+        )
+        self.estimate.setVisible(True)
+
+    def estimate_text(self) -> str:
+        return self.estimate.text()
 
     def show_resynthesis(self, image_db: np.ndarray, duration_s: float) -> None:
         self.comparison.show_row(1, image_db, duration_s)

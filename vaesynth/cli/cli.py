@@ -1,4 +1,5 @@
-"""The ``vaesynth`` command line: the GUI by default, plus ``say``, ``sample``, ``models``, ``midi`` and ``bench``.
+"""The ``vaesynth`` command line: the GUI by default, plus ``say``, ``sample``, ``analyze``, ``models``, ``midi``
+and ``bench``.
 
 Bad input (not digits, too many digits, a missing model, an unwritable path, ...) gives one
 readable line on stderr and exit status 2, before any heavy work; wav files are written to a
@@ -77,6 +78,7 @@ def _performance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=_number, default=1.0, help="speed 0.5..2 (duration changes, pitch does not)")
     p.add_argument("--note", metavar="NOTE", help="sing on a note: A3, C#4, a MIDI number (57) or Hz (220hz)")
     p.add_argument("--contour", type=_number, default=0.0, help="with --note: share of natural intonation kept, 0..1")
+    p.add_argument("--formant", type=_number, default=1.0, metavar="RATIO", help="formant (vocal-tract) ratio, 0.5..2")
     p.add_argument(
         "--no-texture", dest="texture", action="store_false",
         help="the pure decoder: no real texture from the model's texture bank",
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--voice", default="random", help="a speaker of the model, a saved voice, or 'random' (default)")
     say.add_argument("--voice-file", metavar="FILE.json", help="speak in a voice saved to this file")
     say.add_argument("--voice-from", metavar="FILE.wav", help="speak in the voice of a recorded digit (a WAV take)")
+    say.add_argument("--digit", type=int, choices=range(10), metavar="D", help="with --voice-from: the digit said")
     say.add_argument("--save-voice", metavar="NAME", help="keep the voice used (the first digit's knobs) as NAME")
     say.add_argument("--recipe", metavar="WAV|JSON", help="render again exactly what a vaesynth WAV (or recipe) holds")
     say.add_argument("--seed", type=_seed, default=None, help="random seed (same seed, same sound)")
@@ -139,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     midi.add_argument("--one-shot", action="store_true", help="ignore key releases: every digit is spoken in full")
 
+    from vaesynth.cli.commands import add_analyze_parser
+
+    add_analyze_parser(sub)
     sub.add_parser(
         "bench", help="run the speed benchmark (bench/bench_synth.py; --help for its options)", add_help=False
     )
@@ -173,11 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # --help, or a usage error already printed as one line
         return e.code if isinstance(e.code, int) else EXIT_USAGE
-    from vaesynth.cli.commands import cmd_say, cmd_voices
+    from vaesynth.cli.commands import cmd_analyze, cmd_say, cmd_voices
 
     commands = {
         "say": cmd_say, "sample": cmd_sample, "voices": cmd_voices, "models": cmd_models, "midi": cmd_midi,
-        "bench": cmd_bench, None: cmd_app,
+        "analyze": cmd_analyze, "bench": cmd_bench, None: cmd_app,
     }  # fmt: skip
     try:
         return commands[args.command](args)
@@ -202,8 +208,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write samples to {out}: it is a file")
     performance = performance_from_args(args)
     synth = load_synth(model_arg(args))
-    if performance.moves_pitch and not synth.has_f0:
-        raise UsageError(f"pitch and note need the default model (with an f0 head); {synth.bundle.kind!r} has none")
+    if performance.needs_f0_head and not synth.has_f0:
+        raise UsageError(f"pitch, note and formants need the default model (f0 head); {synth.bundle.kind!r} has none")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -1,4 +1,5 @@
-"""``vaesynth say`` and ``vaesynth voices``: speaking digit strings, with recipes and saved voices.
+"""``vaesynth say``, ``vaesynth voices`` and ``vaesynth analyze``: speaking digit strings, with recipes and
+saved voices, and what vaesynth hears in a take.
 
 The parser and the other commands are in :mod:`vaesynth.cli.cli`; every failure here is a
 :class:`vaesynth.cli.common.UsageError` (one line, exit 2).
@@ -11,6 +12,7 @@ import contextlib
 import os
 import re
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 from .common import (
@@ -47,22 +49,25 @@ def _saved_voice(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _voice_from_take(args: argparse.Namespace, synth):  # noqa: ANN001, ANN202
-    """A :class:`~vaesynth.voices.keep.SavedVoice` (named after the file) encoded from the ``--voice-from`` take.
-
-    A bad take (unreadable, silent, clipped, too long, not a digit) is a :class:`UsageError`.
+    """A :class:`~vaesynth.voices.keep.SavedVoice` (named after the file) encoded from the ``--voice-from`` take:
+    its knobs at the model's scale, and the pitch and formant settings that give the take's pitch and
+    size back (:func:`vaesynth.voices.voice_norm.take_voice`). ``--digit`` names the digit said (else it
+    is recognised). A bad take (unreadable, silent, clipped, too long, not a digit) is a :class:`UsageError`.
     """
     from vaesynth.model.catalog import model_id
     from vaesynth.voices.keep import SavedVoice
-    from vaesynth.voices.voice_in import RECOGNISING_KINDS, VoiceInError, encode_voice, load_take
+    from vaesynth.voices.voice_in import RECOGNISING_KINDS, VoiceInError, load_full
+    from vaesynth.voices.voice_norm import take_voice
 
     if synth.bundle.kind not in RECOGNISING_KINDS:
         raise UsageError(f"--voice-from needs a model that recognises digits (cvae), not {synth.bundle.kind!r}")
     try:
-        knobs = encode_voice(synth, load_take(args.voice_from, cfg=synth.spectral))
+        voice = take_voice(synth, load_full(args.voice_from, cfg=synth.spectral), args.digit)
     except VoiceInError as e:
         raise UsageError(f"{args.voice_from}: {e}") from None
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(args.voice_from).stem)[:40] or "take"
-    return SavedVoice(name, model_id(synth.bundle.path), tuple(float(v) for v in knobs), args.temperature)
+    knobs = tuple(float(v) for v in voice.knobs)
+    return SavedVoice(name, model_id(synth.bundle.path), knobs, args.temperature, voice.performance)
 
 
 def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa: ANN001
@@ -79,8 +84,8 @@ def _recipe_from_args(args: argparse.Namespace, synth, saved) -> object:  # noqa
     if saved is not None:
         knobs = tuple(float(v) for v in synth.knobs.check(np.asarray(saved.knobs)))
         temperature = saved.temperature
-        if performance == Performance():
-            performance = saved.performance
+        if replace(performance, contour=1.0) == Performance():  # no performance option given (contour: only
+            performance = saved.performance  # with a note): the voice's own performance
     elif args.voice not in ("random", "", None):
         voice = args.voice
         synth.knobs.speaker_index(voice)  # a ValueError names the known voices
@@ -163,6 +168,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     voice_from = getattr(args, "voice_from", None)
     if voice_from and (args.recipe or args.voice_file or args.voice not in ("random", "", None)):
         raise UsageError("give --voice-from alone, without --voice, --voice-file or --recipe")
+    if getattr(args, "digit", None) is not None and not voice_from:
+        raise UsageError("--digit names the digit said in a --voice-from take; give it with --voice-from")
     performance_from_args(args)  # bad values fail before the model loads
     if recipe is None and not voice_from:
         saved = _saved_voice(args)  # read once; a saved voice brings its model
@@ -279,3 +286,66 @@ def _speakers_of(model: str) -> tuple[str, ...]:
         return tuple(read_config(resolve_model(model))["speakers"])
     except (BundleError, OSError):
         return ()
+
+
+# --- analyze ----------------------------------------------------------------------------------------
+
+
+def add_analyze_parser(sub) -> None:  # noqa: ANN001
+    a = sub.add_parser("analyze", help="what vaesynth hears in recorded takes: digit, f0, formant scale, voice")
+    a.add_argument("takes", nargs="+", metavar="TAKE.wav", help="recordings of one spoken digit each")
+    a.add_argument("--json", action="store_true", help="print a JSON list of objects instead of one line per take")
+    a.add_argument("--model", dest="sub_model", metavar="NAME|PATH", help="model name or bundle folder")
+
+
+def analyze_take(synth, path: str) -> dict:  # noqa: ANN001
+    """One take's analysis as plain values (see :func:`cmd_analyze`); :class:`VoiceInError` for a bad file."""
+    import numpy as np
+
+    from vaesynth.voices.voice_in import load_full
+    from vaesynth.voices.voice_norm import take_voice
+
+    v = take_voice(synth, load_full(path, cfg=synth.spectral), strict=False)
+    rec = v.recognition
+    presets = np.stack([synth.knobs.preset(k, v.digit) for k in range(len(synth.speakers))])
+    nearest = synth.speakers[int(np.argmin(np.linalg.norm(presets - v.knobs, axis=1)))] if synth.speakers else None
+    return {
+        "file": path, "digit": v.digit, "accepted": bool(rec is not None and rec.confident),
+        "confidence": None if rec is None else round(float(rec.margin), 4),
+        "f0_hz": None if v.f0_hz is None else round(v.f0_hz, 1), "formant_scale": round(v.scale, 3),
+        "pitch": v.performance.pitch, "formant": v.performance.formant, "nearest_voice": nearest,
+    }  # fmt: skip
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """One line (or JSON object) per take: the digit heard and its confidence (the recognition margin),
+    whether it passes as a digit, the median f0, the formant scale, the nearest preset voice. A file
+    that cannot be analysed (unreadable, silent, clipped, too long) gets one line with why, and the
+    others are still analysed; the exit status is then 2 (0 when every take was analysed, whatever
+    was heard in it)."""
+    import json
+    import sys
+
+    from vaesynth.cli.common import EXIT_USAGE, load_synth, model_arg
+    from vaesynth.voices.voice_in import VoiceInError
+
+    synth = load_synth(model_arg(args))
+    results, failed = [], 0
+    for path in args.takes:
+        try:
+            r = analyze_take(synth, path)
+        except VoiceInError as e:
+            failed += 1
+            r = {"file": path, "error": str(e)}
+            if not args.json:
+                print(f"vaesynth: error: {path}: {' '.join(str(e).split())}", file=sys.stderr)
+        else:
+            if not args.json:
+                heard = f"digit {r['digit']}" if r["accepted"] else f"not a digit (best guess {r['digit']})"
+                f0 = f"{r['f0_hz']:.0f} Hz" if r["f0_hz"] else "no f0"
+                print(f"{path}: {heard}, confidence {r['confidence']:.3f}, f0 {f0}, formant scale "
+                      f"{r['formant_scale']:.2f}, nearest voice {r['nearest_voice']}")  # fmt: skip
+        results.append(r)
+    if args.json:
+        print(json.dumps(results, indent=1))
+    return EXIT_USAGE if failed else EXIT_OK

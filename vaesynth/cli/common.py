@@ -29,7 +29,8 @@ def performance_from_args(args: argparse.Namespace):
 
     try:
         note = parse_note(args.note) if args.note is not None else None
-        return Performance(pitch=args.pitch, speed=args.speed, note_hz=note, contour=args.contour)
+        formant = getattr(args, "formant", 1.0)
+        return Performance(pitch=args.pitch, speed=args.speed, note_hz=note, contour=args.contour, formant=formant)
     except ValueError as e:
         raise UsageError(str(e)) from None
 

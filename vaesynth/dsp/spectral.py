@@ -153,18 +153,23 @@ def normalize_peak(wave: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
     return wave if p < 1e-6 else (wave * (cfg.peak / p)).astype(np.float32)
 
 
-def trim_silence(wave: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
-    """Cut leading and trailing frames quieter than ``cfg.trim_db`` below the loudest frame."""
+def sound_span(wave: np.ndarray, cfg: SpectralConfig) -> tuple[int, int]:
+    """``(start, end)`` samples of ``wave`` that :func:`trim_silence` keeps."""
     wave = np.asarray(wave, dtype=np.float32)
     if wave.size < cfg.n_fft:
-        return wave
+        return 0, len(wave)
     frames = frame(wave, cfg, centered=False)
     energy = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
     loud = np.nonzero(energy > energy.max() - cfg.trim_db)[0]
     if loud.size == 0:
-        return wave
-    start = loud[0] * cfg.hop
-    end = min(len(wave), loud[-1] * cfg.hop + cfg.n_fft)
+        return 0, len(wave)
+    return int(loud[0] * cfg.hop), int(min(len(wave), loud[-1] * cfg.hop + cfg.n_fft))
+
+
+def trim_silence(wave: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
+    """Cut leading and trailing frames quieter than ``cfg.trim_db`` below the loudest frame."""
+    wave = np.asarray(wave, dtype=np.float32)
+    start, end = sound_span(wave, cfg)
     return wave[start:end]
 
 

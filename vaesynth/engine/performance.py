@@ -1,4 +1,4 @@
-"""How a digit is performed: pitch shift, a held note ("sing"), and speed.
+"""How a digit is performed: pitch shift, a held note ("sing"), formants (vocal-tract size), and speed.
 
 A :class:`Performance` travels with a render request. It acts on the decoder's own controls,
 never on the finished sound:
@@ -9,11 +9,16 @@ never on the finished sound:
 - **note** (Hz, from a MIDI number or a name like ``"A3"``) holds the voice on that note;
   ``contour`` (0..1) keeps that share of the natural intonation around it, in log-frequency:
   ``f0' = note * (f0 / median(f0)) ** contour``;
+- **formant** (a ratio, 0.5..2; 1 = as decoded) scales the frequency axis of the harmonic and
+  noise envelopes (the vocal tract's resonances) while the comb stays at the played f0: a shorter,
+  smaller vocal tract (a woman's about x1.15-1.2, a child's about x1.3-1.5 against a man's) without
+  touching the pitch; ``pitch=7, formant=1.15`` moves a man's voice toward a woman's, where pitch
+  alone sounds like a man singing high;
 - **speed** (0.5..2) resamples the decoded log-magnitude frames in time before phase
   reconstruction: the harmonics stay where they are, so duration changes and pitch does not.
 
-Pitch and note need a decoder with an f0 head (the default conditional VAE); speed works with
-every model. Pure numpy; no torch at import time.
+Pitch, note and formant need a decoder with an f0 head (the default conditional VAE's source-filter
+head); speed works with every model. Pure numpy; no torch at import time.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy as np
 
 PITCH_RANGE = (-12.0, 12.0)  # semitones
 SPEED_RANGE = (0.5, 2.0)
+FORMANT_RANGE = (0.5, 2.0)  # ratio; one octave each way, like PITCH_RANGE (a +12 semitone take needs x2)
 NOTE_RANGE_HZ = (40.0, 1000.0)
 NOTE_NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _NOTE_RE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
@@ -73,18 +79,21 @@ def parse_note(text: str | float | int) -> float:
 
 @dataclass(frozen=True)
 class Performance:
-    """Pitch shift (semitones), a held note (Hz or ``None``) with its contour amount, and speed."""
+    """Pitch shift (semitones), a held note (Hz or ``None``) with its contour amount, speed, and the
+    formant ratio (envelope frequency scale; 1.0 leaves the decoded envelopes untouched)."""
 
     pitch: float = 0.0
     speed: float = 1.0
     note_hz: float | None = None
     contour: float = 1.0
+    formant: float = 1.0
 
     def __post_init__(self) -> None:
         checks = [
             (self.pitch, PITCH_RANGE, "pitch (semitones)"),
             (self.speed, SPEED_RANGE, "speed"),
             (self.contour, (0.0, 1.0), "contour"),
+            (self.formant, FORMANT_RANGE, "formant (ratio)"),
         ]
         if self.note_hz is not None:
             checks.append((self.note_hz, NOTE_RANGE_HZ, "note (Hz)"))
@@ -96,6 +105,16 @@ class Performance:
     def moves_pitch(self) -> bool:
         """Whether the f0 track is changed (needs an f0 head)."""
         return self.pitch != 0.0 or self.note_hz is not None
+
+    @property
+    def moves_formants(self) -> bool:
+        """Whether the envelopes are warped (needs the source-filter head)."""
+        return self.formant != 1.0
+
+    @property
+    def needs_f0_head(self) -> bool:
+        """Whether this performance needs a decoder with an f0 head (pitch, note or formants)."""
+        return self.moves_pitch or self.moves_formants
 
     def map_f0(self, f0_hz: np.ndarray, voiced: np.ndarray | None = None) -> np.ndarray:
         """The f0 track ``(n_frames,)`` (Hz) to feed the comb instead of the decoded one.

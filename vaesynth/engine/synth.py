@@ -236,15 +236,16 @@ class Synth:
         head; the texture donors of each digit).
 
         ``performance``: a pitch shift or held note re-decodes with the mapped f0 track in the
-        harmonic comb (envelopes unchanged); its speed, times ``tempo``, resamples the trimmed
-        frames in time. ``texture`` (default: on when the bundle has a bank and the synth was made
-        with ``texture=True``): the decoder's smooth output gets real texture (:mod:`vaesynth.model.texture`)
-        from ``donors[i]`` (bank indices) where given, else from the nearest donors.
+        harmonic comb (envelopes unchanged); a formant ratio warps the envelopes' frequency axis (the
+        comb stays at f0); its speed, times ``tempo``, resamples the trimmed frames in time. ``texture``
+        (default: on when the bundle has a bank and the synth was made with ``texture=True``): the
+        decoder's smooth output gets real texture (:mod:`vaesynth.model.texture`) from ``donors[i]``
+        (bank indices) where given, else from the nearest donors (theirs decoded unwarped).
         """
         import torch
 
-        if performance.moves_pitch and not self.has_f0:
-            raise ValueError(f"pitch and note need the default model (with an f0 head); {self._bundle.kind!r} has none")
+        if performance.needs_f0_head and not self.has_f0:
+            raise ValueError(f"pitch, note and formants need the default model; {self._bundle.kind!r} has no f0 head")
         z_np = self._knobs.to_latents(digits, np.asarray(knobs))
         z = torch.from_numpy(z_np)
         d = torch.tensor(digits, dtype=torch.long)
@@ -258,8 +259,10 @@ class Synth:
             z = torch.cat([z, torch.from_numpy(bank.latents[flat])])
             d = torch.cat([d, torch.from_numpy(bank.digits[flat])])
         b = len(digits)
-        with torch.inference_mode():
-            out = model.decode(z, d, **kw)
+        warp = {"formant": performance.formant} if performance.moves_formants else {}
+        rows = {"formant": torch.tensor([performance.formant] * b + [1.0] * (len(z) - b))} if warp else {}
+        with torch.inference_mode():  # formants: the voice's rows only (the donors' as the bank holds them)
+            out = model.decode(z, d, **kw, **(rows if len(z) > b else warp))  # valid, f0: as unwarped
             donor_smooth = out.features[b:].float().numpy()
             z, d, feats = z[:b], d[:b], out.features[:b].float().numpy()
             valid = out.valid_logits[:b].float().numpy()
@@ -269,7 +272,7 @@ class Synth:
                 f0 = np.stack(
                     [performance.map_f0(f, np.arange(len(f)) < n) for f, n in zip(f0, lengths, strict=True)]
                 )
-                feats = model.decode(z, d, teacher_f0=torch.from_numpy(f0), **kw).features.float().numpy()
+                feats = model.decode(z, d, teacher_f0=torch.from_numpy(f0), **kw, **warp).features.float().numpy()
         feats = [np.ascontiguousarray(f[:n]) for f, n in zip(feats, lengths, strict=True)]
         if bank is not None:
             feats = texture_stage.apply(bank, self.texture_settings, digits, feats, f0, chosen, donor_smooth)

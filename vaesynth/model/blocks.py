@@ -52,6 +52,23 @@ def harmonic_comb(
     return comb * (ratio > 0.5).float()
 
 
+def warp_frequency(env: torch.Tensor, ratio: float | torch.Tensor) -> torch.Tensor:
+    """``env (B, T, F)`` (values on a linear frequency axis of ``F`` bins from 0 Hz) with its
+    frequency axis scaled by ``ratio`` (one number, or one per row ``(B,)``): ``out[k] = env[k / ratio]``
+    (linear interpolation), so a peak at bin ``k`` moves to ``ratio * k``. Past the top (``ratio < 1``)
+    the last bin is held. A vocal tract ``1 / ratio`` as long has all its resonances ``ratio`` times as high."""
+    n = env.shape[-1]
+    bins = torch.arange(n, dtype=torch.float32, device=env.device)
+    r = torch.as_tensor(ratio, dtype=torch.float32, device=env.device).reshape(-1, 1, 1)  # (1 or B, 1, 1)
+    pos = (bins / r).clamp(max=n - 1)  # (1 or B, 1, F)
+    lo = pos.floor().long().clamp(max=n - 2)
+    w = (pos - lo).to(env.dtype)
+    shape = env.shape[:-1] + (n,)
+    below = torch.gather(env, -1, lo.expand(shape))
+    above = torch.gather(env, -1, (lo + 1).expand(shape))
+    return below * (1 - w) + above * w
+
+
 def latent_seeds(z: torch.Tensor, salt: int = 0) -> list[int]:
     """One reproducible 63-bit seed per row of ``z (B, D)``, from the row's bytes (and ``salt``)."""
     out = []

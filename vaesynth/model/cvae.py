@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from ..digits import N_DIGITS
 from ..dsp.spectral import SpectralConfig
-from .blocks import FiLMBlock, SegmentPrior, dct_basis, harmonic_comb, noise_texture, seeded_normal
+from .blocks import FiLMBlock, SegmentPrior, dct_basis, harmonic_comb, noise_texture, seeded_normal, warp_frequency
 from .model_base import LATENT, VAE, DecoderOutput, Param
 
 
@@ -194,18 +194,28 @@ class ConditionalVAE(VAE):
         teacher_voicing: torch.Tensor | None = None,
         texture: bool | None = None,
         w: torch.Tensor | None = None,
+        formant: float | torch.Tensor = 1.0,
     ):
         """Decode; ``teacher_f0 (B, T)`` (Hz, NaN where unknown) replaces the predicted f0 in the
         harmonic comb during training, so the envelopes learn against correctly placed harmonics;
         ``teacher_voicing (B, T)`` in [0, 1] likewise replaces the voicing gate (``voicing=True``).
         ``texture``: apply the noise texture (default: in eval mode, when ``self.texture > 0``).
-        ``w``: the time-varying latents (``tvl_dim > 0``); default: drawn from their prior."""
+        ``w``: the time-varying latents (``tvl_dim > 0``); default: drawn from their prior.
+        ``formant``: scale the frequency axis of the harmonic and noise envelopes by this ratio (one, or
+        one per row ``(B,)``; :func:`~vaesynth.model.blocks.warp_frequency`, the vocal tract's size) before the
+        comb, which stays at f0, and before the noise texture; 1.0 (default) leaves them untouched.
+        Harmonic head only."""
         h = self.trunk(z, digit, w)
         valid = self.valid_head(h).squeeze(1)
+        warp = not (isinstance(formant, float | int) and formant == 1.0)
         if self.head == "magnitude":
+            if warp:
+                raise ValueError("formants need the harmonic head")
             feat = torch.sigmoid(self.out(h)).transpose(1, 2)
             return DecoderOutput(feat, valid)
         harm_ln, noise_ln, f0, comb_f0, gate, v_logits = self.source_filter(h, teacher_f0, teacher_voicing)
+        if warp:
+            harm_ln, noise_ln = warp_frequency(harm_ln, formant), warp_frequency(noise_ln, formant)
         comb = harmonic_comb(comb_f0, self.bin_hz, self.cfg.sample_rate / self.cfg.n_fft)
         if gate is not None:
             comb = comb * gate.unsqueeze(-1)

@@ -2,7 +2,7 @@
 
 **Saved voices** are small JSON files in the user's config folder (``$VAESYNTH_VOICES``, else
 ``$XDG_CONFIG_HOME/vaesynth/voices``, else ``~/.config/vaesynth/voices``): a name, the model, the
-knobs, the temperature and the performance (pitch, speed, note). Save, load, list, rename, delete;
+knobs, the temperature and the performance (pitch, speed, note, formant). Save, load, list, rename, delete;
 ``vaesynth say 2025 --voice NAME`` or ``--voice-file my.json`` speaks in one.
 
 **Recipes** say exactly how a sound was made: the model (and a fingerprint of its weights), the
@@ -63,12 +63,15 @@ def _short_floats(values) -> list[float]:  # noqa: ANN001
 
 
 def _performance_dict(p: Performance) -> dict:
-    return {"pitch": p.pitch, "speed": p.speed, "note_hz": p.note_hz, "contour": p.contour}
+    d = {"pitch": p.pitch, "speed": p.speed, "note_hz": p.note_hz, "contour": p.contour}
+    if p.formant != 1.0:  # absent means 1.0: recipes and voices from before the formant control read the same
+        d["formant"] = p.formant
+    return d
 
 
 def _performance(d: object) -> Performance:
-    if not isinstance(d, dict) or set(d) - {"pitch", "speed", "note_hz", "contour"}:
-        raise KeepError("'performance' must hold pitch, speed, note_hz and contour")
+    if not isinstance(d, dict) or set(d) - {"pitch", "speed", "note_hz", "contour", "formant"}:
+        raise KeepError("'performance' must hold pitch, speed, note_hz, contour and formant")
     try:
         return Performance(**d)
     except (TypeError, ValueError) as e:

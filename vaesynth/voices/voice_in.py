@@ -51,11 +51,16 @@ MIN_MARGIN = 0.01  # recognition margin below this: not a digit (calibrated on F
 BAND_EDGE_HZ: float | None = 3800.0  # feature bins above this are replaced by the bin below (see take_features)
 BAND_GAP = 0.1  # ... when they lie this far (feature units; 0.1 = 10.5 dB) below that bin on average
 EDGE_DB = 60.0  # after frame trimming, samples quieter than this below the peak are cut from both ends
+# the take's smoothed spectral envelope must move: mean over frequency of its standard deviation over the
+# loud frames (feature units). Shifted FSDD test takes >= 0.026; stationary noises, a tone in noise and a
+# click train 0.008-0.022 (docs/voice_in.md)
+MIN_MOVEMENT = 0.024
 MIN_VOICING = 0.45  # best frame periodicity below this: no voiced sound, not a digit (FSDD test takes: >= 0.59)
 # best reconstruction error (mean squared over the utterance's frames, features in [0, 1]) above this:
 # not a digit. Default model, FSDD test takes: 99th percentile 0.0144, largest 0.0152; a tone in noise
 # 0.0162, white noise 0.023 (docs/voice_in.md)
 MAX_ERROR = 0.0155
+WIDE_RATE = 16000  # Hz: the take is also kept at this rate, with the band above the model's (LoadedTake.wide)
 RECOGNISING_KINDS = frozenset({"cvae"})  # model kinds with a digit condition: they can recognise the digit
 
 
@@ -71,7 +76,11 @@ class Recognition:
     ``errors``: float64 ``(10,)`` mean squared feature error per digit condition;
     ``latents``: float32 ``(10, latent_dim)`` posterior means per digit condition;
     ``voicing``: the take's highest frame periodicity (0..1, :func:`vaesynth.dsp.pitch.periodicity`):
-    every digit has a vowel, noise has none.
+    every digit has a vowel, noise has none. ``movement``: how much the take's spectral envelope
+    changes (:func:`movement`; a digit's moves, a steady noise's or tone's does not).
+    ``min_margin``, ``max_error``: the limits it is judged
+    by (the normalised analysis of :mod:`vaesynth.voices.voice_norm` has its own; digits it did not
+    reconstruct have NaN errors and latents).
     """
 
     digit: int
@@ -79,11 +88,16 @@ class Recognition:
     errors: np.ndarray
     latents: np.ndarray
     voicing: float = 1.0
+    min_margin: float = MIN_MARGIN
+    max_error: float = MAX_ERROR
+    movement: float = 1.0
 
     @property
     def confident(self) -> bool:
-        """Whether the take is accepted as a spoken digit (margin and error within limits)."""
-        return self.margin >= MIN_MARGIN and float(self.errors[self.digit]) <= MAX_ERROR and self.voicing >= MIN_VOICING
+        """Whether the take is accepted as a spoken digit (margin, error, voicing and movement within limits)."""
+        error_ok = float(self.errors[self.digit]) <= self.max_error
+        sound_ok = self.voicing >= MIN_VOICING and self.movement >= MIN_MOVEMENT
+        return self.margin >= self.min_margin and error_ok and sound_ok
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, int]:
@@ -136,6 +150,12 @@ def check_level(wave: np.ndarray, cfg: SpectralConfig | None = None) -> None:
         )
 
 
+def edge_span(wave: np.ndarray, cfg: SpectralConfig) -> tuple[int, int]:
+    """``(start, end)``: from the first to the last sample within :data:`EDGE_DB` of ``cfg.peak`` (all if none)."""
+    loud = np.flatnonzero(np.abs(wave) > cfg.peak * 10 ** (-EDGE_DB / 20))
+    return (int(loud[0]), int(loud[-1]) + 1) if loud.size else (0, len(wave))
+
+
 def trim_edges(wave: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
     """Cut the samples before the first and after the last one within :data:`EDGE_DB` of ``cfg.peak``.
 
@@ -144,13 +164,32 @@ def trim_edges(wave: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
     all features by a few frames, which the model notices. ``wave``: float32 ``(n_samples,)``,
     peak-normalised. FSDD recordings lose at most a few quiet samples.
     """
-    loud = np.flatnonzero(np.abs(wave) > cfg.peak * 10 ** (-EDGE_DB / 20))
-    return wave[loud[0] : loud[-1] + 1] if loud.size else wave
+    start, end = edge_span(wave, cfg)
+    return wave[start:end]
+
+
+@dataclass(frozen=True)
+class LoadedTake:
+    """A take as :func:`load_full` reads it: ``wave`` float32 ``(n,)`` at the model rate (what
+    :func:`load_take` returns), ``wide`` the same span of sound at :data:`WIDE_RATE` Hz (peak-normalised:
+    a higher voice's formants above the model's band, for :mod:`vaesynth.voices.voice_norm`), and ``band_hz``,
+    the highest frequency the source carries (half its rate, at most ``WIDE_RATE / 2``)."""
+
+    wave: np.ndarray
+    wide: np.ndarray
+    band_hz: float
 
 
 def load_take(
     source: str | os.PathLike | np.ndarray, rate: int | None = None, cfg: SpectralConfig | None = None
 ) -> np.ndarray:
+    """A take ready for analysis: :attr:`LoadedTake.wave` of :func:`load_full`."""
+    return load_full(source, rate, cfg).wave
+
+
+def load_full(
+    source: str | os.PathLike | np.ndarray, rate: int | None = None, cfg: SpectralConfig | None = None
+) -> LoadedTake:
     """A take ready for analysis: float32 ``(n_samples,)`` at ``cfg.sample_rate`` Hz, peak ``cfg.peak``, trimmed.
 
     ``source``: a sound file path, or samples ``(n_samples,)`` / ``(n_samples, channels)`` in
@@ -178,9 +217,13 @@ def load_take(
     if mono.size == 0 or not np.isfinite(mono).all():
         raise VoiceInError("the take is empty or holds invalid samples")
     _check_clipping(wave)  # on the original samples: resampling smears the flat tops
-    mono = resample(mono, int(rate), cfg.sample_rate)
-    check_level(np.clip(mono, -0.99, 0.99), cfg)
-    take = trim_edges(spectral.trim_silence(spectral.normalize_peak(mono, cfg), cfg), cfg)
+    model_rate = resample(mono, int(rate), cfg.sample_rate)
+    check_level(np.clip(model_rate, -0.99, 0.99), cfg)
+    full = spectral.normalize_peak(model_rate, cfg)
+    a, b = spectral.sound_span(full, cfg)
+    a2, b2 = edge_span(full[a:b], cfg)
+    start, end = a + a2, a + b2
+    take = full[start:end]
     seconds = len(take) / cfg.sample_rate
     if seconds > MAX_SECONDS:
         raise VoiceInError(
@@ -189,10 +232,12 @@ def load_take(
         )
     if seconds < MIN_SECONDS:
         raise VoiceInError(f"the take is too short ({seconds * 1000:.0f} ms of sound): say one digit")
-    return take
+    k = WIDE_RATE / cfg.sample_rate
+    wide = spectral.normalize_peak(resample(mono, int(rate), WIDE_RATE)[round(start * k) : round(end * k)], cfg)
+    return LoadedTake(take, wide, min(int(rate), WIDE_RATE) / 2)
 
 
-def take_features(take: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
+def take_features(take: np.ndarray, cfg: SpectralConfig, edge_hz: float | None = BAND_EDGE_HZ) -> np.ndarray:
     """The features the encoder sees: float32 ``(max_frames, n_bins)`` in [0, 1].
 
     The training definition (:func:`vaesynth.dsp.spectral.wave_to_features`), except that when the
@@ -202,10 +247,11 @@ def take_features(take: np.ndarray, cfg: SpectralConfig) -> np.ndarray:
     Nyquist frequency, which FSDD files fill with their noise floor, and the encoder weighs those
     few bins heavily: an 8 -> 48 -> 8 kHz round trip of a test recording moved its latent by more
     than the distance between two speakers; with the band edge filled it moves by a tenth of that.
-    Takes at 8 kHz with the band intact are left as they are (docs/voice_in.md).
+    Takes at 8 kHz with the band intact are left as they are (docs/voice_in.md). ``edge_hz``: where
+    the band may end (lower for a take warped down in frequency, :mod:`vaesynth.voices.voice_norm`).
     """
     feat, n_valid = spectral.wave_to_features(take, cfg)
-    k0 = int(np.ceil(BAND_EDGE_HZ * cfg.n_fft / cfg.sample_rate)) if BAND_EDGE_HZ else cfg.n_bins
+    k0 = int(np.ceil(edge_hz * cfg.n_fft / cfg.sample_rate)) if edge_hz else cfg.n_bins
     if 0 < k0 < cfg.n_bins and n_valid > 0:
         edge = feat[:n_valid, k0 - 1 : k0]
         if float(feat[:n_valid, k0:].mean()) < float(edge.mean()) - BAND_GAP:  # the band was emptied
@@ -218,11 +264,18 @@ def analyse_digits(synth: Synth, take: np.ndarray) -> Recognition:
 
     No confidence check: see :func:`recognise_digit`. One batched encode + decode (10 rows).
     """
+    cfg = synth.spectral
+    n_valid = max(1, spectral.wave_to_features(take, cfg)[1])
+    return analyse_features(synth, take_features(take, cfg), n_valid, take)
+
+
+def analyse_features(synth: Synth, features: np.ndarray, n_valid: int, take: np.ndarray) -> Recognition:
+    """:func:`analyse_digits` of ready features ``(max_frames, n_bins)`` with ``n_valid`` frames of
+    sound (``take``: the model-rate samples, for the voicing)."""
     import torch
 
     cfg = synth.spectral
-    n_valid = max(1, spectral.wave_to_features(take, cfg)[1])
-    x = torch.from_numpy(take_features(take, cfg))[None].expand(N_DIGITS, -1, -1).contiguous()
+    x = torch.from_numpy(np.ascontiguousarray(features, np.float32))[None].expand(N_DIGITS, -1, -1).contiguous()
     digits = torch.arange(N_DIGITS, dtype=torch.long)
     model = synth.bundle.model
     with torch.inference_mode():
@@ -234,9 +287,30 @@ def analyse_digits(synth: Synth, take: np.ndarray) -> Recognition:
     order = np.argsort(errors)
     best, second = float(errors[order[0]]), float(errors[order[1]])
     margin = (second - best) / max(best, 1e-12)
+    latents = mu.float().numpy()
+    return Recognition(int(order[0]), margin, errors, latents, voicing(take, cfg), movement=movement(take, cfg))
+
+
+def movement(take: np.ndarray, cfg: SpectralConfig, lifter: int = 12) -> float:
+    """How much the take's spectral envelope moves: each frame's features smoothed by its first
+    ``lifter`` cepstral coefficients (the envelope, without the harmonics and the noise's fine
+    structure), then the standard deviation over the frames within 0.3 feature units (31 dB) of the
+    loudest, averaged over frequency."""
+    feat, n = spectral.wave_to_features(take, cfg)
+    if n < 2:
+        return 0.0
+    c = np.fft.irfft(feat[:n].astype(np.float64), axis=1)
+    c[:, lifter : c.shape[1] - lifter + 1] = 0.0
+    env = np.fft.rfft(c, axis=1).real
+    level = env.mean(axis=1)
+    env = env[level > level.max() - 0.3]
+    return float(env.std(axis=0).mean()) if len(env) > 1 else 0.0
+
+
+def voicing(take: np.ndarray, cfg: SpectralConfig) -> float:
+    """The take's highest frame periodicity (0..1): every digit has a vowel, noise has none."""
     per = periodicity(take, cfg)[0]
-    voicing = float(per.max()) if per.size else 0.0
-    return Recognition(int(order[0]), margin, errors, mu.float().numpy(), voicing)
+    return float(per.max()) if per.size else 0.0
 
 
 def recognise_digit(synth: Synth, take: np.ndarray) -> Recognition:
@@ -251,11 +325,17 @@ def recognise_digit(synth: Synth, take: np.ndarray) -> Recognition:
         )
     rec = analyse_digits(synth, take)
     if not rec.confident:
-        raise VoiceInError(
-            f"the take does not sound like a spoken digit (best guess {rec.digit}, margin {rec.margin:.3f}, "
-            f"error {rec.errors[rec.digit]:.4f}, voicing {rec.voicing:.2f}): say one digit clearly"
-        )
+        raise refuse(rec)
     return rec
+
+
+def refuse(rec: Recognition) -> VoiceInError:
+    """The one-sentence refusal of a take that :attr:`Recognition.confident` does not accept."""
+    return VoiceInError(
+        f"the take does not sound like a spoken digit (best guess {rec.digit}, margin {rec.margin:.3f}, "
+        f"error {rec.errors[rec.digit]:.4f}, voicing {rec.voicing:.2f}, movement {rec.movement:.3f}): "
+        "say one digit clearly"
+    )
 
 
 def encode_latent(synth: Synth, take: np.ndarray, digit: int) -> np.ndarray:
