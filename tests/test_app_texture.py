@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from vaesynth.app.main_window import MainWindow  # noqa: E402
 from vaesynth.app.messages import Origin  # noqa: E402
 from vaesynth.app.settings import file_settings  # noqa: E402
+from vaesynth.model.texture import TextureSettings  # noqa: E402
 from vaesynth.model.texture_bank import TextureBank, quantise  # noqa: E402
 
 WAIT_MS = 30_000
@@ -28,9 +29,12 @@ def synthetic_bank(latent_dim: int, n_bins: int, per_digit: int = 6) -> TextureB
     n = 10 * per_digit
     lengths = rng.integers(20, 40, n)
     codes, levels = quantise([rng.normal(0, 0.05, (k, n_bins)).astype(np.float32) for k in lengths], 4)
+    # each digit's utterances lie along latent 0, so that turning knob 1 changes the nearest one
+    latents = rng.normal(0, 0.05, (n, latent_dim)).astype(np.float32)
+    latents[:, 0] = np.tile(np.linspace(-3, 3, per_digit), 10)
     return TextureBank(
         codes=codes, levels=levels, offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        latents=rng.normal(0, 1, (n, latent_dim)).astype(np.float32),
+        latents=latents,
         variances=np.full((n, latent_dim), 0.01, np.float32),
         digits=np.repeat(np.arange(10), per_digit).astype(np.int64), speakers=np.zeros(n, np.int64),
         f0=rng.uniform(90, 200, int(lengths.sum())).astype(np.float32), mean=np.zeros((10, n_bins), np.float32),
@@ -46,6 +50,8 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = untrained_bundle("cvae", root / "cvae")
     bundle = load_bundle(folder)
     bundle.texture = synthetic_bank(bundle.latent_dim, bundle.spectral.n_bins)
+    # a small anchor radius: the synthetic bank is sparse, and its nearest donor should move with the knobs
+    bundle.texture_settings = TextureSettings(typical=6.0)
     save_bundle(bundle, folder)
     return root
 
