@@ -152,8 +152,8 @@ def test_a_recipe_records_a_lighter_phase_and_renders_it_again(model: Path, tmp_
 
     synth = Synth.from_path(model)
     knobs = tuple(float(x) for x in np.linspace(-1, 1, synth.latent_dim, dtype=np.float32))
-    full = RenderRecipe("3", str(model), knobs=knobs, single=True)
-    live = RenderRecipe("3", str(model), knobs=knobs, single=True, gl_iters=LIVE_GL_ITERS)
+    full = RenderRecipe("3", str(model), "0" * 16, knobs=knobs, single=True)
+    live = RenderRecipe("3", str(model), "0" * 16, knobs=knobs, single=True, gl_iters=LIVE_GL_ITERS)
     assert "gl_iters" not in full.to_dict()  # the default reads as recipes always did
     again = RenderRecipe.from_dict(json.loads(live.to_json()))
     assert again == live
@@ -167,7 +167,7 @@ def test_a_recipe_records_a_lighter_phase_and_renders_it_again(model: Path, tmp_
 
 def test_a_recipe_too_long_for_the_wav_goes_beside_it(tmp_path: Path) -> None:
     knobs = tuple(float(x) for x in np.linspace(-2, 2, 256, dtype=np.float32))
-    recipe = RenderRecipe("5", "cvae", knobs=knobs, single=True, performance=Performance())
+    recipe = RenderRecipe("5", "cvae", "0" * 16, knobs=knobs, single=True, performance=Performance())
     assert len(recipe.to_json()) > 2000
     write_wav_with_recipe(tmp_path / "long.wav", np.zeros(800), 8000, recipe)
     assert sidecar(tmp_path / "long.wav").is_file()

@@ -68,7 +68,7 @@ def test_fit_prints_the_load_report_also_from_the_cache(tmp_path, monkeypatch, c
     ],
 )
 def test_bad_fit_arguments_are_one_line_and_exit_2(tmp_path, capsys, extra, expect):
-    data = write_fake_fsdd(tmp_path / "rec", takes=1)
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)  # trainable data: the argument is what is wrong
     assert train_main(["fit", "--data", str(data), "--no-progress", *extra]) == 2
     err = one_line_error(capsys)
     assert err.startswith("vaesynth-train") and expect in err
@@ -83,14 +83,14 @@ def test_epochs_zero_is_invalid_in_the_api_too(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 def test_gpu_without_a_gpu_is_one_line(tmp_path, capsys):
-    data = write_fake_fsdd(tmp_path / "rec", takes=1)
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)
     assert train_main(["fit", "--model", "mlp", "--data", str(data), "--accelerator", "gpu"]) == 2
     err = one_line_error(capsys)
     assert "no CUDA GPU is available" in err and "--accelerator cpu" in err
 
 
 def test_out_pointing_at_a_file_fails_before_training(tmp_path, capsys):
-    data = write_fake_fsdd(tmp_path / "rec", takes=1)
+    data = write_fake_fsdd(tmp_path / "rec", takes=6)
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     for out in (blocker, blocker / "sub"):

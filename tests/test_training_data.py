@@ -19,19 +19,21 @@ CFG = SpectralConfig()
 
 def make_unreadable(path: Path, monkeypatch) -> str:
     """Make ``path`` unreadable; returns how. chmod 000 does not stop root, so as root (the tests
-    run as root in CI) every read of that file through ``Path.read_bytes`` - the only way the
+    run as root in CI) every read of that file through the bounded reader - the only way the
     loader and the fingerprint read recordings - raises the PermissionError a user would get."""
+    import training.data
+
     path.chmod(0)
     if os.access(path, os.R_OK):  # root: chmod does not bite
-        real = Path.read_bytes
+        real = training.data.read_bounded
 
-        def read_bytes(self: Path) -> bytes:
-            if self.name == path.name:
-                raise PermissionError(13, "Permission denied", str(self))
-            return real(self)
+        def read_bounded(p, limit: int, what: str = "file") -> bytes:  # noqa: ANN001
+            if Path(p).name == path.name:
+                raise PermissionError(13, "Permission denied", str(p))
+            return real(p, limit, what)
 
-        monkeypatch.setattr(Path, "read_bytes", read_bytes)
-        return "monkeypatched Path.read_bytes"
+        monkeypatch.setattr(training.data, "read_bounded", read_bounded)
+        return "monkeypatched training.data.read_bounded"
     return "chmod 000"
 
 
@@ -43,7 +45,7 @@ def test_unreadable_wavs_are_skipped_and_counted(tmp_path, monkeypatch):
     ds = tdata.load_dataset(folder, CFG, cache=False)  # used to stop with PermissionError
     r = ds.report
     assert r.loaded == 40 - 2 and len(ds) == 38
-    assert r.skipped == {"unreadable file (Permission denied)": 1, "unreadable file (Is a directory)": 1}
+    assert r.skipped == {"unreadable file (Permission denied)": 1, "not a regular file (a folder)": 1}
     assert "3_ann_1.wav" not in ds.names and "4_bob_1.wav" not in ds.names
     assert "2 skipped" not in r.summary()  # two reasons, each counted once and named
     assert "1 skipped: unreadable file (Permission denied) (e.g. 3_ann_1.wav)" in r.summary()

@@ -33,6 +33,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_arg(text: str) -> int:
+    """A seed Lightning and NumPy both take: a whole number in 0 .. 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text[:40]!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1}, got {text[:40]}")
+    return value
+
+
 def devices_arg(text: str) -> int | str | list[int]:
     """``--devices``: a positive number of processes/GPUs, ``auto``, or GPU indices ``0,2``."""
     text = text.strip()
@@ -66,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--runs-dir", help="folder for checkpoints and logs, one subfolder per model "
                    "(default <user cache>/vaesynth/runs; on several nodes: a shared folder)")  # fmt: skip
     f.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    f.add_argument("--seed", type=int, help="override the recipe's seed (0)")
+    f.add_argument("--seed", type=seed_arg, help="override the recipe's seed (0)")
     f.add_argument("--accelerator", default="cpu", choices=ACCELERATORS, help="Lightning accelerator")
     f.add_argument("--devices", type=devices_arg, default=1,
                    help="processes per node: CPU processes or GPUs (DDP when > 1), 'auto', or GPU ids 0,1")  # fmt: skip
@@ -81,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--per-digit", type=positive_int, default=50, help="prior samples per digit")
     e.add_argument("--out", default="docs/results", help="folder for results.md, results.json and plots")
     e.add_argument("--no-plots", action="store_true")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=seed_arg, default=0)
 
     x = sub.add_parser(
         "refit-stats", aliases=["export"],
@@ -119,10 +130,15 @@ def offer_download() -> None:
 
 
 def run_fit(args: argparse.Namespace) -> None:
+    from .data import preflight
+
+    preflight(args.data, args.limit)  # bad data is one line in a second, before torch and Lightning load
     from .config import ConfigError, recipe_for
     from .fit import fit
 
     kinds = list(MODEL_KINDS) if args.model == "all" else [args.model]
+    if args.runs_dir is not None and Path(args.runs_dir).exists() and not Path(args.runs_dir).is_dir():
+        raise ConfigError(f"--runs-dir {args.runs_dir} is a file, not a folder")
     if args.out is not None and len(kinds) > 1:
         raise ConfigError("--out names one bundle folder; with --model all the bundles go to resources/models/<model>")
     for kind in kinds:
@@ -137,6 +153,11 @@ def run_fit(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    # Lightning's notices that say nothing to a user of this command (tiny data, a deprecation inside it)
+    for text in (r".*LeafSpec", r"The number of training batches", r".*does not have many workers"):
+        warnings.filterwarnings("ignore", message=text)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # argparse: --help (0) or one-line usage error (2)

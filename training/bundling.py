@@ -7,7 +7,10 @@ this module prepares the folder and the metadata around :func:`vaesynth.model.bu
 
 from __future__ import annotations
 
+import ctypes
 import os
+import secrets
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,7 @@ import torch
 
 from vaesynth.digits import N_DIGITS
 from vaesynth.dsp.spectral import SpectralConfig
-from vaesynth.model.bundle import Bundle, LatentStats, load_bundle, save_bundle
+from vaesynth.model.bundle import CONFIG_FILE, WEIGHTS_FILE, Bundle, LatentStats, load_bundle, save_bundle
 from vaesynth.model.models import VAE, build_model
 from vaesynth.voices.voice import fit_latent_stats
 
@@ -50,6 +53,56 @@ def check_bundle_destination(folder: str | Path) -> Path:
     if parent.exists() and not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"cannot write a bundle to {folder}: {parent} is not writable")
     return folder
+
+
+def staging_folder(out: str | Path) -> Path:
+    """A fresh, empty folder beside ``out`` (same file system) where a new bundle is written before it is
+    validated and swapped in (:func:`swap_in`); a link ``out`` stages beside the folder it points to."""
+    out = Path(os.path.realpath(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.new-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    staged = out.parent / f".{out.name}.new-{secrets.token_hex(4)}"
+    staged.mkdir()
+    return staged
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where that is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def swap_in(staged: Path, out: str | Path) -> Path:
+    """Put the validated bundle ``staged`` in place of ``out`` (atomically where the system allows) and
+    remove the old one. Files of ``out`` that are not part of a bundle are carried over."""
+    out = Path(os.path.realpath(out))
+    if not out.exists():
+        os.rename(staged, out)
+        return out
+    for entry in out.iterdir():
+        if entry.name in (CONFIG_FILE, WEIGHTS_FILE) or entry.name.startswith(".vs-") or (staged / entry.name).exists():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, staged / entry.name, symlinks=True)
+        elif entry.is_file() or entry.is_symlink():
+            shutil.copy2(entry, staged / entry.name, follow_symlinks=False)
+    if not _exchange(staged, out):
+        old = out.parent / f".{out.name}.old-{secrets.token_hex(4)}"
+        os.rename(out, old)
+        try:
+            os.rename(staged, out)
+        except OSError:
+            os.rename(old, out)
+            raise
+        staged = old
+    shutil.rmtree(staged, ignore_errors=True)  # now the old bundle
+    return out
 
 
 def prepare_bundle_folder(folder: str | Path) -> Path:

@@ -25,7 +25,6 @@ import tarfile
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,15 @@ import soundfile as sf
 from vaesynth.dsp.pitch import pitch_track
 from vaesynth.dsp.spectral import SpectralConfig, normalize_peak, trim_silence, wave_to_features
 from vaesynth.sound.recordings import ENV_VAR, NAME_RE, cache_root, default_data_dir, recordings_in
+from vaesynth.sound.safeio import (
+    AudioLimitError,
+    NotAFileError,
+    TooLargeError,
+    atomic_write,
+    open_regular,
+    read_audio,
+    read_bounded,
+)
 
 FSDD_RELEASE = "v1.0.10"
 FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/{FSDD_RELEASE}.tar.gz"
@@ -43,6 +51,8 @@ FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/ref
 FSDD_FINGERPRINT = "3ee995d6778c7ff34ae05297eb4f0002f5097dec693dcf8735ec30e8d8146944"
 FSDD_N_FILES = 3000
 TEST_INDICES = range(0, 5)  # official split: index 0-4 test, 5-49 train
+MAX_RECORDING_BYTES = 16 << 20  # FSDD recordings are at most ~40 KB
+MAX_RECORDING_SECONDS = 30.0  # by the header, checked before decoding (FSDD: at most ~2.3 s)
 
 
 class DataError(Exception):
@@ -180,8 +190,14 @@ def wav_data_shortfall(blob: bytes) -> int:
 def read_wav(path: Path, cfg: SpectralConfig, report: LoadReport) -> np.ndarray | None:
     """Read one wav as float32 mono at ``cfg.sample_rate``; ``None`` (and a report entry) if unusable."""
     name = path.name
-    try:
-        blob = path.read_bytes()
+    try:  # the one bounded reader: a FIFO, a device or a link to one is refused before it is opened
+        blob = read_bounded(path, MAX_RECORDING_BYTES, "recording")
+    except NotAFileError as e:
+        report.note("skipped", f"not a regular file ({str(e).rsplit(' is ', 1)[-1].split(',')[0]})", name)
+        return None
+    except TooLargeError:
+        report.note("skipped", f"larger than {MAX_RECORDING_BYTES >> 20} MB", name)
+        return None
     except OSError as e:  # no permission, a folder named *.wav, I/O error
         report.note("skipped", f"unreadable file ({e.strerror or type(e).__name__})", name)
         return None
@@ -191,8 +207,11 @@ def read_wav(path: Path, cfg: SpectralConfig, report: LoadReport) -> np.ndarray 
     if wav_data_shortfall(blob) > 0:
         report.note("skipped", "truncated wav (less audio than its header declares)", name)
         return None
-    try:
-        wave, sr = sf.read(io.BytesIO(blob), dtype="float32", always_2d=True)
+    try:  # the header (rate, channels, length) is checked before anything is decoded
+        wave, sr = read_audio(blob, max_seconds=MAX_RECORDING_SECONDS)
+    except AudioLimitError as e:
+        report.note("skipped", f"outside the limits ({str(e).split(' (')[0].removeprefix('it ')})", name)
+        return None
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
         report.note("skipped", "not a readable wav", name)
         return None
@@ -214,6 +233,25 @@ def read_wav(path: Path, cfg: SpectralConfig, report: LoadReport) -> np.ndarray 
         report.note("skipped", f"shorter than {cfg.n_fft} samples", name)
         return None
     return wave
+
+
+def preflight(path: str | os.PathLike | None, limit_per_digit_speaker: int | None = None) -> Path:
+    """Fail fast, before torch loads, when the data cannot make a model: no usable recording, or the
+    training takes' names lack a digit. Returns the recordings folder; :class:`DataError` otherwise."""
+    folder = find_data(path)
+    files = sorted(p for p in folder.glob("*.wav") if NAME_RE.match(p.name))
+    if limit_per_digit_speaker is not None:
+        files = [p for p in files if int(NAME_RE.match(p.name).group(3)) < limit_per_digit_speaker]
+    report = LoadReport()
+    if not any(read_wav(p, SpectralConfig(), report) is not None for p in files):
+        raise DataError(f"none of the {len(files)} recordings in {folder} could be read ({report.summary()})")
+    train = {int(m.group(1)) for m in map(NAME_RE.match, (p.name for p in files)) if int(m.group(3)) >= 5}
+    if not train:
+        raise DataError("no training recordings (takes with index 5 or more); use more data or a larger --limit")
+    missing = sorted(set(range(10)) - train)
+    if missing:
+        raise DataError(f"the training recordings lack digits {missing}; a model needs all ten (use more data)")
+    return folder
 
 
 @dataclass
@@ -282,7 +320,7 @@ def load_dataset(
     cache_file = cache_root() / "features" / f"fsdd-{key}.npz"
     if cache and cache_file.is_file():
         try:
-            with np.load(cache_file, allow_pickle=False) as z:
+            with os.fdopen(open_regular(cache_file), "rb") as f, np.load(f, allow_pickle=False) as z:
                 report = LoadReport.from_dict(json.loads(str(z["report"])))
                 report.from_cache = True
                 return Dataset(
@@ -302,7 +340,7 @@ def load_dataset(
         rows.append((p.name, int(d), spk, int(idx), *featurise(wave, cfg)))
         report.loaded += 1
     if not rows:
-        raise DataError(f"none of the {len(files)} recordings in {folder} could be read")
+        raise DataError(f"none of the {len(files)} recordings in {folder} could be read ({report.summary()})")
     speakers = sorted({r[2] for r in rows})
     ds = Dataset(
         features=np.stack([r[4] for r in rows]),
@@ -330,24 +368,27 @@ def write_feature_cache(ds: Dataset, cache_file: Path) -> None:
     written (read-only or full disk) only costs the next run the featurisation.
     """
     folder = cache_file.parent
-    tmp = cache_file.with_name(f"{cache_file.stem}.{uuid.uuid4().hex[:12]}.tmp.npz")
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(
+                f, features=ds.features.astype(np.float16), n_valid=ds.n_valid, digit=ds.digit,
+                speaker=ds.speaker, index=ds.index, f0=ds.f0, voicing=ds.voicing,
+                speakers=np.array(ds.speakers), names=np.array(ds.names),
+                report=np.array(json.dumps(ds.report.to_dict() if ds.report else LoadReport().to_dict())),
+            )  # fmt: skip
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("*.tmp.npz"):
+        for stale in [*folder.glob("*.tmp.npz"), *folder.glob(".vs-*.tmp")]:
             try:
-                if time.time() - stale.stat().st_mtime > 3600:
+                if stale.is_file() and time.time() - stale.stat().st_mtime > 3600:
                     stale.unlink()
             except OSError:
                 pass
-        np.savez(
-            tmp, features=ds.features.astype(np.float16), n_valid=ds.n_valid, digit=ds.digit,
-            speaker=ds.speaker, index=ds.index, f0=ds.f0, voicing=ds.voicing,
-            speakers=np.array(ds.speakers), names=np.array(ds.names),
-            report=np.array(json.dumps(ds.report.to_dict() if ds.report else LoadReport().to_dict())),
-        )  # fmt: skip
-        tmp.replace(cache_file)
+        atomic_write(cache_file, save)  # never through a link to a device or FIFO
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def fingerprint_files(files: list[Path]) -> dict:
@@ -359,7 +400,7 @@ def fingerprint_files(files: list[Path]) -> dict:
     lines = []
     for p in sorted(files):
         try:
-            lines.append(f"{p.name} {hashlib.sha256(p.read_bytes()).hexdigest()}")
+            lines.append(f"{p.name} {hashlib.sha256(read_bounded(p, MAX_RECORDING_BYTES)).hexdigest()}")
         except OSError as e:
             lines.append(f"{p.name} unreadable: {type(e).__name__}")
     return {"n_files": len(lines), "sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest()}

@@ -25,6 +25,7 @@ Griffin-Lim -> waveform, and is then analysed again from the waveform. Metrics p
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from vaesynth.dsp.pitch import periodicity
 from vaesynth.dsp.spectral import SpectralConfig, features_to_mag, normalize_peak, trim_silence, wave_to_features
 from vaesynth.model.bundle import Bundle, BundleError, load_bundle, update_config
 from vaesynth.model.catalog import list_bundles
+from vaesynth.sound.safeio import atomic_write, open_regular
 
 from .data import Dataset, LoadReport, cache_root, find_data, load_dataset, read_wav, runs_dir
 
@@ -76,7 +78,8 @@ def train_classifier(ds: Dataset, target: str, epochs: int = 25, seed: int = 0) 
     model = Classifier(ds.features.shape[2], n_classes)
     if path.is_file():
         try:
-            model.load_state_dict(torch.load(path, weights_only=True))
+            with os.fdopen(open_regular(path), "rb") as f:
+                model.load_state_dict(torch.load(f, weights_only=True))
             return model.eval()
         except (RuntimeError, OSError):
             pass
@@ -100,7 +103,8 @@ def train_classifier(ds: Dataset, target: str, epochs: int = 25, seed: int = 0) 
             opt.step()
             sched.step()
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)
+    state = model.state_dict()
+    atomic_write(path, lambda tmp: torch.save(state, tmp))  # the cache: never through a link to a device
     return model.eval()
 
 
@@ -385,7 +389,8 @@ def evaluate_cli(args) -> None:
         "periodicity_real_gl_ratio": ref.periodicity_real_gl / ref.periodicity_real,
         "per_digit": args.per_digit, "seed": args.seed,
     }  # fmt: skip
-    (out / "results.json").write_text(json.dumps({"models": clean, "reference": reference}, indent=2) + "\n")
+    summary = json.dumps({"models": clean, "reference": reference}, indent=2) + "\n"
+    atomic_write(out / "results.json", summary.encode())
     table = results_table(results)
     md = [
         "# Evaluation results", "", table, "",
@@ -397,7 +402,7 @@ def evaluate_cli(args) -> None:
     if not args.no_plots:
         for f in plot_all(results, bundles, ref, out):
             md += ["", f"![{f}]({f})"]
-    (out / "results.md").write_text("\n".join(md) + "\n")
+    atomic_write(out / "results.md", ("\n".join(md) + "\n").encode())
     print(table)
     # headline metrics into each bundle, so `vaesynth models` can show them
     for name, b in bundles.items():

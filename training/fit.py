@@ -10,6 +10,10 @@ training starts, so the command line shows one sentence instead of a traceback.
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shlex
+import shutil
 import time
 from pathlib import Path
 
@@ -17,12 +21,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from vaesynth.model.bundle import load_bundle, save_bundle
+from vaesynth.digits import N_DIGITS
+from vaesynth.model.bundle import BundleError, load_bundle, save_bundle
 from vaesynth.model.catalog import default_models_dir
+from vaesynth.sound.safeio import atomic_write, write_target
 from vaesynth.voices.voice import fit_latent_stats
 
 from .annotate import annotate_bundle
-from .bundling import check_bundle_destination, write_bundle
+from .bundling import check_bundle_destination, staging_folder, swap_in, write_bundle
 from .config import (
     ACCELERATORS,
     STRATEGIES,
@@ -97,6 +103,9 @@ def check_accelerator(accelerator: str, devices: int | str | list[int], num_node
         raise ConfigError("--accelerator mps: Apple's MPS is not available on this machine; use --accelerator cpu")
     if isinstance(devices, list) and accelerator == "cpu":
         raise ConfigError("--devices as a list of indices is for GPUs; on CPU give a number of processes")
+    cores = os.cpu_count() or 1
+    if accelerator == "cpu" and isinstance(devices, int) and devices > cores:
+        raise ConfigError(f"--devices {devices}: this machine has {cores} CPU core(s); use at most {cores} processes")
 
 
 def _normalised_model(kind: str, params: dict) -> dict:
@@ -176,11 +185,6 @@ def fit(
     (``devices``, ``num_nodes``) every process runs this function; only global rank 0 writes
     the bundle and returns its folder, the others return ``None``.
     """
-    import lightning as L
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-    from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
-
     recipe = recipe_for(recipe) if isinstance(recipe, str) else recipe
     planned_epochs = recipe.epochs  # the recipe's own length (a shortened run shortens its adversarial stage too)
     recipe = recipe.with_overrides(**(overrides or {}), epochs=epochs, seed=seed)
@@ -190,14 +194,34 @@ def fit(
         raise ConfigError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     check_accelerator(accelerator, devices, num_nodes)
     run_dir = Path(run_dir) if run_dir else runs_dir() / kind
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"run folder {run_dir} is a file")
+    for folder in (run_dir.parent, run_dir):
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"run folder {folder} is not a folder")
+    # the data before Lightning loads: bad data is one line in a few seconds
+    folder = find_data(data)
+    ds = load_dataset(folder, recipe.spectral, limit_per_digit_speaker=limit_per_digit_speaker)
+    train, test = ds.split()
+    if len(test) == 0:  # tiny subsets: validate on train
+        test = train
+    if len(train) == 0:
+        raise TrainingError("no training recordings (takes with index 5 or more); use more data or a larger --limit")
+    missing = sorted(set(range(N_DIGITS)) - {int(d) for d in train.digit})
+    if missing:  # a bundle's latent statistics need every digit: fail now, not after training
+        raise TrainingError(f"the training recordings lack digits {missing}; a model needs all ten (use more data)")
+    import lightning as L
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
     ckpt_dir = run_dir / "checkpoints"
 
     L.seed_everything(recipe.seed, workers=True, verbose=False)
     torch.set_flush_denormal(True)  # denormals in the harmonic comb's tails slow CPU training many-fold
     # monitor=None + save_top_k=1 keeps the newest epoch; save_last adds last.ckpt for --resume; saved
     # at the end of every training epoch, also those without validation
+    # Lightning's banner lines (GPU/TPU available ...) would precede every one-line error
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    check_checkpoint_folder(ckpt_dir)
     ckpt = ModelCheckpoint(
         dirpath=ckpt_dir, save_last=True, save_top_k=1, every_n_epochs=1, save_on_train_epoch_end=True
     )
@@ -230,14 +254,9 @@ def fit(
         else:
             ckpt_path = str(found)
 
-    folder = find_data(data)
-    ds = load_dataset(folder, recipe.spectral, limit_per_digit_speaker=limit_per_digit_speaker)
     if ds.report is not None:
         cached = " (features from the cache)" if ds.report.from_cache else ""
         say(f"data {folder}: {ds.report.summary()}{cached}")
-    train, test = ds.split()
-    if len(test) == 0:  # tiny subsets: validate on train
-        test = train
     world = trainer.world_size
     if len(train) < world:
         raise TrainingError(
@@ -250,7 +269,8 @@ def fit(
     train_dl = DataLoader(tensors(train), batch_size=batch_size, shuffle=True, generator=g, drop_last=True)
     val_dl = DataLoader(tensors(test), batch_size=256)
     t0 = time.perf_counter()
-    resume_hint = f"resume with 'vaesynth-train fit --model {kind} --resume' (checkpoints in {ckpt_dir})"
+    limit = limit_per_digit_speaker
+    resume_hint = "resume with: " + resume_command(kind, recipe.epochs, out, run_dir, data, seed, limit)
     try:
         trainer.fit(module, train_dl, val_dl, ckpt_path=ckpt_path)
     except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown + exit(1)
@@ -288,7 +308,41 @@ def fit(
     }  # fmt: skip
     if adv_log is not None:
         training_info["adversarial"] = {**recipe.adv, **adv_log}
-    export_bundle(model, recipe, ds, train, out, training_info)
-    annotate_bundle(out, train=train)  # the voice map and measured knob labels, stored for the app
-    (run_dir / "last_fit.json").write_text(json.dumps(training_info, indent=2))
+    # the new bundle is written beside the old one, validated by loading, and only then swapped in
+    staged = staging_folder(out)
+    try:
+        export_bundle(model, recipe, ds, train, staged, training_info)
+        annotate_bundle(staged, train=train)  # the voice map and measured knob labels, stored for the app
+        load_bundle(staged)
+        swap_in(staged, out)
+    except BundleError as e:
+        raise TrainingError(f"the trained bundle does not load ({e}); {out} was left as it was") from None
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    atomic_write(run_dir / "last_fit.json", json.dumps(training_info, indent=2).encode())
     return out
+
+
+def resume_command(kind: str, epochs: int, out: Path, run_dir: Path, data, seed, limit) -> str:  # noqa: ANN001
+    """The command that resumes this run: the same model, length, bundle, run folder and data."""
+    parts = ["vaesynth-train", "fit", "--model", kind, "--resume", "--epochs", str(epochs), "--out", str(out)]
+    if run_dir.name == kind:  # the command line's --runs-dir holds one folder per model
+        parts += ["--runs-dir", str(run_dir.parent.absolute())]
+    for option, value in (("--data", data), ("--seed", seed), ("--limit", limit)):
+        if value is not None:
+            parts += [option, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def check_checkpoint_folder(ckpt_dir: Path) -> None:
+    """Refuse a checkpoint folder holding something Lightning would write through: a FIFO, a device, or a
+    link to one (:func:`vaesynth.sound.safeio.write_target`); checked before training starts."""
+    if not ckpt_dir.is_dir():
+        return
+    for entry in ckpt_dir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            continue
+        try:
+            write_target(entry)
+        except OSError as e:
+            raise ConfigError(f"cannot write checkpoints to {ckpt_dir}: {e}") from None

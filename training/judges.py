@@ -572,8 +572,10 @@ def main(argv: list[str] | None = None) -> int:
         clean = {n: {k: v for k, v in r.items() if not k.startswith("_")} for n, r in results.items()}
         real = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rs.items()}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"real": real, "results": clean, "per_digit": args.per_digit,
-                                               "seed": args.seed}, indent=2) + "\n")  # fmt: skip
+        from vaesynth.sound.safeio import atomic_write
+
+        summary = {"real": real, "results": clean, "per_digit": args.per_digit, "seed": args.seed}
+        atomic_write(args.json, (json.dumps(summary, indent=2) + "\n").encode())
     if args.figure:
         gens = {n: r["_gen"] for n, r in results.items() if not n.startswith("real-")}
         plot_fresh_vs_real(judges, gens, Path(args.figure))

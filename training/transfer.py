@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(report(res))
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
+        from vaesynth.sound.safeio import atomic_write
+
+        atomic_write(args.json, (json.dumps(res, indent=1) + "\n").encode())
     return 0
 
 

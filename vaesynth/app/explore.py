@@ -124,7 +124,7 @@ class ExploreController(QObject):
             return
         try:
             rec = load_recording(path, result.sample_rate)
-        except (OSError, RuntimeError) as e:
+        except (OSError, RuntimeError, ValueError) as e:
             self._status(f"Could not read {path}: {e}; playing the model only.")
             self.playback.play(result)
             return

@@ -13,13 +13,13 @@ import numpy as np
 def load_recording(path: str | Path, sample_rate: int) -> np.ndarray:
     """A recording as float32 mono ``(n,)`` at ``sample_rate`` Hz, peak-normalised to 0.9.
 
-    Raises ``OSError``/``RuntimeError`` from soundfile when it cannot be read.
+    Raises ``OSError``/``RuntimeError`` from soundfile when it cannot be read, ``ValueError`` when its
+    header is outside the limits (:func:`vaesynth.sound.safeio.read_audio`: checked before decoding).
     """
-    import soundfile as sf
-
     from vaesynth.dsp.spectral import SpectralConfig, normalize_peak, resample
+    from vaesynth.sound.safeio import read_audio
 
-    wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    wave, sr = read_audio(path, max_seconds=30.0, max_bytes=16 << 20)
     wave = wave.mean(axis=1)
     if sr != sample_rate and len(wave) > 1:
         wave = resample(wave, sr, sample_rate)

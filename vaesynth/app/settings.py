@@ -1,24 +1,165 @@
-"""Persistent settings (QSettings) with typed accessors, so that keys and types live in one place."""
+"""Persistent settings (QSettings) with typed accessors, so that keys and types live in one place.
+
+The settings file is untrusted input, and saving it must never harm what it points to:
+
+- it is read once, through the bounded reader (:func:`vaesynth.sound.safeio.read_bounded`: a FIFO, a
+  device or a link to one is refused before it is opened; at most :data:`MAX_SETTINGS_BYTES`),
+  into a private copy that Qt's INI parser reads;
+- every key is validated (:data:`VALIDATORS`): a bad value is dropped with one log line, the rest load;
+- saving (:meth:`SafeSettings.sync`) writes the private copy's bytes with the one atomic writer
+  (:func:`vaesynth.sound.safeio.atomic_write`): a link to a regular file has its target replaced, a link
+  to a device, FIFO or folder is never written through (one log line; the settings are not saved).
+  Qt's own writer (QSaveFile) would rename a new file over the link's target, even over a device.
+"""
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
+import math
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+
+from vaesynth.sound.safeio import atomic_write, read_bounded
 
 ORGANIZATION = "vaesynth"
 APPLICATION = "vaesynth"
+MAX_SETTINGS_BYTES = 1 << 20
+MAX_JSON_TEXT = 64 << 10
+log = logging.getLogger("vaesynth.settings")
+
+
+def settings_path() -> Path:
+    """The user's settings file on Linux: ``$XDG_CONFIG_HOME/vaesynth/vaesynth.conf`` (Qt's native INI place)."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+    return Path(base) / ORGANIZATION / f"{APPLICATION}.conf"
 
 
 def default_settings() -> QSettings:
-    """The user's settings (native format, per-user location)."""
+    """The user's settings (Qt's native place; on Linux an INI file kept by :class:`SafeSettings`)."""
+    if sys.platform.startswith("linux"):
+        return SafeSettings(settings_path())
     return QSettings(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
 
 
 def file_settings(path: str | Path) -> QSettings:
     """Settings kept in the INI file ``path`` (tests, screenshots: nothing leaks elsewhere)."""
-    return QSettings(str(path), QSettings.Format.IniFormat)
+    return SafeSettings(path)
+
+
+def _text(limit: int) -> Callable[[object], bool]:
+    return lambda v: isinstance(v, str) and len(v) <= limit and all(ord(c) >= 32 for c in v)
+
+
+def _json(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    def ok(v: object) -> bool:
+        if not isinstance(v, str) or len(v) > MAX_JSON_TEXT:
+            return False
+        try:
+            return check(json.loads(v))
+        except (ValueError, RecursionError):
+            return False
+
+    return ok
+
+
+def _number(lo: float, hi: float, whole: bool = False) -> Callable[[object], bool]:
+    def ok(v: object) -> bool:
+        try:
+            x = float(v) if not isinstance(v, bool) else math.nan  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+        return math.isfinite(x) and lo <= x <= hi and (not whole or x == int(x))
+
+    return ok
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) and abs(x) <= 1e3
+
+
+def _flat(x: object) -> bool:
+    return x is None or isinstance(x, str | bool) and len(str(x)) <= 64 or _finite(x)
+
+
+_BOOL = lambda v: isinstance(v, bool) or isinstance(v, str) and v.lower() in ("true", "false", "1", "0", "yes", "no")  # noqa: E731
+_BYTES = lambda v: isinstance(v, QByteArray) and v.size() <= (64 << 10)  # noqa: E731
+VALIDATORS: dict[str, Callable[[object], bool]] = {
+    "window/geometry": _BYTES,
+    "window/splitter": _BYTES,
+    "window/top_splitter": _BYTES,
+    "window/explore_tab": _number(0, 64, whole=True),
+    "model/path": _text(4096),
+    "model/opened": _json(lambda x: isinstance(x, list) and len(x) <= 64 and all(_text(4096)(p) for p in x)),
+    "audio/device": _text(512),
+    "voice/temperature": _number(0.0, 3.0),
+    "voice/hold": _BOOL,
+    "voice/autoplay": _BOOL,
+    "voice/digit": lambda v: isinstance(v, str) and len(v) == 1 and v in "0123456789",
+    "voice/text": _text(1000),
+    "voice/performance": _json(lambda x: isinstance(x, dict) and len(x) <= 16 and all(
+        _text(32)(k) and _flat(v) for k, v in x.items())),  # fmt: skip
+    "midi/port": _text(512),
+    "midi/sing": _BOOL,
+}
+KNOBS = _json(lambda x: isinstance(x, list) and len(x) <= 256 and all(_finite(v) for v in x))
+
+
+def _validator(key: str) -> Callable[[object], bool] | None:
+    if key.startswith("knobs/"):
+        return KNOBS if len(key) <= 200 else (lambda v: False)
+    return VALIDATORS.get(key)
+
+
+class SafeSettings(QSettings):
+    """An INI-file QSettings that reads and writes its file safely (see the module doc)."""
+
+    def __init__(self, path: str | Path) -> None:
+        folder = Path(tempfile.mkdtemp(prefix="vaesynth-settings-"))
+        atexit.register(shutil.rmtree, folder, True)
+        shadow = folder / "settings.ini"
+        target = Path(path)
+        refused = False
+        try:
+            data = read_bounded(target, MAX_SETTINGS_BYTES, "settings file")
+        except FileNotFoundError:
+            data = b""
+        except OSError as e:
+            log.warning("settings: ignoring %s: %s", target, e.strerror or e)
+            data = b""
+            refused = True
+        shadow.write_bytes(data)
+        super().__init__(str(shadow), QSettings.Format.IniFormat)
+        self._target, self._shadow, self._saved, self._refused = target, shadow, data, refused
+        for key in self.allKeys():
+            check = _validator(key)
+            if check is not None and not check(self.value(key)):
+                log.warning("settings: dropping the bad value of %s", key[:80])
+                self.remove(key)
+
+    def target(self) -> Path:
+        """The settings file this object keeps (not Qt's private copy)."""
+        return self._target
+
+    def sync(self) -> None:
+        """Write the settings to their file (atomically; never through a link to a device or FIFO)."""
+        super().sync()
+        try:
+            data = self._shadow.read_bytes()
+            if data != self._saved:
+                self._target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(self._target, data)
+                self._saved = data
+        except OSError as e:
+            if not self._refused:  # a file refused on reading was said once already
+                log.warning("settings: not saved to %s: %s", self._target, e.strerror or e)
+            self._refused = True
 
 
 class AppSettings:
@@ -39,9 +180,10 @@ class AppSettings:
 
     def _float(self, key: str, default: float) -> float:
         try:
-            return float(self._get(key, default))  # type: ignore[arg-type]
+            v = float(self._get(key, default))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return default
+        return v if math.isfinite(v) else default
 
     # window
     def geometry(self) -> QByteArray | None:
@@ -89,7 +231,7 @@ class AppSettings:
         try:
             v = json.loads(str(self._get("model/opened", "[]")))
             return [str(p) for p in v] if isinstance(v, list) else []
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return []
 
     def set_opened_models(self, paths: list[str]) -> None:
@@ -107,9 +249,10 @@ class AppSettings:
     def knobs(self, model_name: str) -> list[float]:
         try:
             v = json.loads(str(self._get(f"knobs/{model_name}", "[]")))
-            return [float(x) for x in v] if isinstance(v, list) else []
-        except (json.JSONDecodeError, TypeError, ValueError):
+            values = [float(x) for x in v] if isinstance(v, list) else []
+        except (TypeError, ValueError, RecursionError):
             return []
+        return values if all(math.isfinite(x) for x in values) else []
 
     def set_knobs(self, model_name: str, values: list[float]) -> None:
         self.q.setValue(f"knobs/{model_name}", json.dumps([round(float(x), 3) for x in values]))
@@ -141,7 +284,7 @@ class AppSettings:
     @property
     def digit(self) -> str:
         d = str(self._get("voice/digit", "5"))
-        return d if len(d) == 1 and d.isdigit() else "5"
+        return d if len(d) == 1 and d in "0123456789" else "5"
 
     @digit.setter
     def digit(self, d: str) -> None:
@@ -159,7 +302,7 @@ class AppSettings:
         """Pitch, speed, sing, note text and contour as last set (``{}`` if never or unreadable)."""
         try:
             v = json.loads(str(self._get("voice/performance", "{}")))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return {}
         return v if isinstance(v, dict) else {}
 

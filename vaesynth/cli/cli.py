@@ -28,6 +28,7 @@ from .common import (
     load_synth,
     model_arg,
     performance_from_args,
+    shown,
     write_output,
 )
 
@@ -38,7 +39,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but errors are one line on stderr (then exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        line = shown(" ".join(message.split()), 300)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {line} (see '{self.prog} --help')\n")
 
 
 def _temperature(text: str) -> float:
@@ -149,11 +151,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+VALUE_OPTIONS = ("--pitch", "--speed", "--contour", "--temperature", "--seed", "--note", "--rate", "--per-digit")
+
+
+def _glue_values(argv: list[str]) -> list[str]:
+    """``--pitch -inf`` as ``--pitch=-inf``: argparse takes a value that starts with '-' for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1] != "--":
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 partly failed, 2 bad input)."""
     parser = build_parser()
     try:
-        args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+        args, extra = parser.parse_known_args(_glue_values(list(sys.argv[1:] if argv is None else argv)))
         if args.command == "bench":
             args.bench_args = extra  # everything after "bench" goes to the benchmark script
         elif extra:
@@ -176,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    line = " ".join(str(message).split())
+    line = shown(" ".join(str(message).split()), 300)
     print(f"vaesynth: error: {line}", file=sys.stderr)
 
 
@@ -322,6 +341,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bench_args = list(args.bench_args)
     if args.model and "--model" not in bench_args:
         bench_args += ["--model", args.model]
+    if "--model" in bench_args:  # a missing or broken bundle is one line, before the benchmark starts
+        i = bench_args.index("--model")
+        if i + 1 >= len(bench_args):
+            raise UsageError("--model needs a model name or a bundle folder")
+        from vaesynth.model.bundle import BundleError, read_config
+        from vaesynth.model.catalog import resolve_model
+
+        try:
+            bench_args[i + 1] = str(resolve_model(bench_args[i + 1]))
+            read_config(bench_args[i + 1])
+        except BundleError as e:
+            raise UsageError(str(e)) from None
     argv = sys.argv
     sys.argv = [str(script), *bench_args]
     try:

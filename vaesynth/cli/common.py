@@ -50,24 +50,46 @@ def load_synth(model: str | None):
         raise UsageError(str(e)) from None
 
 
-def check_writable_file(path: Path) -> None:
-    """Fail early, with one line, when ``path`` cannot be written (``-`` is standard output)."""
+def check_writable_file(path: Path, creating_folder: bool = False) -> None:
+    """Fail early, with one line, when ``path`` cannot be written (``-`` is standard output).
+
+    ``creating_folder``: the file's folder may be created (the nearest existing folder above it
+    must be writable). A link to anything but a regular file is refused (:mod:`vaesynth.sound.safeio`).
+    """
     if str(path) == "-":
         return
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder")
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    if target.exists() and not target.is_file():  # a device, FIFO or socket: written to, never replaced
-        if not os.access(target, os.W_OK):
-            raise UsageError(f"cannot write {path}: permission denied")
+    from vaesynth.sound.safeio import write_target
+
+    name = shown(path)
+    try:
+        target, st, stream = write_target(path, streams=True)
+        if stream:  # a device, FIFO or socket named directly: written to, never replaced
+            if not os.access(target, os.W_OK):
+                raise UsageError(f"cannot write {name}: permission denied")
+            return
+        parent = target.parent if str(target.parent) else Path(".")
+        while creating_folder and not os.path.lexists(parent) and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise UsageError(f"cannot write {name}: folder {shown(parent)} does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write {name}: folder {shown(parent)} is not writable")
+        if st is not None and not os.access(target, os.W_OK):
+            raise UsageError(f"cannot write {name}: the file is read-only")
+        if len(target.name.encode(errors="surrogateescape")) > 255 - 20:  # room for the temporary's name
+            os.stat(parent / target.name)  # ENAMETOOLONG beyond the file system's limit
+    except IsADirectoryError:
+        raise UsageError(f"cannot write {name}: it is a folder") from None
+    except FileNotFoundError:
         return
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write {path}: folder {parent} is not writable")
-    if target.exists() and not os.access(target, os.W_OK):
-        raise UsageError(f"cannot write {path}: the file is read-only")
+    except OSError as e:
+        raise UsageError(f"cannot write {name}: {e.strerror or e}") from None
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``value`` as text short enough for one line (long values are cut in the middle)."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit // 2 - 2] + "..." + text[-(limit // 2 - 1) :]
 
 
 def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # noqa: ANN001
@@ -81,7 +103,7 @@ def write_output(path: Path, wave, sample_rate: int, recipe=None) -> None:  # no
         else:
             write_wav_with_recipe(path, wave, sample_rate, recipe)
     except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+        raise UsageError(f"cannot write {shown(path)}: {e.strerror or e}") from None
 
 
 def play_blocking(wave, sample_rate: int) -> int:

@@ -38,8 +38,11 @@ _NOTE_RE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d)$")
 
 
 def midi_to_hz(note: float) -> float:
-    """Equal-tempered frequency of MIDI note ``note`` (69 = A4 = 440 Hz)."""
-    return 440.0 * 2.0 ** ((float(note) - 69.0) / 12.0)
+    """Equal-tempered frequency of MIDI note ``note`` (69 = A4 = 440 Hz); never an overflow error."""
+    x = (float(note) - 69.0) / 12.0
+    if not math.isfinite(x):
+        return math.nan
+    return 440.0 * 2.0 ** min(max(x, -1100.0), 1000.0)  # beyond 2**1023 a float overflows
 
 
 def parse_note(text: str | float | int) -> float:

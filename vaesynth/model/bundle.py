@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from ..digits import N_DIGITS
 from ..dsp.spectral import SpectralConfig
-from ..sound.wavfile import TMP_PREFIX, TMP_SUFFIX, remove_stale_temporaries
+from ..sound.safeio import TMP_PREFIX, TMP_SUFFIX, atomic_write, open_regular, read_bounded, remove_stale_temporaries
 from .annotations import MapPlane, parse_knob_labels
 from .models import VAE, build_model
 from .texture import TextureSettings
@@ -56,6 +55,7 @@ MODEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 # files: a bundle may be written into a folder that holds the user's own).
 STALE_PATTERNS = (f"{TMP_PREFIX}*{TMP_SUFFIX}", f"{WEIGHTS_FILE}.tmp", f"{CONFIG_FILE}.tmp", f"{CONFIG_FILE}.*.tmp")
 POSTERIOR_NAMES = ("post_mu", "post_var", "post_digit")
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")  # reorder text
 
 
 class BundleError(Exception):
@@ -192,37 +192,19 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         config.pop("texture", None)
     for pattern in STALE_PATTERNS:  # what an earlier, killed write of a bundle may have left here
         remove_stale_temporaries(folder, pattern)
-    tmp_w = _temporary(folder)
-    try:
-        save_file(tensors, str(tmp_w))
-        os.chmod(tmp_w, 0o644)  # readable like any shipped data file (the writer may create it private)
-        tmp_w.replace(folder / WEIGHTS_FILE)
-        if bundle.texture is not None:
-            save_bank(bundle.texture, tmp_w)
-            os.chmod(tmp_w, 0o644)
-            tmp_w.replace(folder / BANK_FILE)
-        else:
-            (folder / BANK_FILE).unlink(missing_ok=True)
-        write_config(folder, config)
-    finally:
-        tmp_w.unlink(missing_ok=True)
+    # readable like any shipped data file (the writer may create it private)
+    atomic_write(folder / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp)), mode=0o644)
+    if bundle.texture is not None:
+        atomic_write(folder / BANK_FILE, lambda tmp: save_bank(bundle.texture, tmp), mode=0o644)
+    else:
+        (folder / BANK_FILE).unlink(missing_ok=True)
+    write_config(folder, config)
     return folder
-
-
-def _temporary(folder: Path) -> Path:
-    return folder / f"{TMP_PREFIX}{secrets.token_hex(4)}{TMP_SUFFIX}"
 
 
 def write_config(folder: str | Path, config: dict) -> Path:
     """Write a bundle's ``config.json`` atomically (temporary file, then rename); the one writer of it."""
-    folder = Path(folder)
-    tmp = _temporary(folder)
-    try:
-        tmp.write_text(json.dumps(config, indent=2, sort_keys=False) + "\n")
-        tmp.replace(folder / CONFIG_FILE)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return folder / CONFIG_FILE
+    return atomic_write(Path(folder) / CONFIG_FILE, (json.dumps(config, indent=2, sort_keys=False) + "\n").encode())
 
 
 def update_config(folder: str | Path, **entries: object) -> Path:
@@ -237,7 +219,7 @@ def _check_json(value: object, where: str, depth: int = 0) -> None:
     if depth > MAX_JSON_DEPTH:
         raise BundleError(f"{where} is nested too deeply")
     if isinstance(value, str):
-        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 or c in BIDI_CONTROLS for c in value):
             raise BundleError(f"{where} holds text with control characters")
     elif isinstance(value, dict):
         for k, v in value.items():
@@ -266,13 +248,13 @@ def read_config(folder: str | Path) -> dict:
     if not folder.is_dir():
         raise BundleError(f"model bundle not found: {folder}")
     path = folder / CONFIG_FILE
-    if not path.is_file():
-        raise BundleError(f"{folder} is not a model bundle: {CONFIG_FILE} is missing")
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise BundleError(f"{path} is too large for a bundle config ({path.stat().st_size} bytes)")
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        config = json.loads(read_bounded(path, MAX_CONFIG_BYTES, "bundle config").decode("utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{folder} is not a model bundle: {CONFIG_FILE} is missing") from None
+    except OSError as e:  # not a regular file, too large, no permission
+        raise BundleError(f"{path} is unusable: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BundleError(f"{path} is corrupt: {' '.join(str(e).split())[:200]}") from None
     except RecursionError:
         raise BundleError(f"{path} is nested too deeply") from None
@@ -280,7 +262,7 @@ def read_config(folder: str | Path) -> dict:
         raise BundleError(f"{path} is not a vaesynth bundle config")
     _check_json(config, str(path))
     if config.get("format_version") != FORMAT_VERSION:
-        shown = str(config.get("format_version"))[:20]
+        shown = repr(config.get("format_version"))[:20]
         raise BundleError(f"{path} has format version {shown}, this vaesynth reads {FORMAT_VERSION}")
     for key in ("name", "model", "spectral", "speakers", "latent_dim"):
         if key not in config:
@@ -325,10 +307,15 @@ def load_bundle(folder: str | Path) -> Bundle:
     except ValueError as e:
         raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
     wpath = folder / WEIGHTS_FILE
-    if not wpath.is_file():
-        raise BundleError(f"{folder} is not a complete bundle: {WEIGHTS_FILE} is missing")
-    if wpath.stat().st_size > MAX_WEIGHTS_BYTES:
-        raise BundleError(f"{wpath} is too large ({wpath.stat().st_size >> 20} MB, at most {MAX_WEIGHTS_BYTES >> 20})")
+    try:
+        os.close(open_regular(wpath))  # a FIFO or device is refused before safetensors maps it
+        size = wpath.stat().st_size
+    except FileNotFoundError:
+        raise BundleError(f"{folder} is not a complete bundle: {WEIGHTS_FILE} is missing") from None
+    except OSError as e:
+        raise BundleError(f"{wpath} is unusable: {e.strerror or e}") from None
+    if size > MAX_WEIGHTS_BYTES:
+        raise BundleError(f"{wpath} is too large ({size >> 20} MB, at most {MAX_WEIGHTS_BYTES >> 20})")
     try:
         tensors = load_file(str(wpath))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:

@@ -118,6 +118,28 @@ class _SkipInit(TorchFunctionMode):
 
 
 MAX_PARAMETERS = 50_000_000  # a model bundle may describe at most this many weights (200 MB as float32)
+# What one utterance may cost, from the config alone (the shipped bundles: 14,448 cells, overlap 4, 125
+# frames/s, 1.4 M activations; a 4096-point, hop-1, 4096-frame bundle would need GBs and minutes).
+MAX_CELLS = 400_000  # max_frames x frequency bins of one utterance's features
+MAX_OVERLAP = 16  # n_fft / hop: Griffin-Lim work per output sample
+MAX_FRAME_RATE = 2000  # frames per second of sound (sample_rate / hop)
+MAX_ACTIVATIONS = 20_000_000  # cells x channels: the largest feature map of a convolutional model
+
+
+def check_cost(cfg: SpectralConfig, params: dict) -> None:
+    """Raise :class:`ValueError` when ``cfg`` and ``params`` describe a model too costly to run (limits above)."""
+    cells = cfg.max_frames * cfg.n_bins
+    overlap = cfg.n_fft / cfg.hop
+    rate = cfg.sample_rate / cfg.hop
+    activations = cells * max(1, int(params.get("channels", 1)))
+    for value, limit, what in (
+        (cells, MAX_CELLS, "feature cells per utterance (max_frames x bins)"),
+        (overlap, MAX_OVERLAP, "overlap (n_fft / hop)"),
+        (rate, MAX_FRAME_RATE, "frames per second (sample_rate / hop)"),
+        (activations, MAX_ACTIVATIONS, "activations (cells x channels)"),
+    ):
+        if value > limit:
+            raise ValueError(f"too costly to run: {value:,.0f} {what}, at most {limit:,}")
 
 
 def check_params(kind: object, params: object) -> dict:
@@ -148,6 +170,7 @@ def build_model(kind: str, cfg: SpectralConfig, params: dict | None = None, devi
     :class:`ValueError` with one readable sentence.
     """
     params = check_params(kind, params)
+    check_cost(cfg, params)
     cls = MODEL_TYPES[kind]
     try:
         with torch.device("meta"), _SkipInit():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,13 +204,16 @@ def load_bank(path: str | Path, n_bins: int, latent_dim: int) -> TextureBank:
     """
     from safetensors import SafetensorError, safe_open
 
+    from ..sound.safeio import NotAFileError, open_regular
+
     path = Path(path)
     try:
+        os.close(open_regular(path))  # a FIFO or device is refused before safetensors maps it
         st = path.stat()
+    except NotAFileError:
+        raise BankError(f"texture bank {path.name} is not a regular file") from None
     except OSError as e:
         raise BankError(f"texture bank {path.name} cannot be read: {e.strerror or e}") from None
-    if not path.is_file():
-        raise BankError(f"texture bank {path.name} is not a regular file")
     if st.st_size > MAX_BANK_BYTES:
         mb, limit = st.st_size >> 20, MAX_BANK_BYTES >> 20
         raise BankError(f"texture bank {path.name} is too large ({mb} MB, at most {limit})")

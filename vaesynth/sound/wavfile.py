@@ -4,30 +4,30 @@
 
 - a regular file (new or existing) is written to a temporary file in the same folder and renamed
   over the target (atomic); an existing file keeps its permission bits (and owner, where we may);
-- a symbolic link is followed: its target is replaced as above, the link stays a link;
-- a FIFO, character device or socket (``/dev/null``, ``/dev/stdout``, a pipe) is written to, never
+- a symbolic link to a regular file is followed: its target is replaced as above, the link stays a
+  link; a link to anything else (a device, a FIFO, a folder) is refused, never written through;
+- a FIFO, character device or socket named directly (``/dev/null``, a pipe) is written to, never
   replaced; ``"-"`` is standard output (``vaesynth say 12 -o - | aplay``);
 - on any error (disk full, permission) the temporary file is removed and the old file is kept;
   the caller gets an :class:`OSError`.
 
+The rules are :func:`vaesynth.safeio.atomic_write`'s, shared by every writer of vaesynth.
 Temporary names are short (``.vs-XXXXXXXX.tmp``), so any legal file name (up to 255 bytes) works.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import secrets
-import stat
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from .safeio import TMP_PREFIX, TMP_SUFFIX, atomic_write, remove_stale_temporaries
+
 STDOUT = "-"
-TMP_PREFIX = ".vs-"
-TMP_SUFFIX = ".tmp"
+__all__ = ["STDOUT", "TMP_PREFIX", "TMP_SUFFIX", "remove_stale_temporaries", "wav_bytes", "write_wav"]
 
 
 def wav_bytes(wave: np.ndarray, sample_rate: int, comment: str | None = None) -> bytes:
@@ -49,13 +49,6 @@ def wav_bytes(wave: np.ndarray, sample_rate: int, comment: str | None = None) ->
     return buf.getvalue()
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
 def write_wav(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, comment: str | None = None) -> Path | None:
     """Write ``wave`` (float ``(n,)`` at ``sample_rate`` Hz) as 16-bit PCM WAV to ``path`` (see module doc).
 
@@ -67,54 +60,10 @@ def write_wav(path: str | os.PathLike, wave: np.ndarray, sample_rate: int, comme
         raise ValueError("no output file given")
     data = wav_bytes(wave, sample_rate, comment)
     if str(path) == STDOUT:
-        out = sys.stdout.buffer
+        out = getattr(sys.stdout, "buffer", None)
+        if out is None:
+            raise OSError(9, "standard output is closed")
         out.write(data)
         out.flush()
         return None
-    target = Path(path)
-    if target.is_symlink():
-        target = Path(os.path.realpath(target))
-    try:
-        st = target.stat()
-    except FileNotFoundError:
-        st = None
-    if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
-        fd = os.open(target, os.O_WRONLY)
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        return target
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(21, "it is a folder", str(target))
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        raise OSError(f"{target} is not a regular file")
-    tmp = target.parent / f"{TMP_PREFIX}{secrets.token_hex(4)}{TMP_SUFFIX}"
-    # O_EXCL with mode 0o666: a fresh, private name; the umask decides a new file's permissions
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        try:
-            _write_all(fd, data)
-            if st is not None:  # replacing a file: keep its permissions (and owner where allowed)
-                os.fchmod(fd, stat.S_IMODE(st.st_mode))
-                with contextlib.suppress(OSError):
-                    os.fchown(fd, st.st_uid, st.st_gid)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return target
-
-
-def remove_stale_temporaries(folder: str | os.PathLike, pattern: str = f"{TMP_PREFIX}*{TMP_SUFFIX}") -> int:
-    """Remove temporary files (``pattern``) left in ``folder`` by a killed write; returns how many."""
-    n = 0
-    for p in Path(folder).glob(pattern):
-        with contextlib.suppress(OSError):
-            p.unlink()
-            n += 1
-    return n
+    return atomic_write(path, data, streams=True)

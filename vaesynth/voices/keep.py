@@ -14,18 +14,17 @@ samples again. Both are untrusted input when read back: every field is type- and
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..digits import parse_digits
 from ..engine.performance import Performance
+from ..sound.safeio import atomic_write, read_bounded
 
 if TYPE_CHECKING:
     from ..engine.synth import Render, Synth
@@ -36,7 +35,9 @@ VOICES_ENV = "VAESYNTH_VOICES"
 MAX_FILE_BYTES = 64 << 10
 MAX_DONORS = 8  # texture donors a recipe may name (vaesynth.model.texture.TextureSettings.k is at most 8)
 MAX_COMMENT = 2000  # libsndfile keeps WAV comments up to ~2 KB; longer recipes go to a sidecar .json
-NAME_RE = re.compile(r"^[\w][\w .'+-]{0,63}$")
+MAX_WAV_BYTES = 256 << 20  # a WAV read for its recipe (vaesynth writes at most a few MB)
+NAME_RE = re.compile(r"[\w][\w .'+-]{0,63}")  # whole names only (fullmatch): no newline, no path
+WEIGHTS_RE = re.compile(r"[0-9a-f]{16}")
 
 
 class KeepError(ValueError):
@@ -45,8 +46,10 @@ class KeepError(ValueError):
 
 def weights_fingerprint(folder: str | Path) -> str:
     """The first 16 hex digits of the SHA-256 of a bundle's weights (which model made a sound)."""
+    from ..sound.safeio import open_regular
+
     h = hashlib.sha256()
-    with open(Path(folder) / "weights.safetensors", "rb") as f:
+    with os.fdopen(open_regular(Path(folder) / "weights.safetensors"), "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:16]
@@ -89,30 +92,29 @@ def _knobs(value: object, what: str) -> tuple[float, ...] | None:
     return tuple(float(v) for v in np.asarray(value, dtype=np.float32))  # the engine renders float32 knobs
 
 
+def _shown(path: object) -> str:
+    text = str(path)
+    return text if len(text) <= 80 else text[:38] + "..." + text[-38:]
+
+
 def _read_json(path: Path, what: str) -> dict:
+    """A JSON object from ``path`` through the one bounded reader (:func:`vaesynth.sound.safeio.read_bounded`)."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise KeepError(f"{path} is too large to be a {what}")
-        data = json.loads(path.read_text())
+        data = json.loads(read_bounded(path, MAX_FILE_BYTES, what).decode("utf-8"))
     except FileNotFoundError:
-        raise KeepError(f"{what} not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise KeepError(f"{path} is not a readable {what}: {' '.join(str(e).split())[:120]}") from None
+        raise KeepError(f"{what} not found: {_shown(path)}") from None
+    except OSError as e:
+        raise KeepError(f"{_shown(path)} is not a readable {what}: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise KeepError(f"{_shown(path)} is not a readable {what}: {' '.join(str(e).split())[:120]}") from None
     if not isinstance(data, dict):
-        raise KeepError(f"{path} is not a {what}")
+        raise KeepError(f"{_shown(path)} is not a {what}")
     return data
 
 
 def _write_json(path: Path, data: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".vs-{secrets.token_hex(4)}.tmp"
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-    return path
+    return atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 # --- render recipes ---------------------------------------------------------------------------------
@@ -165,7 +167,8 @@ class RenderRecipe:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise KeepError("not a vaesynth recipe")
         if d.get("version") != 1:
-            raise KeepError(f"recipe version {str(d.get('version'))[:10]} is not readable by this vaesynth")
+            shown = repr(d.get("version"))[:12]
+            raise KeepError(f"recipe version {shown} is not readable by this vaesynth (it reads 1)")
         text, model = d.get("text"), d.get("model")
         if not isinstance(text, str) or not isinstance(model, str) or not model:
             raise KeepError("a recipe needs its text and its model")
@@ -177,8 +180,10 @@ class RenderRecipe:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
             raise KeepError("the recipe's seed must be a whole number >= 0")
         voice, weights = d.get("voice"), d.get("weights", "")
-        if (voice is not None and not isinstance(voice, str)) or not isinstance(weights, str):
-            raise KeepError("the recipe's voice and weights must be text")
+        if voice is not None and not isinstance(voice, str):
+            raise KeepError("the recipe's voice must be text")
+        if not isinstance(weights, str) or not WEIGHTS_RE.fullmatch(weights):
+            raise KeepError("the recipe lacks the fingerprint of its model's weights (16 hex digits)")
         temperature = d.get("temperature", 1.0)
         if isinstance(temperature, bool) or not isinstance(temperature, int | float):
             raise KeepError("the recipe's temperature must be a number")
@@ -244,24 +249,47 @@ def write_wav_with_recipe(path: str | Path, wave, sample_rate: int, recipe: Rend
     return written
 
 
+def _beside(recipe: RenderRecipe, where: Path) -> RenderRecipe:
+    """``recipe`` with a relative model folder resolved against the folder of the file that held it."""
+    from dataclasses import replace
+
+    from ..model.catalog import list_bundles
+
+    model = Path(recipe.model)
+    if model.is_absolute() or recipe.model in list_bundles():
+        return recipe  # an absolute folder, or a model's name
+    return replace(recipe, model=str((where.parent / model).absolute()))
+
+
 def read_recipe(path: str | Path) -> RenderRecipe:
-    """A recipe from a ``.json`` file, a WAV's comment or the WAV's sidecar; :class:`KeepError` if none."""
+    """A recipe from a ``.json`` file, or from a WAV: its comment, else its sidecar; :class:`KeepError` if none.
+
+    Each file is read once, through the bounded reader; a relative model folder in the recipe is
+    resolved against the folder of the file that holds it.
+    """
     path = Path(path)
     if path.suffix.lower() == ".json":
-        return RenderRecipe.from_dict(_read_json(path, "recipe"))
-    if sidecar(path).is_file():
-        return RenderRecipe.from_dict(_read_json(sidecar(path), "recipe"))
+        return _beside(RenderRecipe.from_dict(_read_json(path, "recipe")), path)
+    import io
+
     import soundfile as sf
 
     try:
-        with sf.SoundFile(str(path)) as f:
+        blob = read_bounded(path, MAX_WAV_BYTES, "WAV with a recipe")
+        with sf.SoundFile(io.BytesIO(blob)) as f:
             comment = f.comment or ""
-    except (OSError, RuntimeError, sf.LibsndfileError) as e:
-        raise KeepError(f"cannot read {path}: {' '.join(str(e).split())[:120]}") from None
+    except FileNotFoundError:
+        raise KeepError(f"recipe not found: {_shown(path)}") from None
+    except OSError as e:
+        raise KeepError(f"cannot read {_shown(path)}: {e.strerror or e}") from None
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise KeepError(f"cannot read {_shown(path)}: {' '.join(str(e).split())[:120]}") from None
+    if not comment.strip() and sidecar(path).exists():  # a recipe too long for the comment lives beside the WAV
+        return _beside(RenderRecipe.from_dict(_read_json(sidecar(path), "recipe")), path)
     try:
-        return RenderRecipe.from_dict(json.loads(comment))
+        return _beside(RenderRecipe.from_dict(json.loads(comment)), path)
     except (json.JSONDecodeError, RecursionError):
-        raise KeepError(f"{path} carries no vaesynth recipe") from None
+        raise KeepError(f"{_shown(path)} carries no vaesynth recipe") from None
 
 
 # --- saved voices -----------------------------------------------------------------------------------
@@ -289,7 +317,7 @@ class SavedVoice:
         if not isinstance(d, dict) or d.get("format") != VOICE_FORMAT or d.get("version") != 1:
             raise KeepError("not a vaesynth voice file")
         name, model = d.get("name"), d.get("model")
-        if not isinstance(name, str) or not NAME_RE.match(name) or not isinstance(model, str) or not model:
+        if not isinstance(name, str) or not is_voice_name(name) or not isinstance(model, str) or not model:
             raise KeepError("a voice needs a short name and its model")
         knobs = _knobs(d.get("knobs"), "a voice's knobs")
         if knobs is None:
@@ -309,43 +337,56 @@ def voices_dir() -> Path:
     return Path(base) / "vaesynth" / "voices"
 
 
-def _voice_path(name: str, folder: Path | None) -> Path:
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise KeepError(f"{str(name)[:40]!r} is not a voice name (letters, digits, space . ' + - ; up to 64)")
+def is_voice_name(name: object) -> bool:
+    """Whether ``name`` can name a saved voice: the whole of it matches :data:`NAME_RE`, and it is no file name."""
+    return isinstance(name, str) and NAME_RE.fullmatch(name) is not None and not name.lower().endswith(".json")
+
+
+def voice_path(name: str, folder: Path | None = None) -> Path:
+    """Where the voice ``name`` is kept; :class:`KeepError` for a name that cannot be a voice's."""
+    if not is_voice_name(name):
+        shown = repr(str(name)[:40])
+        if isinstance(name, str) and name.lower().endswith(".json"):
+            raise KeepError(f"{shown} is a file name; a voice is named without '.json' (--voice-file reads files)")
+        raise KeepError(f"{shown} is not a voice name (letters, digits, space . ' + - ; up to 64)")
     return (folder or voices_dir()) / f"{name}.json"
 
 
 def save_voice(voice: SavedVoice, folder: Path | None = None) -> Path:
     """Write ``voice`` as ``<folder>/<name>.json`` (atomic; replaces a voice of the same name)."""
     SavedVoice.from_dict(voice.to_dict())  # the same checks as on reading
-    return _write_json(_voice_path(voice.name, folder), voice.to_dict())
+    return _write_json(voice_path(voice.name, folder), voice.to_dict())
 
 
 def load_voice(name_or_path: str | Path, folder: Path | None = None) -> SavedVoice:
-    """A saved voice by name (in :func:`voices_dir`) or from a ``.json`` file path."""
-    p = Path(name_or_path)
-    path = p if p.suffix == ".json" or p.is_file() else _voice_path(str(name_or_path), folder)
+    """A saved voice by name (a ``str``: only ever in :func:`voices_dir`) or from a file (a :class:`Path`)."""
+    path = name_or_path if isinstance(name_or_path, Path) else voice_path(name_or_path, folder)
     return SavedVoice.from_dict(_read_json(path, "voice"))
 
 
 def list_voices(folder: Path | None = None) -> list[str]:
-    """Names of the saved voices, sorted."""
+    """Names of the saved voices (``<name>.json`` regular files, or links to them), sorted."""
     folder = folder or voices_dir()
-    return sorted(p.stem for p in folder.glob("*.json") if NAME_RE.match(p.stem)) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.json") if is_voice_name(p.stem) and p.is_file())
 
 
-def rename_voice(old: str, new: str, folder: Path | None = None) -> Path:
-    voice = load_voice(old, folder)
-    target = _voice_path(new, folder)
+def rename_voice(old: str, new: str, folder: Path | None = None, reserved: tuple[str, ...] = ()) -> Path:
+    """Rename the saved voice ``old`` (a name, never a path) to ``new`` (not one of ``reserved``: speakers)."""
+    if new in reserved:
+        raise KeepError(f"{new!r} is a speaker of the voice's model; --voice {new} would choose the speaker")
+    voice = load_voice(str(old), folder)
+    target = voice_path(new, folder)
     if target.exists():
         raise KeepError(f"a voice named {new!r} exists already")
     path = save_voice(SavedVoice(new, voice.model, voice.knobs, voice.temperature, voice.performance), folder)
-    _voice_path(old, folder).unlink()
+    voice_path(old, folder).unlink()
     return path
 
 
 def delete_voice(name: str, folder: Path | None = None) -> None:
-    path = _voice_path(name, folder)
+    path = voice_path(name, folder)
     if not path.is_file():
         raise KeepError(f"no saved voice named {name!r}")
     path.unlink()

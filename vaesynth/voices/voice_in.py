@@ -45,6 +45,8 @@ FULL_SCALE = 0.999  # |sample| at or above this counts as clipped
 MAX_CLIPPED_SHARE = 0.005  # more than 0.5 % of the samples at full scale: clipping
 MAX_SECONDS = 2.0  # longer than this after trimming: not one digit
 MIN_SECONDS = 0.1  # shorter than this after trimming: nothing to analyse
+MAX_FILE_SECONDS = 30.0  # a take file longer than this (by its header) is refused before decoding
+MAX_FILE_BYTES = 64 << 20
 MIN_MARGIN = 0.01  # recognition margin below this: not a digit (calibrated on FSDD, docs/voice_in.md)
 BAND_EDGE_HZ: float | None = 3800.0  # feature bins above this are replaced by the bin below (see take_features)
 BAND_GAP = 0.1  # ... when they lie this far (feature units; 0.1 = 10.5 dB) below that bin on average
@@ -102,12 +104,17 @@ def _read_file(path: Path) -> tuple[np.ndarray, int]:
     """A sound file as float32 ``(n_samples, channels)`` and its rate in Hz; VoiceInError if unreadable."""
     import soundfile as sf
 
-    if not path.is_file():
-        raise VoiceInError(f"no such sound file: {path}")
-    try:
-        wave, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
-        raise VoiceInError(f"{path.name} is not a readable sound file (WAV, FLAC or OGG)") from None
+    from ..sound.safeio import AudioLimitError, read_audio
+
+    try:  # the header is checked before anything is decoded (rate, channels, length)
+        wave, rate = read_audio(path, max_seconds=MAX_FILE_SECONDS, max_bytes=MAX_FILE_BYTES)
+    except FileNotFoundError:
+        raise VoiceInError(f"no such sound file: {path}") from None
+    except AudioLimitError as e:
+        raise VoiceInError(f"{path.name} cannot be a take: {e}") from None
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else "not a readable sound file (WAV, FLAC or OGG)"
+        raise VoiceInError(f"{path.name}: {why}") from None
     return wave, int(rate)
 
 
