@@ -162,6 +162,7 @@ class Synth:
         # the texture stage (vaesynth.model.texture): on when the bundle ships a bank, unless turned off
         self._bank = bundle.texture if texture else None
         self.texture_settings = bundle.texture_settings
+        self._donors = texture_stage.DonorCache(bundle.model, bundle.texture) if bundle.texture is not None else None
         if self._bank is not None:
             self._bank.set_knob_coords(self._knobs.to_knobs(self._bank.digits, self._bank.latents))
 
@@ -252,22 +253,15 @@ class Synth:
         model = self._bundle.model
         bank = self._bank if texture is None or texture else None
         kw = {"texture": False} if bank is not None else {}  # the bank replaces the decoder's noise texture
-        chosen: list[list[int]] = [[] for _ in digits]
-        if bank is not None:  # the donors' smooth output (for the alignment) comes from the same batch
+        chosen = [[] for _ in digits]
+        if bank is not None:
             chosen = texture_stage.choose(bank, self.texture_settings, digits, knobs, z_np, donors)
-            flat = [j for c in chosen for j in c]
-            z = torch.cat([z, torch.from_numpy(bank.latents[flat])])
-            d = torch.cat([d, torch.from_numpy(bank.digits[flat])])
-        b = len(digits)
         warp = {"formant": performance.formant} if performance.moves_formants else {}
-        rows = {"formant": torch.tensor([performance.formant] * b + [1.0] * (len(z) - b))} if warp else {}
-        with torch.inference_mode():  # formants: the voice's rows only (the donors' as the bank holds them)
-            out = model.decode(z, d, **kw, **(rows if len(z) > b else warp))  # valid, f0: as unwarped
-            donor_smooth = out.features[b:].float().numpy()
-            z, d, feats = z[:b], d[:b], out.features[:b].float().numpy()
-            valid = out.valid_logits[:b].float().numpy()
-            lengths = [self.valid_length(v) for v in valid]
-            f0 = out.f0_hz[:b].float().numpy() if out.f0_hz is not None else None
+        with torch.inference_mode():
+            out = model.decode(z, d, **kw, **warp)  # valid, f0: as unwarped
+            feats = out.features.float().numpy()
+            lengths = [self.valid_length(v) for v in out.valid_logits.float().numpy()]
+            f0 = out.f0_hz.float().numpy() if out.f0_hz is not None else None
             if performance.moves_pitch:
                 f0 = np.stack(
                     [performance.map_f0(f, np.arange(len(f)) < n) for f, n in zip(f0, lengths, strict=True)]
@@ -275,6 +269,7 @@ class Synth:
                 feats = model.decode(z, d, teacher_f0=torch.from_numpy(f0), **kw, **warp).features.float().numpy()
         feats = [np.ascontiguousarray(f[:n]) for f, n in zip(feats, lengths, strict=True)]
         if bank is not None:
+            donor_smooth = [self._donors.smooth(j) for c in chosen for j in c]
             feats = texture_stage.apply(bank, self.texture_settings, digits, feats, f0, chosen, donor_smooth)
         return [performance.stretch(f, tempo) for f in feats], chosen
 

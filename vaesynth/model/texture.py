@@ -216,6 +216,34 @@ def textured(
     return np.clip(smooth + settings.gain * add, 0.0, 1.0).astype(np.float32)
 
 
+DONOR_CACHE = 256  # donors whose smooth output a DonorCache keeps (about 30 KB each)
+
+
+class DonorCache:
+    """Each bank utterance's smooth output (``model`` on its latent, trimmed to its residual), for the
+    alignment: decoded alone, so it is the same numbers whatever else is rendered, and kept (the
+    :data:`DONOR_CACHE` most recently used), so that a held donor, a knob turning, costs no decode."""
+
+    def __init__(self, model, bank: TextureBank) -> None:  # noqa: ANN001
+        self.model, self.bank = model, bank
+        self._kept: dict[int, np.ndarray] = {}
+
+    def smooth(self, j: int) -> np.ndarray:
+        """``(n_j, F)`` smooth features of bank utterance ``j``."""
+        kept = self._kept.pop(j, None)
+        if kept is None:
+            import torch
+
+            bank = self.bank
+            with torch.inference_mode():
+                zd, dd = torch.from_numpy(bank.latents[j : j + 1]), torch.from_numpy(bank.digits[j : j + 1])
+                kept = self.model.decode(zd, dd, texture=False).features[0, : bank.length(j)].float().numpy()
+            while len(self._kept) >= DONOR_CACHE:
+                self._kept.pop(next(iter(self._kept)))
+        self._kept[j] = kept  # most recently used last
+        return kept
+
+
 def choose(bank: TextureBank, settings: TextureSettings, digits, knobs, z, donors=None) -> list[list[int]]:  # noqa: ANN001
     """Each digit's donors: ``donors[i]`` (bank indices) where given, checked against the bank and
     the digit; else :meth:`TextureBank.select` for latent ``z[i]`` with knob coordinates ``knobs[i]``."""
@@ -233,7 +261,7 @@ def choose(bank: TextureBank, settings: TextureSettings, digits, knobs, z, donor
 def apply(bank: TextureBank, settings: TextureSettings, digits, feats, f0, chosen, donor_smooth):  # noqa: ANN001
     """The stage on a batch, as :class:`vaesynth.engine.synth.Synth` runs it: ``feats`` the trimmed smooth
     features ``[(n_i, F)]``, ``f0 (B, T)`` Hz or None, ``chosen`` from :func:`choose`, ``donor_smooth``
-    the decoder's smooth output ``(sum k_i, T, F)`` for the donors in that order (for the alignment).
+    the decoder's smooth output ``[(n_j, F)]`` for the donors in that order (:class:`DonorCache`).
     Returns the textured features."""
     out, pos = [], 0
     for i, c in enumerate(chosen):
