@@ -343,6 +343,8 @@ def test_open_and_drop_a_wav_set_the_knobs_and_show_both_spectrograms(
 ):  # noqa: ANN001
     w = make_window()
     panel = ready_panel(qtbot, w)
+    shown: list[str] = []  # every status line, in order (an audio line may come between them)
+    w.statusBar().messageChanged.connect(shown.append)
     # Open WAV…: a 44.1 kHz stereo copy (any rate, any channel count)
     x, sr = sf.read(str(recording("2_theo_1")), dtype="float32")
     path = tmp_path / "two at 44k.wav"
@@ -357,7 +359,12 @@ def test_open_and_drop_a_wav_set_the_knobs_and_show_both_spectrograms(
     assert take.image_db.shape[1] == render.image_db.shape[1] == synths["cvae"].spectral.n_bins
     assert abs(take.duration_s - len(x) / sr) < 0.3  # the take as heard (silence trimmed)
     assert "“2”" in panel.message_text()
-    qtbot.waitUntil(lambda: "“2”" in w.statusBar().currentMessage(), timeout=2000)  # after the render's own line
+
+    def take_line_after_render_line() -> bool:  # the take's line comes back after the render's "Said 2 …"
+        said = [i for i, m in enumerate(shown) if m.startswith("Said 2")]
+        return bool(said) and any("“2”" in m for m in shown[said[-1] + 1 :])
+
+    qtbot.waitUntil(take_line_after_render_line, timeout=WAIT_MS)
     # a drop (the digit told, not recognised: "7" from the combo)
     panel.digit.setCurrentText("7")
     dropped = recording("7_lucas_0")
