@@ -28,6 +28,12 @@ from collections.abc import Iterator
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# personal models (vaesynth-train adapt) of the person running the tests never show in them; a test that
+# makes one points VAESYNTH_USER_MODELS at its own folder
+if "VAESYNTH_USER_MODELS" not in os.environ:
+    import tempfile
+
+    os.environ["VAESYNTH_USER_MODELS"] = os.path.join(tempfile.mkdtemp(prefix="vaesynth-user-models-"), "models")
 
 sys.path.insert(0, os.path.dirname(__file__))  # make `import audio_utils` work under any --import-mode
 

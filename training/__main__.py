@@ -109,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", nargs="+", default=["cvae"], help="bundle names or folders (default: cvae)")
     t.add_argument("--data", help="folder of FSDD recordings")
 
+    ad = sub.add_parser(
+        "adapt", help="learn a person's voice from a folder of takes: a personal model (docs/learn_voice.md)"
+    )
+    ad.add_argument("takes", help="folder of WAV takes, one digit each, named {digit}_*.wav (else recognised)")
+    ad.add_argument("--name", required=True, help="the personal model's name (then --model NAME everywhere)")
+    ad.add_argument("--model", default="cvae", help="the model to adapt (default: cvae)")
+    ad.add_argument("--method", choices=["knobs", "film", "head", "decoder"], help="what adapts (default: decoder)")
+    ad.add_argument("--steps", type=int, help="fine-tuning steps (default 300)")
+    ad.add_argument("--replace", action="store_true", help="replace a personal model of that name")
+    ad.add_argument("--progress", action="store_true", help="print 'progress <fraction> <text>' lines (for the app)")
+
     d = sub.add_parser("download", help="fetch FSDD (pinned release, verified) into the user cache")
     d.add_argument("--dest", help="target folder (default: user cache)")
     return p
@@ -194,13 +205,17 @@ def main(argv: list[str] | None = None) -> int:
             from .texture import texture_cli
 
             texture_cli(args.model, args.data, recipe_for("cvae").texture)
+        elif args.cmd == "adapt":
+            from .adapt import adapt_cli
+
+            adapt_cli(args)
         elif args.cmd == "download":
             from .data import download
 
             print(f"FSDD verified in {download(args.dest)}")
     except (DataError, BundleError, TrainingError) as e:
         print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
+        return 130 if type(e).__name__ == "AdaptCancelled" else 2
     except KeyboardInterrupt as e:
         msg = str(e) or "interrupted; resume with --resume"
         print(f"{PROG}: {msg}", file=sys.stderr)

@@ -20,8 +20,10 @@ Loading validates everything and raises :class:`BundleError` with one readable s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,15 +158,26 @@ class Bundle:
         return "This model was made without a voice map (vaesynth-train annotate adds one)."
 
 
-def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -> Path:
+def save_bundle(
+    bundle: Bundle, folder: str | Path, extra: dict | None = None, base: dict | None = None, keys=None  # noqa: ANN001
+) -> Path:
     """Write ``bundle`` to ``folder`` (each file atomically: temporary file, then rename). Returns the folder.
 
     Temporary files that an earlier, killed write left behind are removed first.
+    ``base`` (a personal model, :mod:`training.adapt`): ``{"model": name or folder, "weights": its
+    fingerprint}`` of the bundle whose weights this one changes; only the model weights named in
+    ``keys`` are stored, the rest come from the base when the bundle is loaded.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model = bundle.model
-    tensors = {f"model.{k}": v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    state = model.state_dict()
+    if base is not None:
+        unknown = set(keys or ()) - set(state)
+        if unknown:
+            raise ValueError(f"not weights of the model: {sorted(unknown)[:3]}")
+        state = {k: v for k, v in state.items() if k in set(keys or ())}
+    tensors = {f"model.{k}": v.detach().to(torch.float16).contiguous() for k, v in state.items()}
     for n in STAT_NAMES:
         tensors[f"stats.{n}"] = getattr(bundle.stats, n).detach().to(torch.float32).contiguous()
     if bundle.stats.has_posteriors:
@@ -179,9 +192,11 @@ def save_bundle(bundle: Bundle, folder: str | Path, extra: dict | None = None) -
         "latent_dim": model.latent_dim,
         "spectral": bundle.spectral.to_dict(),
         "speakers": list(bundle.speakers),
-        **{k: v for k, v in bundle.meta.items() if k not in ("params",)},
+        **{k: v for k, v in bundle.meta.items() if k not in ("params", "base")},
         **(extra or {}),
     }
+    if base is not None:
+        config["base"] = dict(base)
     if bundle.voice_map is not None and "voice_map" not in config:
         config["voice_map"] = bundle.voice_map.to_config()
     if bundle.knob_labels is not None and "knob_labels" not in config:
@@ -290,22 +305,8 @@ def read_config(folder: str | Path) -> dict:
     return config
 
 
-def load_bundle(folder: str | Path) -> Bundle:
-    """Load and validate a bundle folder; raises :class:`BundleError` on any problem.
-
-    A bundle is untrusted input: the config is checked (:func:`read_config`, then the spectral
-    config and the model parameters, type and range) and the model's size is known before any
-    weight is allocated; the weights file's size, tensor types and shapes, and the latent
-    statistics' values are checked before they are used.
-    """
-    folder = Path(folder)
-    config = read_config(folder)
-    try:
-        spectral = SpectralConfig.from_dict(config["spectral"])
-        mconf = config["model"]
-        model = build_model(mconf["type"], spectral, mconf.get("params", {}))
-    except ValueError as e:
-        raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
+def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The tensors of ``folder``'s weights file, size and types checked."""
     wpath = folder / WEIGHTS_FILE
     try:
         os.close(open_regular(wpath))  # a FIFO or device is refused before safetensors maps it
@@ -325,8 +326,89 @@ def load_bundle(folder: str | Path) -> Bundle:
         want = (torch.int64,) if k == "stats.post_digit" else want
         if v.dtype not in want:
             raise BundleError(f"{wpath}: tensor {k[:60]} has type {v.dtype}, expected {want[0]}")
+    return tensors
+
+
+def weights_fingerprint(folder: str | Path) -> str:
+    """The first 16 hex digits of the SHA-256 of a bundle's weights file (which model made a sound;
+    which base a personal model was made from)."""
+    h = hashlib.sha256()
+    with os.fdopen(open_regular(Path(folder) / WEIGHTS_FILE), "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _over_base(folder: Path, config: dict, own: dict, expected: dict) -> dict:
+    """A personal model's whole state: its base's weights, with the ones it stores in their place.
+
+    The base is a shipped (or ``$VAESYNTH_MODELS``) model by name, or a folder; it must be the very
+    one the model was made from (its weights' fingerprint), of the same type and params, and no
+    personal model itself."""
+    from .catalog import is_personal, resolve_model
+
+    where = folder / CONFIG_FILE
+    base = config["base"]
+    if (
+        not isinstance(base, dict)
+        or set(base) != {"model", "weights"}
+        or not isinstance(base["model"], str)
+        or not 0 < len(base["model"]) <= 4096
+        or not isinstance(base["weights"], str)
+        or re.fullmatch(r"[0-9a-f]{16}", base["weights"]) is None
+    ):
+        raise BundleError(f"{where}: 'base' must name a model and its weights' fingerprint")
+    try:
+        base_folder = resolve_model(base["model"])
+    except BundleError:
+        raise BundleError(
+            f"{folder.name} was made from the model {base['model'][:60]!r}, which is not installed"
+        ) from None
+    if base_folder.resolve() == folder.resolve() or is_personal(base_folder):
+        raise BundleError(f"{where}: a personal model's base must be a shipped model")
+    base_config = read_config(base_folder)
+    if "base" in base_config:
+        raise BundleError(f"{where}: a personal model's base must be a shipped model")
+    if base_config["model"] != config["model"] or base_config["spectral"] != config["spectral"]:
+        raise BundleError(f"{folder.name} does not match its base model {base['model'][:60]!r}")
+    try:
+        found = weights_fingerprint(base_folder)
+    except OSError as e:
+        raise BundleError(f"{base_folder / WEIGHTS_FILE} is unusable: {e.strerror or e}") from None
+    if found != base["weights"]:
+        raise BundleError(
+            f"{folder.name} was made from another version of the model {base['model'][:60]!r}: learn the voice again"
+        )
+    state = {k[len("model.") :]: v.float() for k, v in _read_weights(base_folder).items() if k.startswith("model.")}
+    for k, v in own.items():
+        if k not in expected or tuple(v.shape) != expected[k]:
+            raise BundleError(f"{folder / WEIGHTS_FILE} does not match its base: weight {k[:60]} is unexpected")
+        state[k] = v
+    return state
+
+
+def load_bundle(folder: str | Path) -> Bundle:
+    """Load and validate a bundle folder; raises :class:`BundleError` on any problem.
+
+    A bundle is untrusted input: the config is checked (:func:`read_config`, then the spectral
+    config and the model parameters, type and range) and the model's size is known before any
+    weight is allocated; the weights file's size, tensor types and shapes, and the latent
+    statistics' values are checked before they are used.
+    """
+    folder = Path(folder)
+    config = read_config(folder)
+    try:
+        spectral = SpectralConfig.from_dict(config["spectral"])
+        mconf = config["model"]
+        model = build_model(mconf["type"], spectral, mconf.get("params", {}))
+    except ValueError as e:
+        raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
+    wpath = folder / WEIGHTS_FILE
+    tensors = _read_weights(folder)
     state = {k[len("model.") :]: v.float() for k, v in tensors.items() if k.startswith("model.")}
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if "base" in config:  # a personal model: the weights it changes, over its base's
+        state = _over_base(folder, config, state, expected)
     for k in sorted(set(expected) | set(state)):
         if k not in state or k not in expected or tuple(state[k].shape) != expected[k]:
             what = "is missing" if k not in state else "is unexpected" if k not in expected else "has another shape"
@@ -373,7 +455,7 @@ def load_bundle(folder: str | Path) -> Bundle:
         raise BundleError(f"{folder}: {e}") from None
     except ValueError as e:
         raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
-    skip = ("format", "format_version", "spectral", "speakers", "voice_map", "knob_labels", "texture")
+    skip = ("format", "format_version", "spectral", "speakers", "voice_map", "knob_labels", "texture", "base")
     meta = {k: v for k, v in config.items() if k not in skip}
     meta["params"] = config["model"].get("params", {})
     name = config["name"]

@@ -1,19 +1,28 @@
-"""Where models live: the shipped bundles, ``$VAESYNTH_MODELS``, listing them and resolving a name.
+"""Where models live: the shipped bundles, ``$VAESYNTH_MODELS``, personal models; listing and resolving a name.
 
 The one home of "model name or path -> bundle folder". A source checkout keeps the shipped models
 in the top-level ``resources/models``; an installed wheel carries them as package data
 (``vaesynth/resources/models``); ``$VAESYNTH_MODELS`` points at another folder of bundles.
+Personal models (``vaesynth-train adapt``, "Learn my voice") live in the user's data folder,
+:func:`user_models_dir`, and are listed after the shipped ones; they can be renamed and deleted
+(:func:`rename_personal`, :func:`delete_personal`), the shipped ones cannot.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from pathlib import Path
 
 from .bundle import CONFIG_FILE, BundleError
 from .models import MODEL_KINDS
 
 MODELS_ENV = "VAESYNTH_MODELS"  # a folder of bundles that takes precedence over the shipped ones
+USER_MODELS_ENV = "VAESYNTH_USER_MODELS"  # where personal models live (default: the XDG data folder)
+#: a personal model's name: whole names only (fullmatch), no path, no newline, at most 40 characters
+PERSONAL_NAME_RE = re.compile(r"[A-Za-z0-9][\w .'+-]{0,39}")
+STAGING_PREFIX = "."  # folders being written (hidden; never listed, removed by the next write)
 
 
 def resources_dir() -> Path:
@@ -33,12 +42,93 @@ def default_models_dir() -> Path:
     return Path(env).expanduser() if env else resources_dir() / "models"
 
 
-def list_bundles(root: str | Path | None = None) -> dict[str, Path]:
-    """Bundle folders under ``root`` (default: :func:`default_models_dir`), by name, shipped kinds first."""
+def user_models_dir() -> Path:
+    """Where personal models live: ``$VAESYNTH_USER_MODELS``, else ``$XDG_DATA_HOME/vaesynth/models``
+    (``~/.local/share/vaesynth/models``)."""
+    env = os.environ.get(USER_MODELS_ENV, "")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME", "") or str(Path.home() / ".local" / "share")
+    return Path(base) / "vaesynth" / "models"
+
+
+def _bundles_in(root: Path) -> dict[str, Path]:
+    try:
+        return {
+            p.parent.name: p.parent
+            for p in sorted(root.glob(f"*/{CONFIG_FILE}"))
+            if not p.parent.name.startswith(STAGING_PREFIX)
+        }
+    except OSError:  # an unreadable folder lists nothing
+        return {}
+
+
+def list_bundles(root: str | Path | None = None, personal: bool = True) -> dict[str, Path]:
+    """Bundle folders under ``root`` (default: :func:`default_models_dir`), by name, shipped kinds
+    first; then (``personal``) the personal models of :func:`user_models_dir`, by name, except one
+    whose name a model of ``root`` has already."""
     root = Path(root) if root is not None else default_models_dir()
-    found = {p.parent.name: p.parent for p in sorted(root.glob(f"*/{CONFIG_FILE}"))}
+    found = _bundles_in(root)
     order = list(MODEL_KINDS)
-    return dict(sorted(found.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0])))
+    ordered = dict(sorted(found.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0])))
+    if personal:
+        mine = user_models_dir()
+        if mine.resolve() != root.resolve():
+            for name, path in _bundles_in(mine).items():
+                ordered.setdefault(name, path)
+    return ordered
+
+
+def is_personal(folder: str | Path) -> bool:
+    """Whether ``folder`` is a personal model (it lies in :func:`user_models_dir`)."""
+    return Path(folder).resolve().parent == user_models_dir().resolve()
+
+
+def check_personal_name(name: object, root: str | Path | None = None) -> str:
+    """``name`` if it can name a new personal model, else :class:`BundleError` saying why (one sentence)."""
+    if not isinstance(name, str) or PERSONAL_NAME_RE.fullmatch(name) is None:
+        raise BundleError(
+            f"{str(name)[:60]!r} cannot name a model: use 1-40 letters, digits, spaces or . ' + - _ (starting "
+            "with a letter or digit)"
+        )
+    shipped = _bundles_in(Path(root) if root is not None else default_models_dir())
+    if name in shipped or name in MODEL_KINDS:
+        raise BundleError(f"{name!r} is the name of a shipped model: choose another")
+    return name
+
+
+def personal_folder(name: str) -> Path:
+    """The folder of personal model ``name`` (which may not exist yet); ``name`` is checked."""
+    return user_models_dir() / check_personal_name(name)
+
+
+def _existing_personal(name: str) -> Path:
+    folder = user_models_dir() / str(name)
+    if PERSONAL_NAME_RE.fullmatch(str(name)) is None or not (folder / CONFIG_FILE).is_file() or folder.is_symlink():
+        raise BundleError(f"there is no personal model named {str(name)[:60]!r}")
+    return folder
+
+
+def rename_personal(name: str, new_name: str) -> Path:
+    """Rename personal model ``name`` to ``new_name`` (its folder and the name it shows). Returns the new folder."""
+    from .bundle import update_config
+
+    old = _existing_personal(name)
+    new = personal_folder(new_name)
+    if new.exists() or new.is_symlink():
+        raise BundleError(f"a personal model named {new_name!r} exists already")
+    os.rename(old, new)  # same folder: atomic; the old name is gone at once
+    update_config(new, name=new_name, display_name=new_name)
+    return new
+
+
+def delete_personal(name: str) -> None:
+    """Delete personal model ``name`` (never a shipped one). Renamed aside first, so a half-deleted
+    folder is never listed."""
+    folder = _existing_personal(name)
+    trash = folder.with_name(f"{STAGING_PREFIX}deleted-{folder.name}-{os.getpid()}")
+    os.rename(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def resolve_model(model: str | Path | None = None, root: str | Path | None = None) -> Path:

@@ -14,7 +14,6 @@ samples again. Both are untrusted input when read back: every field is type- and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..digits import parse_digits
 from ..engine.performance import Performance
+from ..model.bundle import weights_fingerprint  # noqa: F401  (where recipes' callers find it)
 from ..sound.safeio import atomic_write, read_bounded
 
 if TYPE_CHECKING:
@@ -42,17 +42,6 @@ WEIGHTS_RE = re.compile(r"[0-9a-f]{16}")
 
 class KeepError(ValueError):
     """A saved voice or recipe is missing, unreadable or invalid (one readable sentence)."""
-
-
-def weights_fingerprint(folder: str | Path) -> str:
-    """The first 16 hex digits of the SHA-256 of a bundle's weights (which model made a sound)."""
-    from ..sound.safeio import open_regular
-
-    h = hashlib.sha256()
-    with os.fdopen(open_regular(Path(folder) / "weights.safetensors"), "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def _short_floats(values) -> list[float]:  # noqa: ANN001
