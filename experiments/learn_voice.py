@@ -24,6 +24,7 @@ by the base model's scale search (:func:`vaesynth.voices.voice_norm.estimate_sca
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 import tempfile
 import time
@@ -40,10 +41,11 @@ from common import plain_parser  # noqa: E402
 from voice_sets import shift  # noqa: E402
 
 from training.adapt import AdaptSettings, adapt  # noqa: E402
+from training.data import LoadReport, read_wav  # noqa: E402
 from training.evaluate import predict, train_classifier  # noqa: E402
-from training.judges import Judges, fresh_voices  # noqa: E402
+from training.judges import Judges, fresh_voices, two_sample_accuracy  # noqa: E402
 from vaesynth.digits import N_DIGITS  # noqa: E402
-from vaesynth.dsp.spectral import resample, wave_to_features  # noqa: E402
+from vaesynth.dsp.spectral import normalize_peak, resample, trim_silence, wave_to_features  # noqa: E402
 from vaesynth.engine.synth import Synth  # noqa: E402
 from vaesynth.model.bundle import load_bundle  # noqa: E402
 from vaesynth.voices.voice_in import VoiceInError, load_full  # noqa: E402
@@ -112,12 +114,28 @@ def pitch_and_scale(base: Synth, waves: list[np.ndarray], rate: int, n: int = 40
     return {"f0_hz": float(np.median(f0s)), "scale": float(np.median(scales)), "n": len(scales)}
 
 
-def judge(judges: Judges, probe, waves, digits, target: int) -> dict:  # noqa: ANN001
+def speaker_side(judges: Judges, data: Path, speaker: str, exclude: list[Path], per_digit: int, seed: int):  # noqa: ANN201
+    """The held-out speaker's real recordings that the adaptation did not see, ``per_digit`` per digit
+    (drawn with ``seed``), analysed like the judges' real side: what "sounds like them" means."""
+    rng = np.random.default_rng(seed + 1)
+    cfg, report, waves, digits = judges.cfg, LoadReport(), [], []
+    seen = {p.name for p in exclude}
+    for d in range(N_DIGITS):
+        names = [f"{d}_{speaker}_{i}.wav" for i in range(50) if f"{d}_{speaker}_{i}.wav" not in seen]
+        for n in rng.choice(names, min(per_digit, len(names)), replace=False):
+            waves.append(trim_silence(normalize_peak(read_wav(data / n, cfg, report), cfg), cfg))
+            digits.append(d)
+    return judges.side(waves, np.array(digits))
+
+
+def judge(judges: Judges, probe, waves, digits, target: int, real_s=None) -> dict:  # noqa: ANN001
     side = judges.side(waves, digits)
     res = judges.compare(side)
+    vs_speaker = two_sample_accuracy(side.ts, real_s.ts, seed=judges.seed) if real_s is not None else None
     return {
         "speaker": speaker_share(probe, waves, judges.cfg, target),
         "acc_judge": res["acc_judge"],
+        "two_sample_vs_speaker": vs_speaker,
         "two_sample": res["two_sample"],
         "two_sample_embedding_only": res["two_sample_embedding_only"],
         "fid_ratio": res["fid_ratio"],
@@ -136,17 +154,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-references", action="store_true", help="skip the base and voice-in rows")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--judges-cache", help="keep the built judges in this file (pickle) and reuse them")
     args = p.parse_args(argv)
     data = Path(args.data)
     t0 = time.perf_counter()
-    judges = Judges(data)
+    cache = Path(args.judges_cache) if args.judges_cache else None
+    if cache is not None and cache.is_file():
+        with cache.open("rb") as f:
+            judges = pickle.load(f)  # noqa: S301 - our own cache file
+    else:
+        judges = Judges(data)
+        if cache is not None:
+            with cache.open("wb") as f:
+                pickle.dump(judges, f)
     probe = train_classifier(judges.train, "speaker")
     target = judges.train.speakers.index(args.speaker)
     print(f"judges ready in {time.perf_counter() - t0:.0f} s; speaker probe on real test: "
           f"{float((predict(probe, judges.test.features) == judges.test.speaker).mean()):.3f}")  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="learn-voice-"))
     takes = work / "takes"
-    write_takes(pick_takes(data, args.speaker, TAKES_PER_DIGIT, args.seed), takes, args.shift)
+    picked = pick_takes(data, args.speaker, TAKES_PER_DIGIT, args.seed)
+    write_takes(picked, takes, args.shift)
+    real_s = speaker_side(judges, data, args.speaker, picked, args.per_digit, args.seed)
     rate = 16000 if args.shift else 8000
     base = Synth.from_path(args.base, torch_threads=None)
     rows: dict[str, dict] = {}
@@ -156,12 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         print("takes", rows["takes"])
     if not args.no_references:
         waves, digits = fresh_voices(base.bundle, args.per_digit, args.seed)
-        rows["base"] = judge(judges, probe, waves, digits, target)
+        rows["base"] = judge(judges, probe, waves, digits, target, real_s)
         if args.shift:
             rows["base"].update(pitch_and_scale(base, waves, 8000))
         print("base", rows["base"])
         waves, digits = voice_in_renders(base, takes, args.per_digit, args.seed)
-        rows["voice-in (one take)"] = judge(judges, probe, waves, digits, target)
+        rows["voice-in (one take)"] = judge(judges, probe, waves, digits, target, real_s)
         if args.shift:
             rows["voice-in (one take)"].update(pitch_and_scale(base, waves, 8000))
         print("voice-in", rows["voice-in (one take)"])
@@ -177,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - t1
         bundle = load_bundle(folder)
         waves, digits = fresh_voices(bundle, args.per_digit, args.seed)
-        row = judge(judges, probe, waves, digits, target)
+        row = judge(judges, probe, waves, digits, target, real_s)
         row["adapt_seconds"] = round(seconds, 1)
         row["bundle_mb"] = round(sum(f.stat().st_size for f in folder.iterdir()) / 2**20, 2)
         if args.shift:

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from training.__main__ import main as train_main
-from training.adapt import AdaptCancelled, AdaptError, AdaptSettings, Take, adapt, check_takes
+from training.adapt import AdaptCancelled, AdaptSettings, Take, adapt, check_takes
 from vaesynth.cli.cli import main as app_main
 from vaesynth.model.bundle import BundleError, load_bundle, weights_fingerprint
 from vaesynth.model.catalog import (
@@ -115,7 +115,7 @@ def test_a_personal_model_is_listed_after_the_shipped_ones_and_works_with_model(
         (lambda f: f.mkdir(), "holds no WAV takes"),
     ],
 )
-def test_takes_that_cannot_make_a_voice_are_one_line_and_make_nothing(make, expected, tmp_path, user_dir, capsys) -> None:  # noqa: ANN001
+def test_takes_that_cannot_make_a_voice_are_one_line(make, expected, tmp_path, user_dir, capsys) -> None:  # noqa: ANN001
     takes = tmp_path / "takes"
     make(takes)
     assert train_main(["adapt", str(takes), "--name", "Bo", *TINY]) == 2
@@ -252,7 +252,11 @@ def test_a_personal_bundle_with_a_wrong_base_is_refused(made, tmp_path, monkeypa
 def test_a_personal_bundle_cannot_be_its_own_or_another_personal_models_base(made, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     folder = _copy_made(made, tmp_path, monkeypatch)
     shutil.copytree(folder, folder.with_name("Other"))
-    _edit_config(folder, base={"model": "Other", "weights": weights_fingerprint(folder.with_name("Other"))})
+    other = folder.with_name("Other")
+    _edit_config(folder, base={"model": "Other", "weights": weights_fingerprint(other)})
+    with pytest.raises(BundleError, match="which is not installed"):  # names are looked up among shipped models
+        load_bundle(folder)
+    _edit_config(folder, base={"model": str(other), "weights": weights_fingerprint(other)})
     with pytest.raises(BundleError, match="base must be a shipped model"):
         load_bundle(folder)
     _edit_config(folder, base={"model": str(folder), "weights": weights_fingerprint(folder)})

@@ -20,48 +20,46 @@ Loading validates everything and raises :class:`BundleError` with one readable s
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from ..digits import N_DIGITS
 from ..dsp.spectral import SpectralConfig
-from ..sound.safeio import TMP_PREFIX, TMP_SUFFIX, atomic_write, open_regular, read_bounded, remove_stale_temporaries
+from ..sound.safeio import TMP_PREFIX, TMP_SUFFIX, atomic_write, read_bounded, remove_stale_temporaries
 from .annotations import MapPlane, parse_knob_labels
+from .files import (  # noqa: F401  (CONFIG_FILE, WEIGHTS_FILE, BundleError, weights_fingerprint: imported from here too)
+    CONFIG_FILE,
+    MAX_WEIGHTS_BYTES,
+    MODEL_DTYPES,
+    WEIGHTS_FILE,
+    BundleError,
+    locate_base,
+    read_weights,
+    weights_fingerprint,
+)
 from .models import VAE, build_model
 from .texture import TextureSettings
 from .texture_bank import BANK_FILE, BankError, TextureBank, load_bank, save_bank
 
 FORMAT = "vaesynth-bundle"
 FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "weights.safetensors"
 STAT_NAMES = ("digit_mean", "digit_chol", "speaker_mean", "speaker_digit_mean")
 # Bounds that keep a hostile bundle from driving allocations or arithmetic off the rails.
 MAX_CONFIG_BYTES = 1 << 20  # config.json
-MAX_WEIGHTS_BYTES = 256 << 20  # weights.safetensors
 MAX_JSON_DEPTH = 32
 MAX_SPEAKERS = 256
 MAX_POSTERIORS = 200_000
 STAT_LIMIT = 1e3  # |latent statistics| (latents live within a few units of 0)
 MIN_CHOL_DIAG = 1e-4  # a digit's knob axes must not collapse (the knob <-> latent map stays invertible)
-MODEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 # Temporary files of bundle writes: ours, and the fixed names older versions used (never other *.tmp
 # files: a bundle may be written into a folder that holds the user's own).
 STALE_PATTERNS = (f"{TMP_PREFIX}*{TMP_SUFFIX}", f"{WEIGHTS_FILE}.tmp", f"{CONFIG_FILE}.tmp", f"{CONFIG_FILE}.*.tmp")
 POSTERIOR_NAMES = ("post_mu", "post_var", "post_digit")
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")  # reorder text
-
-
-class BundleError(Exception):
-    """A model bundle is missing, unreadable or inconsistent."""
 
 
 @dataclass
@@ -305,81 +303,17 @@ def read_config(folder: str | Path) -> dict:
     return config
 
 
-def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
-    """The tensors of ``folder``'s weights file, size and types checked."""
-    wpath = folder / WEIGHTS_FILE
-    try:
-        os.close(open_regular(wpath))  # a FIFO or device is refused before safetensors maps it
-        size = wpath.stat().st_size
-    except FileNotFoundError:
-        raise BundleError(f"{folder} is not a complete bundle: {WEIGHTS_FILE} is missing") from None
-    except OSError as e:
-        raise BundleError(f"{wpath} is unusable: {e.strerror or e}") from None
-    if size > MAX_WEIGHTS_BYTES:
-        raise BundleError(f"{wpath} is too large ({size >> 20} MB, at most {MAX_WEIGHTS_BYTES >> 20})")
-    try:
-        tensors = load_file(str(wpath))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise BundleError(f"{wpath} is corrupt: {' '.join(str(e).split())[:200]}") from None
-    for k, v in tensors.items():
-        want = MODEL_DTYPES if k.startswith("model.") else (torch.float32,)
-        want = (torch.int64,) if k == "stats.post_digit" else want
-        if v.dtype not in want:
-            raise BundleError(f"{wpath}: tensor {k[:60]} has type {v.dtype}, expected {want[0]}")
-    return tensors
-
-
-def weights_fingerprint(folder: str | Path) -> str:
-    """The first 16 hex digits of the SHA-256 of a bundle's weights file (which model made a sound;
-    which base a personal model was made from)."""
-    h = hashlib.sha256()
-    with os.fdopen(open_regular(Path(folder) / WEIGHTS_FILE), "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
-
-
 def _over_base(folder: Path, config: dict, own: dict, expected: dict) -> dict:
-    """A personal model's whole state: its base's weights, with the ones it stores in their place.
-
-    The base is a shipped (or ``$VAESYNTH_MODELS``) model by name, or a folder; it must be the very
-    one the model was made from (its weights' fingerprint), of the same type and params, and no
+    """A personal model's whole state: its base's weights (:func:`.files.locate_base`), with the ones
+    it stores in their place; the base must be of the same type, params and features, and no
     personal model itself."""
-    from .catalog import is_personal, resolve_model
-
-    where = folder / CONFIG_FILE
-    base = config["base"]
-    if (
-        not isinstance(base, dict)
-        or set(base) != {"model", "weights"}
-        or not isinstance(base["model"], str)
-        or not 0 < len(base["model"]) <= 4096
-        or not isinstance(base["weights"], str)
-        or re.fullmatch(r"[0-9a-f]{16}", base["weights"]) is None
-    ):
-        raise BundleError(f"{where}: 'base' must name a model and its weights' fingerprint")
-    try:
-        base_folder = resolve_model(base["model"])
-    except BundleError:
-        raise BundleError(
-            f"{folder.name} was made from the model {base['model'][:60]!r}, which is not installed"
-        ) from None
-    if base_folder.resolve() == folder.resolve() or is_personal(base_folder):
-        raise BundleError(f"{where}: a personal model's base must be a shipped model")
+    base_folder = locate_base(folder, config["base"])
     base_config = read_config(base_folder)
     if "base" in base_config:
-        raise BundleError(f"{where}: a personal model's base must be a shipped model")
+        raise BundleError(f"{folder / CONFIG_FILE}: a personal model's base must be a shipped model")
     if base_config["model"] != config["model"] or base_config["spectral"] != config["spectral"]:
-        raise BundleError(f"{folder.name} does not match its base model {base['model'][:60]!r}")
-    try:
-        found = weights_fingerprint(base_folder)
-    except OSError as e:
-        raise BundleError(f"{base_folder / WEIGHTS_FILE} is unusable: {e.strerror or e}") from None
-    if found != base["weights"]:
-        raise BundleError(
-            f"{folder.name} was made from another version of the model {base['model'][:60]!r}: learn the voice again"
-        )
-    state = {k[len("model.") :]: v.float() for k, v in _read_weights(base_folder).items() if k.startswith("model.")}
+        raise BundleError(f"{folder.name} does not match its base model {config['base']['model'][:60]!r}")
+    state = {k[len("model.") :]: v.float() for k, v in read_weights(base_folder).items() if k.startswith("model.")}
     for k, v in own.items():
         if k not in expected or tuple(v.shape) != expected[k]:
             raise BundleError(f"{folder / WEIGHTS_FILE} does not match its base: weight {k[:60]} is unexpected")
@@ -404,7 +338,7 @@ def load_bundle(folder: str | Path) -> Bundle:
     except ValueError as e:
         raise BundleError(f"{folder / CONFIG_FILE} is invalid: {e}") from None
     wpath = folder / WEIGHTS_FILE
-    tensors = _read_weights(folder)
+    tensors = read_weights(folder)
     state = {k[len("model.") :]: v.float() for k, v in tensors.items() if k.startswith("model.")}
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if "base" in config:  # a personal model: the weights it changes, over its base's

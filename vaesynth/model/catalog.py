@@ -15,52 +15,23 @@ import re
 import shutil
 from pathlib import Path
 
-from .bundle import CONFIG_FILE, BundleError
+from .bundle import update_config
+from .files import (  # noqa: F401  (the places are imported from here too)
+    CONFIG_FILE,
+    MODELS_ENV,
+    STAGING_PREFIX,
+    USER_MODELS_ENV,
+    BundleError,
+    bundles_in,
+    default_models_dir,
+    is_personal,
+    resources_dir,
+    user_models_dir,
+)
 from .models import MODEL_KINDS
 
-MODELS_ENV = "VAESYNTH_MODELS"  # a folder of bundles that takes precedence over the shipped ones
-USER_MODELS_ENV = "VAESYNTH_USER_MODELS"  # where personal models live (default: the XDG data folder)
 #: a personal model's name: whole names only (fullmatch), no path, no newline, at most 40 characters
 PERSONAL_NAME_RE = re.compile(r"[A-Za-z0-9][\w .'+-]{0,39}")
-STAGING_PREFIX = "."  # folders being written (hidden; never listed, removed by the next write)
-
-
-def resources_dir() -> Path:
-    """The shipped ``resources/`` folder.
-
-    Installed from a wheel it is package data (``vaesynth/resources``); in a source checkout it
-    is the top-level ``resources/`` next to the ``vaesynth`` package.
-    """
-    here = Path(__file__).resolve().parents[1]
-    installed = here / "resources"
-    return installed if (installed / "models").is_dir() else here.parent / "resources"
-
-
-def default_models_dir() -> Path:
-    """Where models are looked up: ``$VAESYNTH_MODELS`` if set, else the shipped ``resources/models``."""
-    env = os.environ.get(MODELS_ENV, "")
-    return Path(env).expanduser() if env else resources_dir() / "models"
-
-
-def user_models_dir() -> Path:
-    """Where personal models live: ``$VAESYNTH_USER_MODELS``, else ``$XDG_DATA_HOME/vaesynth/models``
-    (``~/.local/share/vaesynth/models``)."""
-    env = os.environ.get(USER_MODELS_ENV, "")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME", "") or str(Path.home() / ".local" / "share")
-    return Path(base) / "vaesynth" / "models"
-
-
-def _bundles_in(root: Path) -> dict[str, Path]:
-    try:
-        return {
-            p.parent.name: p.parent
-            for p in sorted(root.glob(f"*/{CONFIG_FILE}"))
-            if not p.parent.name.startswith(STAGING_PREFIX)
-        }
-    except OSError:  # an unreadable folder lists nothing
-        return {}
 
 
 def list_bundles(root: str | Path | None = None, personal: bool = True) -> dict[str, Path]:
@@ -68,20 +39,15 @@ def list_bundles(root: str | Path | None = None, personal: bool = True) -> dict[
     first; then (``personal``) the personal models of :func:`user_models_dir`, by name, except one
     whose name a model of ``root`` has already."""
     root = Path(root) if root is not None else default_models_dir()
-    found = _bundles_in(root)
+    found = bundles_in(root)
     order = list(MODEL_KINDS)
     ordered = dict(sorted(found.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0])))
     if personal:
         mine = user_models_dir()
         if mine.resolve() != root.resolve():
-            for name, path in _bundles_in(mine).items():
+            for name, path in bundles_in(mine).items():
                 ordered.setdefault(name, path)
     return ordered
-
-
-def is_personal(folder: str | Path) -> bool:
-    """Whether ``folder`` is a personal model (it lies in :func:`user_models_dir`)."""
-    return Path(folder).resolve().parent == user_models_dir().resolve()
 
 
 def check_personal_name(name: object, root: str | Path | None = None) -> str:
@@ -91,7 +57,7 @@ def check_personal_name(name: object, root: str | Path | None = None) -> str:
             f"{str(name)[:60]!r} cannot name a model: use 1-40 letters, digits, spaces or . ' + - _ (starting "
             "with a letter or digit)"
         )
-    shipped = _bundles_in(Path(root) if root is not None else default_models_dir())
+    shipped = bundles_in(Path(root) if root is not None else default_models_dir())
     if name in shipped or name in MODEL_KINDS:
         raise BundleError(f"{name!r} is the name of a shipped model: choose another")
     return name
@@ -111,8 +77,6 @@ def _existing_personal(name: str) -> Path:
 
 def rename_personal(name: str, new_name: str) -> Path:
     """Rename personal model ``name`` to ``new_name`` (its folder and the name it shows). Returns the new folder."""
-    from .bundle import update_config
-
     old = _existing_personal(name)
     new = personal_folder(new_name)
     if new.exists() or new.is_symlink():
