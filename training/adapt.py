@@ -65,13 +65,16 @@ class AdaptSettings:
     """How a voice is learnt. ``method``: which weights change (:data:`METHODS`); ``steps`` of AdamW
     at ``lr`` (cosine decay) on all takes at once; ``prior``: weight of the L2 pull towards the base
     weights (summed squared difference); ``spread``: the knobs' reach about the person's voice (the
-    base's per-digit spread times this); ``texture``: build a bank of the person's own residuals."""
+    base's per-digit spread times this); ``post_var``: the stored takes' posterior variances times this
+    (how far a fresh voice strays from the take it is drawn from); ``texture``: build a bank of the
+    person's own residuals."""
 
     method: str = "decoder"
     steps: int = 300
     lr: float = 1e-3
     prior: float = 10.0
     spread: float = 0.5
+    post_var: float = 1.0
     texture: bool = True
     seed: int = 0
 
@@ -80,7 +83,7 @@ class AdaptSettings:
             raise ConfigError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 0 <= self.steps <= 100_000:
             raise ConfigError(f"steps must be a whole number in 0..100000, got {self.steps!r}")
-        for name, lo, hi in (("lr", 1e-6, 1.0), ("prior", 0.0, 1e6), ("spread", 0.01, 2.0)):
+        for name, lo, hi in (("lr", 1e-6, 1.0), ("prior", 0.0, 1e6), ("spread", 0.01, 2.0), ("post_var", 0.0, 4.0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
                 raise ConfigError(f"{name} must be a number in {lo:g}..{hi:g}, got {v!r}")
@@ -286,7 +289,9 @@ def make_personal(
 
     model, names, report = adapt_weights(base, ds, settings, progress, cancel)
     mu, var = encode_posteriors(model, ds)  # the encoder is the base's: the same latents as in training
-    stats = personal_stats(base, mu.astype(np.float64), var.astype(np.float64), ds.digit, settings.spread)
+    stats = personal_stats(
+        base, mu.astype(np.float64), settings.post_var * var.astype(np.float64), ds.digit, settings.spread
+    )
     meta = {
         "display_name": name,
         "params": base.meta.get("params", {}),
