@@ -149,10 +149,16 @@ def test_selection_excludes_the_anchor_and_takes_the_digits_nearest():
         assert donors == sorted(others, key=dist.get)[:3]
 
 
-def test_selection_refuses_when_every_donor_is_too_close():
-    bank = small_bank(n_per_digit=1)
-    with pytest.raises(BankError, match="too close"):
-        bank.select(0, bank.latents[0], None, k=1, typical=6.0)
+def test_when_every_donor_is_too_close_the_least_close_are_used():
+    bank = small_bank(n_per_digit=1)  # one utterance per digit: a draw from it always holds it
+    only = int(np.flatnonzero(bank.digits == 0)[0])
+    assert bank.select(0, bank.latents[only], None, k=1, typical=6.0) == [only]
+    bank = small_bank(n_per_digit=3)
+    rows = np.flatnonzero(bank.digits == 0)
+    z = bank.latents[rows].mean(0)
+    maha = (((bank.latents[rows] - z) ** 2) / bank.variances[rows]).sum(1)
+    picked = bank.select(0, z, None, k=2, typical=1e6)  # nothing is far enough at this threshold
+    assert picked == [int(i) for i in rows[np.argsort(-maha)[:2]]]
 
 
 def test_dtw_recovers_a_known_time_warp():

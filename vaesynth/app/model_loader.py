@@ -47,6 +47,8 @@ class ModelLoader(QObject):
         self._settings = settings
         self._requested = requested
         self._tried: set[str] = set()  # bundles that failed to load while no model was in use
+        self._root: str | None = None
+        self._after_list: list[str | None] = []  # per list asked for: None (the first: choose a model) or what to load
         self.info: ModelInfo | None = None
         self.loading_path: str | None = None
         engine.models_listed.connect(self._on_listed)
@@ -61,7 +63,15 @@ class ModelLoader(QObject):
 
     def list_models(self, root: str | None) -> None:
         """List the bundles under ``root`` (default: the shipped ones), then load the first model."""
+        self._root = root
+        self._after_list.append(None)
         self._engine.list_models(root)
+
+    def relist(self, then: str | Path | None = None) -> None:
+        """List the bundles again (a personal model was made, renamed or deleted) and keep the model in
+        use; ``then``: a bundle folder to load once the list is in."""
+        self._after_list.append(str(then) if then else "")
+        self._engine.list_models(self._root)
 
     def load(self, path: str | Path) -> None:
         """Load the bundle at ``path`` off the GUI thread."""
@@ -74,6 +84,11 @@ class ModelLoader(QObject):
         s = self._settings
         self._picker.set_entries(with_opened([e for e in entries if e.path], s.opened_models() if s else []))
         self.listed.emit(self._picker.entries)
+        then = self._after_list.pop(0) if self._after_list else None
+        if then is not None:  # a list asked for again: the model in use stays unless told otherwise
+            if then:
+                self.load(then)
+            return
         target = initial_model(self._picker.entries, self._requested, s.model_path if s else None)
         if target:
             self.load(target)

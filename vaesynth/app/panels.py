@@ -251,7 +251,7 @@ class CentralView(QWidget):
         self.keys.keypad.pass_digits_through(self.knob_panel.temperature)
         vin = self.voice_in
         for box in (*self.morph.pickers, self.voice_map.colour_by, self.midi.ports, vin.devices, vin.digit,
-                    *self.performance.spins()):  # fmt: skip
+                    vin.learn.per_digit, vin.learn.personal, *self.performance.spins()):  # fmt: skip
             self.keys.keypad.pass_digits_through(box)
 
     def show_model(self, info: ModelInfo, saved_knobs: list[float]) -> None:

@@ -12,7 +12,8 @@ saved voices use: a held, custom voice), sets Pitch and Formants to the take's p
 voice; the estimated pitch and size are shown beside the take, and the take and that
 re-synthesis are shown one over the other. A bad take (silence, clipping, too long, not a digit,
 an unreadable file, no or a failing input device) is one sentence in the panel and the status
-bar, and changes nothing else.
+bar, and changes nothing else. The tab's "Learn my voice" page has its own controller,
+:class:`~vaesynth.app.learn_voice_control.LearnVoiceController` (:attr:`VoiceInController.learn`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from .engine import Engine, message
+from .learn_voice_control import LearnVoiceController
 from .messages import ModelInfo, Origin, RenderResult, TakeRequest, TakeResult
 from .model_loader import ModelLoader
 from .playback import PlaybackController
@@ -93,6 +95,7 @@ class VoiceInController(QObject):
         panel.record_requested.connect(self.record)
         panel.file_chosen.connect(self.open_file)
         panel.compare_requested.connect(self.compare)
+        self.learn = LearnVoiceController(panel.learn, panel, engine, models, status, self)  # "Learn my voice"
         QTimer.singleShot(0, self.start)  # once the window is up
 
     # --- devices and model ---------------------------------------------------------------------
@@ -124,7 +127,7 @@ class VoiceInController(QObject):
 
     def record(self) -> None:
         """Record :data:`TAKE_S` seconds from the chosen input in a thread of its own."""
-        if self.busy or self.info is None:
+        if self.busy or self.info is None or self.learn.busy:
             return
         self.recording = True
         self.panel.set_busy(True, f"Recording {TAKE_S:g} s: say one digit now…")
@@ -250,5 +253,6 @@ class VoiceInController(QObject):
         self._status("A: your take, then B: the model in its voice.")
 
     def close(self) -> None:
-        """Stop listening (a recording still running ends on its own and is dropped)."""
+        """Stop listening (a recording still running ends on its own and is dropped) and learning."""
         self._closed = True
+        self.learn.close()

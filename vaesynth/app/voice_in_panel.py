@@ -7,8 +7,9 @@ estimated pitch and size, and
 on one frequency axis and colour scale, in the order the A/B button plays them (the main
 spectrogram shows the re-synthesis too, but moves on with the next key press; this pair stays).
 Side by side rather than one over the other: at 1024x640 the tab has about 70 px for it, and two
-rows there were too thin to read. No recording, no
-analysis here: :class:`~vaesynth.app.voice_in_control.VoiceInController` does that.
+rows there were too thin to read. **Learn my voice…** turns the tab's page (under the input device
+and meter, which both pages use) to :class:`~vaesynth.app.learn_voice_panel.LearnVoicePanel`. No
+recording, no analysis here: :class:`~vaesynth.app.voice_in_control.VoiceInController` does that.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from vaesynth.engine.performance import Performance
 
+from .learn_voice_panel import LearnVoicePanel
 from .pickers import device_choices
 from .spectrogram import COLORMAP
 from .theme import ACCENT, MUTED, PLOT_BACKGROUND
@@ -174,6 +177,9 @@ class VoiceInPanel(QWidget):
         self.estimate.setVisible(False)
         self.comparison = TakeComparison()
         self.comparison.setToolTip("Your take (left) and the model's re-synthesis of it in your voice (right)")
+        self.learn_button = QPushButton("&Learn my voice…")
+        self.learn_button.setToolTip("Record each digit a few times and make a model that speaks in your voice")
+        self.learn = LearnVoicePanel()
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Input"))
@@ -185,14 +191,28 @@ class VoiceInPanel(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(QLabel("Digit"))
         buttons.addWidget(self.digit)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.learn_button)
+        bottom.addStretch(1)
+        bottom.addWidget(self.compare)
+        self.take_page = QWidget()
+        page = QVBoxLayout(self.take_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.setSpacing(4)
+        page.addLayout(buttons)
+        page.addWidget(self.message)
+        page.addWidget(self.estimate)
+        page.addWidget(self.comparison, 1)
+        page.addLayout(bottom)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.take_page)
+        self.pages.addWidget(self.learn)
         lay = QVBoxLayout(self)
         lay.setSpacing(4)
         lay.addLayout(top)
-        lay.addLayout(buttons)
-        lay.addWidget(self.message)
-        lay.addWidget(self.estimate)
-        lay.addWidget(self.comparison, 1)
-        lay.addWidget(self.compare, 0, Qt.AlignmentFlag.AlignRight)
+        lay.addWidget(self.pages, 1)
+        self.learn_button.clicked.connect(lambda: self.show_learn(True))
+        self.learn.close_requested.connect(lambda: self.show_learn(False))
         self.record.clicked.connect(self.record_requested)
         self.open.clicked.connect(self._ask_file)
         self.compare.clicked.connect(self.compare_requested)
@@ -222,6 +242,18 @@ class VoiceInPanel(QWidget):
         if unavailable:
             self.show_message(unavailable, error=True)
         self._update()
+
+    def has_input(self) -> bool:
+        """Whether there is an input device to record from."""
+        return self._can_record
+
+    def show_learn(self, on: bool) -> None:
+        """Turn to the "Learn my voice" page (``on``) or back to the take page."""
+        self.pages.setCurrentWidget(self.learn if on else self.take_page)
+        if not on:
+            self.learn_button.setFocus()
+        elif self.learn.in_setup():
+            self.learn.name.setFocus()
 
     def device(self) -> int | None:
         """The chosen PortAudio input index (``None``: the system default)."""
@@ -261,6 +293,7 @@ class VoiceInPanel(QWidget):
         self.record.setEnabled(usable and self._can_record)
         self.open.setEnabled(usable)
         self.digit.setEnabled(not self._busy)
+        self.learn_button.setEnabled(not self._busy)
         why = NEEDS_CVAE if needs_digit and self._ready else ""
         self.record.setToolTip(why or (RECORD_TIP if self._can_record else self.devices.toolTip()))
         self.open.setToolTip(why or OPEN_TIP)
@@ -315,7 +348,7 @@ class VoiceInPanel(QWidget):
             self.file_chosen.emit(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
-        if file_of(event) is not None:
+        if file_of(event) is not None and self.pages.currentWidget() is self.take_page:
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)

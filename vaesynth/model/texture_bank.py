@@ -112,7 +112,9 @@ class TextureBank:
         Distance: Euclidean in knob space when :meth:`set_knob_coords` was called (else latent
         space). Excluded: every utterance whose posterior holds ``z`` as a typical draw (squared
         Mahalanobis distance below ``D + typical * sqrt(2 D)``), i.e. the anchor of a fresh draw
-        and anything as close. Raises :class:`BankError` when the digit has no donor left.
+        and anything as close; but when that leaves none (a bank of very few takes: a personal model
+        learnt from one take per digit), the least close of them are used, farthest first, rather
+        than no texture. Raises :class:`BankError` when the bank holds no utterance of the digit.
         """
         rows = self._by_digit[int(digit)]
         if rows.size == 0:
@@ -121,8 +123,8 @@ class TextureBank:
         dim = z.shape[-1]
         maha = (((self.latents[rows] - z) ** 2) / self.variances[rows]).sum(1)
         keep = maha >= dim + typical * math.sqrt(2 * dim)
-        if not keep.any():
-            raise BankError(f"every texture of digit {digit} is too close to this voice")
+        if not keep.any():  # all hold z: the least close, farthest first
+            return [int(i) for i in rows[np.argsort(-maha, kind="stable")[:k]]]
         rows = rows[keep]
         if self._knob_coords is not None and u is not None:
             dist = ((self._knob_coords[rows] - np.asarray(u, np.float64)) ** 2).sum(1)
