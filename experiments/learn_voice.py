@@ -115,13 +115,14 @@ def pitch_and_scale(base: Synth, waves: list[np.ndarray], rate: int, n: int = 40
 
 
 def speaker_side(judges: Judges, data: Path, speaker: str, exclude: list[Path], per_digit: int, seed: int):  # noqa: ANN201
-    """The held-out speaker's real recordings that the adaptation did not see, ``per_digit`` per digit
-    (drawn with ``seed``), analysed like the judges' real side: what "sounds like them" means."""
+    """The held-out speaker's real training-split recordings that the adaptation did not see (the test
+    split is the judges' real side), ``per_digit`` per digit (drawn with ``seed``), analysed like the
+    judges' real side: what "sounds like them" means."""
     rng = np.random.default_rng(seed + 1)
     cfg, report, waves, digits = judges.cfg, LoadReport(), [], []
     seen = {p.name for p in exclude}
     for d in range(N_DIGITS):
-        names = [f"{d}_{speaker}_{i}.wav" for i in range(50) if f"{d}_{speaker}_{i}.wav" not in seen]
+        names = [f"{d}_{speaker}_{i}.wav" for i in range(5, 50) if f"{d}_{speaker}_{i}.wav" not in seen]
         for n in rng.choice(names, min(per_digit, len(names)), replace=False):
             waves.append(trim_silence(normalize_peak(read_wav(data / n, cfg, report), cfg), cfg))
             digits.append(d)
@@ -184,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         rows["takes"] = pitch_and_scale(base, take_waves, rate, n=len(take_waves))
         print("takes", rows["takes"])
     if not args.no_references:
+        # what a perfect model of this one speaker would score: their real recordings, judged as renders are
+        rows["real (held-out speaker)"] = judge(judges, probe, real_s.waves, real_s.digits, target, None)
+        # ... and against their own other recordings: alternate rows (each digit on both sides) against each other
+        rows["real (held-out speaker)"]["two_sample_vs_speaker"] = two_sample_accuracy(
+            real_s.ts[0::2], real_s.ts[1::2], seed=judges.seed
+        )
+        print("real", rows["real (held-out speaker)"])
         waves, digits = fresh_voices(base.bundle, args.per_digit, args.seed)
         rows["base"] = judge(judges, probe, waves, digits, target, real_s)
         if args.shift:
