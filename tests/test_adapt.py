@@ -174,6 +174,18 @@ def test_mixed_speakers_are_a_warning_and_one_speaker_is_not() -> None:
         assert check_takes(takes(f0)) == [], speaker
 
 
+def test_the_cli_says_its_warnings_also_as_protocol_lines(tmp_path, user_dir, monkeypatch, capsys) -> None:  # noqa: ANN001
+    import training.adapt as adapt_module
+
+    monkeypatch.setattr(adapt_module, "check_takes", lambda takes: ["the takes may be more than one speaker"])
+    takes = copy_takes(tmp_path / "takes")
+    assert train_main(["adapt", str(takes), "--name", "Di", "--steps", "1", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning the takes may be more than one speaker" in out.splitlines()
+    assert "warning: the takes may be more than one speaker" in err
+    assert out.splitlines()[-1] == f"done {user_dir / 'Di'}"
+
+
 def test_a_cancelled_run_leaves_nothing(tmp_path, user_dir) -> None:  # noqa: ANN001
     takes = copy_takes(tmp_path / "takes")
     asked = []

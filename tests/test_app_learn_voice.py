@@ -353,6 +353,7 @@ def run_child(qtbot, monkeypatch, code: str) -> tuple[str, object, list]:  # noq
     proc.failed.connect(lambda t: seen.append(("failed", t)))
     proc.cancelled.connect(lambda p: seen.append(("cancelled", p)))
     proc.start(Path("takes"), "name")
+    run_child.last = proc  # (for a test that reads what else it kept)
     qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
     assert not proc.running
     return seen[0][0], seen[0][1], progress
@@ -365,11 +366,13 @@ def test_the_childs_lines_are_read_as_they_come(qtbot, monkeypatch) -> None:  # 
         "print('some other line', flush=True); print('progress oops', flush=True)\n"
         "sys.stdout.write('progress 0.5 lear'); sys.stdout.flush(); time.sleep(0.2)\n"
         "print('ning: step 1 of 2', flush=True)\n"
+        "print('warning the takes may be more than one speaker', flush=True)\n"
         "sys.stdout.write('done /x/My voice')\n"  # the last line without its newline
     )
     kind, arg, progress = run_child(qtbot, monkeypatch, code)
     assert (kind, arg) == ("succeeded", "/x/My voice")
     assert progress == [(0.25, "checking 0_1.wav"), (0.5, "learning: step 1 of 2")]
+    assert run_child.last.warnings == ["The takes may be more than one speaker."]
 
 
 @pytest.mark.parametrize(

@@ -342,6 +342,7 @@ def adapt(
     dest = Path(out) if out is not None else user_models_dir() / name
     if (dest.exists() or dest.is_symlink()) and not replace:
         raise AdaptError(f"a personal model named {name!r} exists already (--replace to learn it again)")
+    take_files(takes_folder)  # a wrong folder is one line before the model loads
     base_folder = resolve_model(base)
     if is_personal(base_folder):
         raise AdaptError(f"{base_folder.name} is a personal model: learn from a shipped model (e.g. cvae)")
@@ -378,7 +379,8 @@ def read_base_config(folder: Path) -> dict:
 
 def adapt_cli(args) -> None:  # noqa: ANN001
     """``vaesynth-train adapt TAKES --name NAME``: prints where the model went (``--progress``: a
-    ``progress <fraction> <text>`` line as it goes and ``done <folder>`` at the end, for the app)."""
+    ``progress <fraction> <text>`` line as it goes, a ``warning <text>`` line for each warning and
+    ``done <folder>`` at the end, for the app)."""
 
     def show(fraction: float, text: str) -> None:
         if args.progress:
@@ -401,6 +403,8 @@ def adapt_cli(args) -> None:  # noqa: ANN001
         signal.signal(signal.SIGTERM, previous)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
+        if args.progress:  # (the app shows it with the result)
+            print(f"warning {w}", flush=True)
     b = load_bundle(folder)
     size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
     print(

@@ -7,9 +7,9 @@ hold the GIL and stall the window, a crash there cannot take the window with it,
 plain ``SIGTERM`` (``SIGKILL`` after :data:`KILL_AFTER_MS` if it has not gone), after which the child
 removes its half-written staging folder (a hidden one, never listed even if a ``SIGKILL`` leaves it).
 
-The child's protocol: ``progress <fraction 0..1> <text>`` lines on stdout, then ``done <bundle
-folder>`` and exit status 0; on failure one readable line on stderr (the last line is what is shown)
-and a non-zero exit status.
+The child's protocol: ``progress <fraction 0..1> <text>`` lines on stdout (``warning <text>`` lines
+among them, kept in :attr:`AdaptProcess.warnings`), then ``done <bundle folder>`` and exit status 0;
+on failure one readable line on stderr (the last line is what is shown) and a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class AdaptProcess(QObject):
         self._out = self._err = b""
         self._done = ""
         self._cancelling = False
+        self.warnings: list[str] = []
         self._kill = QTimer(self)
         self._kill.setSingleShot(True)
         self._kill.timeout.connect(self._on_kill_timeout)
@@ -80,6 +81,7 @@ class AdaptProcess(QObject):
         p.finished.connect(self._on_finished)
         p.errorOccurred.connect(self._on_error)
         self.process, self._out, self._err, self._done, self._cancelling = p, b"", b"", "", False
+        self.warnings: list[str] = []  # what the child warned of (e.g. mixed speakers), as sentences
         p.start(sys.executable, adapt_arguments(takes, name, steps))
 
     def cancel(self) -> None:
@@ -125,6 +127,8 @@ class AdaptProcess(QObject):
                 self.progress.emit(min(1.0, max(0.0, fraction)), text.strip())
         elif kind == "done" and rest.strip():
             self._done = rest.strip()
+        elif kind == "warning" and rest.strip() and len(self.warnings) < 8:
+            self.warnings.append(sentence(rest.strip()[:300]))
 
     def _on_stderr(self) -> None:
         if self.process is not None:

@@ -374,7 +374,9 @@ class LearnVoiceController(QObject):
         if self._awaiting is not None and same_folder(info.path, self._awaiting):
             self._awaiting = None
             self.panel.choose_personal(info.display_name)
-            self._say(f"Learned “{info.display_name}”: it is now the model in use (press 0-9 to hear it)")
+            note = " ".join(f"Note: {w}" for w in self.adapt.warnings)
+            done = f"Learned “{info.display_name}”: it is now the model in use (press 0-9 to hear it)."
+            self._say(f"{done} {note}".strip())
             self.learned.emit(info.path)
         self._update()
 
