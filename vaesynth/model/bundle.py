@@ -34,7 +34,6 @@ from .annotations import MapPlane, parse_knob_labels
 from .files import (  # noqa: F401  (CONFIG_FILE, WEIGHTS_FILE, BundleError, weights_fingerprint: imported from here too)
     CONFIG_FILE,
     MAX_WEIGHTS_BYTES,
-    MODEL_DTYPES,
     WEIGHTS_FILE,
     BundleError,
     locate_base,

@@ -14,12 +14,12 @@ import hashlib
 import os
 import re
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
+from typing import TYPE_CHECKING
 
 from ..sound.safeio import open_regular
+
+if TYPE_CHECKING:
+    import torch
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -27,7 +27,7 @@ MODELS_ENV = "VAESYNTH_MODELS"  # a folder of bundles that takes precedence over
 USER_MODELS_ENV = "VAESYNTH_USER_MODELS"  # where personal models live (default: the XDG data folder)
 STAGING_PREFIX = "."  # folders being written (hidden; never listed, removed by the next write)
 MAX_WEIGHTS_BYTES = 256 << 20  # weights.safetensors
-MODEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+MODEL_DTYPE_NAMES = ("float16", "bfloat16", "float32")  # what a bundle's model weights may be stored as
 FINGERPRINT_RE = re.compile(r"[0-9a-f]{16}")
 
 
@@ -81,6 +81,11 @@ def is_personal(folder: str | Path) -> bool:
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     """The tensors of ``folder``'s weights file, its size and the tensors' types checked."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    model_dtypes = tuple(getattr(torch, n) for n in MODEL_DTYPE_NAMES)
     wpath = folder / WEIGHTS_FILE
     try:
         os.close(open_regular(wpath))  # a FIFO or device is refused before safetensors maps it
@@ -96,7 +101,7 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise BundleError(f"{wpath} is corrupt: {' '.join(str(e).split())[:200]}") from None
     for k, v in tensors.items():
-        want = MODEL_DTYPES if k.startswith("model.") else (torch.float32,)
+        want = model_dtypes if k.startswith("model.") else (torch.float32,)
         want = (torch.int64,) if k == "stats.post_digit" else want
         if v.dtype not in want:
             raise BundleError(f"{wpath}: tensor {k[:60]} has type {v.dtype}, expected {want[0]}")

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from ..digits import parse_digits
 from ..engine.performance import Performance
-from ..model.bundle import weights_fingerprint  # noqa: F401  (where recipes' callers find it)
 from ..sound.safeio import atomic_write, read_bounded
 
 if TYPE_CHECKING:
@@ -42,6 +41,14 @@ WEIGHTS_RE = re.compile(r"[0-9a-f]{16}")
 
 class KeepError(ValueError):
     """A saved voice or recipe is missing, unreadable or invalid (one readable sentence)."""
+
+
+def weights_fingerprint(folder: str | Path) -> str:
+    """:func:`vaesynth.model.files.weights_fingerprint` (imported when called: this module stays light,
+    the command line checks its input before torch loads)."""
+    from ..model.files import weights_fingerprint as fingerprint
+
+    return fingerprint(folder)
 
 
 def _short_floats(values) -> list[float]:  # noqa: ANN001
