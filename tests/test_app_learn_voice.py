@@ -115,7 +115,7 @@ def speak_take(qtbot, pulse, learn, button, path: Path) -> tuple[bool, str]:  # 
             time.sleep(0.2)
             subprocess.run(["paplay", "--device", pulse.sink_name, str(path)], check=True, timeout=10)
 
-        learn.level.connect(heard)
+        learn.recorder.level.connect(heard)
         player = threading.Thread(target=speak)
         try:
             with qtbot.waitSignal(learn.take_checked, timeout=WAIT_MS) as blocker:
@@ -123,7 +123,7 @@ def speak_take(qtbot, pulse, learn, button, path: Path) -> tuple[bool, str]:  # 
                 player.start()
             player.join(10)
         finally:
-            learn.level.disconnect(heard)
+            learn.recorder.level.disconnect(heard)
         kept, text = blocker.args
         if not kept and "stopped delivering sound" in text and attempt == 0:
             print(f"virtual microphone stalled, recording again: {text}")
@@ -159,7 +159,7 @@ def test_learn_my_voice_from_the_microphone_makes_selects_and_speaks_a_personal_
         assert page.prompt.text() == "Say “0”  (take 1 of 1)"
         assert page.record.isEnabled() and not page.redo.isEnabled() and not page.learn.isEnabled()
         levels: list[float] = []
-        learn.level.connect(levels.append)
+        learn.recorder.level.connect(levels.append)
         for digit in range(10):
             if digit == 4:  # "6" said where "4" is asked for: refused, nothing kept, Redo offered
                 kept, text = speak_take(qtbot, pulse, learn, page.record, take_file(6))

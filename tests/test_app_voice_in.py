@@ -175,14 +175,14 @@ def test_a_take_from_a_virtual_microphone_sets_the_knobs_and_says_the_digit(puls
         assert panel.record.isEnabled() and panel.devices.isEnabled(), panel.message_text()
         assert panel.chosen_digit() is None  # auto
         levels: list[float] = []
-        w.voice_in.level.connect(levels.append)
+        w.voice_in.recorder.level.connect(levels.append)
         knobs_before = knobs_of(w)
         rec = pulse.start_recording()
         t0 = time.monotonic()
         try:
             for attempt in range(2):
                 listening = threading.Event()  # the first level block: the input stream runs
-                w.voice_in.level.connect(lambda _db, ev=listening: ev.set())
+                w.voice_in.recorder.level.connect(lambda _db, ev=listening: ev.set())
 
                 def speak(ev: threading.Event = listening) -> None:  # into the microphone, once it listens
                     ev.wait(5)
@@ -263,7 +263,7 @@ def test_a_higher_voice_from_the_virtual_microphone_comes_back_at_its_pitch_and_
         qtbot.waitUntil(lambda: panel.record.isEnabled(), timeout=WAIT_MS)
         for attempt in range(2):
             listening = threading.Event()
-            w.voice_in.level.connect(lambda _db, ev=listening: ev.set())
+            w.voice_in.recorder.level.connect(lambda _db, ev=listening: ev.set())
 
             def speak(ev: threading.Event = listening) -> None:
                 ev.wait(5)

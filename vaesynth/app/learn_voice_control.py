@@ -19,8 +19,6 @@ its staging folder; a hidden one is never listed). Personal models are renamed a
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,16 +26,14 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 
 from .adapt_process import AdaptProcess, sentence
-from .engine import Engine, message
+from .engine import Engine
 from .learn_session import TAKES_DIR, LearnSession, fresh_folder
 from .learn_voice_panel import LearnVoicePanel
 from .messages import ModelInfo, TakeRequest, TakeResult
 from .model_loader import ModelLoader
 from .personal_models import PersonalModels, same_folder
+from .take_recorder import TAKE_S, TakeRecorder
 from .voice_in_panel import VoiceInPanel
-
-TAKE_S = 2.0  # seconds recorded per take (as the Mic tab's Record)
-LEVEL_EVERY_S = 0.03  # the meter gets the loudest block level at most this often
 
 
 class LearnVoiceController(QObject):
@@ -47,13 +43,10 @@ class LearnVoiceController(QObject):
     Signals for listeners: :attr:`take_kept` (digit, k, file), :attr:`take_refused` (the sentence),
     :attr:`take_checked` (kept or not, the sentence shown: after either of the two),
     :attr:`learned` (the new model's folder, once it is in use), :attr:`learn_failed` (the sentence),
-    :attr:`learn_cancelled`. Internal: :attr:`level`, :attr:`recorded`, :attr:`record_failed` (from the
+    :attr:`learn_cancelled`. Internal: the :attr:`recorder`'s signals (from the
     recording thread, queued to the GUI thread).
     """
 
-    level = Signal(float)
-    recorded = Signal(object, int)
-    record_failed = Signal(str)
     take_kept = Signal(int, int, str)
     take_refused = Signal(str)
     take_checked = Signal(bool, str)
@@ -81,11 +74,11 @@ class LearnVoiceController(QObject):
         self._samples: tuple[object, int] | None = None  # the take being checked, as recorded
         self._awaiting: str | None = None  # the new model's folder until it is loaded
         self._closed = False
-        self._level_at, self._peak = 0.0, -120.0
+        self.recorder = TakeRecorder("vaesynth-learn-take", self)
         queued = Qt.ConnectionType.QueuedConnection
-        self.level.connect(mic.set_level, queued)
-        self.recorded.connect(self._on_recorded, queued)
-        self.record_failed.connect(self._on_record_failed, queued)
+        self.recorder.level.connect(mic.set_level, queued)
+        self.recorder.recorded.connect(self._on_recorded, queued)
+        self.recorder.record_failed.connect(self._on_record_failed, queued)
         engine.take_analysed.connect(self._on_analysed)
         engine.take_failed.connect(self._on_take_failed)
         models.loaded.connect(self._on_model_loaded)
@@ -179,7 +172,7 @@ class LearnVoiceController(QObject):
         self._status(f"Recording take {k} of “{digit}”…")
         self._update()
         device = self.mic.device()
-        threading.Thread(target=self._record, args=(device,), name="vaesynth-learn-take", daemon=True).start()
+        self.recorder.start(device)
 
     def redo(self) -> None:
         """Record the newest take again (the one just kept, or the one refused)."""
@@ -195,32 +188,6 @@ class LearnVoiceController(QObject):
             s.back()
             self._say("Record this take again, or go on with Back.", status=False)
             self._update()
-
-    def _record(self, device: int | None) -> None:  # the recording thread
-        from vaesynth.sound.audio_in import AudioInError, record_raw
-
-        try:
-            samples, rate = record_raw(TAKE_S, device, on_level=self._on_level)
-        except AudioInError as e:
-            self._emit(self.record_failed, message(e))
-        except Exception as e:  # noqa: BLE001 - any device failure is a sentence, never a crash
-            self._emit(self.record_failed, f"Recording failed: {message(e)}")
-        else:
-            self._emit(self.recorded, samples, rate)
-
-    def _on_level(self, db: float) -> None:  # PortAudio's thread: keep it quick, no widgets
-        self._peak = max(self._peak, db)
-        now = time.monotonic()
-        if now - self._level_at >= LEVEL_EVERY_S:
-            self._level_at, peak, self._peak = now, self._peak, -120.0
-            self._emit(self.level, peak)
-
-    def _emit(self, signal: Signal, *args: object) -> None:
-        if not self._closed:
-            try:
-                signal.emit(*args)  # type: ignore[attr-defined]
-            except RuntimeError:  # the window went away while recording
-                pass
 
     def _on_record_failed(self, text: str) -> None:
         self.recording = False
@@ -389,4 +356,5 @@ class LearnVoiceController(QObject):
     def close(self) -> None:
         """The window closes: a learning child is stopped (and its staging folder removed by it)."""
         self._closed = True
+        self.recorder.close()
         self.adapt.stop_now()

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from vaesynth.digits import N_DIGITS
 
 from .spectrogram import COLORMAP
-from .theme import ACCENT, MUTED, PLOT_BACKGROUND, TEXT
+from .theme import ACCENT, MUTED, PLOT_BACKGROUND, TEXT, restyle
 
 SETUP_HELP = (
     "Say each digit when asked; every take is checked. Then the default model learns your voice in the "
@@ -307,9 +307,7 @@ class LearnVoicePanel(QWidget):
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setText(text)
-        self.message.setObjectName("error" if error else "")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        restyle(self.message, "error" if error else "")
 
     def message_text(self) -> str:
         return self.message.text()

@@ -25,6 +25,8 @@ from vaesynth.engine.performance import NOTE_RANGE_HZ
 from vaesynth.midi.midi import AllNotesOff, KnobMove, NoteOff, NoteOn, Retrigger
 from vaesynth.midi.midi_ports import POLL_INTERVAL_S, MidiInput, MidiUnavailable, PortNotFound, PortState, PortStatus
 
+from .theme import restyle
+
 NO_PORT = "(none)"
 SING_CONTOUR = 0.3  # share of the natural intonation kept around a key's pitch (as the headless player)
 
@@ -97,9 +99,7 @@ class MidiPanel(QWidget):
 
     def show_state(self, text: str, ok: bool) -> None:
         self.state.setText(text)
-        self.state.setObjectName("" if ok else "muted")
-        self.state.style().unpolish(self.state)
-        self.state.style().polish(self.state)
+        restyle(self.state, "" if ok else "muted")
 
 
 class MidiController(QObject):

@@ -6,7 +6,7 @@ import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 ACCENT = "#f0a030"  # amber, matches the warm end of the spectrogram colour map
 BACKGROUND = "#1e1f24"
@@ -62,6 +62,14 @@ QLabel#knobEffectStrong {{ font-size: 9px; }}
 QLabel#knobValue {{ font-family: "DejaVu Sans Mono", monospace; font-size: 11px; }}
 QStatusBar {{ color: {MUTED}; }}
 """
+
+
+def restyle(widget: QWidget, role: str) -> None:
+    """Give ``widget`` the style sheet's rule for object name ``role`` ("" for none: "error",
+    "muted", ...) and apply it now (Qt applies a changed name only on a new polish)."""
+    widget.setObjectName(role)
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
 
 
 def apply_theme(app: QApplication) -> None:

@@ -4,7 +4,7 @@
 :class:`~vaesynth.app.voice_in_panel.VoiceInPanel`. A take is recorded in a short-lived thread
 (:func:`vaesynth.sound.audio_in.record_raw`: the GUI stays responsive; the level of every block comes
 from PortAudio's thread and reaches the meter through a queued signal, at most every
-:data:`LEVEL_EVERY_S`), then analysed in the engine thread (:meth:`Engine.analyse_take`:
+:data:`~.take_recorder.LEVEL_EVERY_S`), then analysed in the engine thread (:meth:`Engine.analyse_take`:
 :func:`vaesynth.voices.voice_in.load_take`, ``recognise_digit`` unless the digit is chosen,
 ``encode_voice``). A good take sets the knobs through the voice editor (the path the voice map and
 saved voices use: a held, custom voice), sets Pitch and Formants to the take's pitch and size
@@ -19,24 +19,21 @@ bar, and changes nothing else. The tab's "Learn my voice" page has its own contr
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from .engine import Engine, message
+from .engine import Engine
 from .learn_voice_control import LearnVoiceController
 from .messages import ModelInfo, Origin, RenderResult, TakeRequest, TakeResult
 from .model_loader import ModelLoader
 from .playback import PlaybackController
 from .recordings import a_then_b
+from .take_recorder import TAKE_S, TakeRecorder
 from .voice_editor import VoiceEditor
 from .voice_in_panel import VoiceInPanel
 
-TAKE_S = 2.0  # seconds recorded per take
-LEVEL_EVERY_S = 0.03  # the meter is sent the loudest block level at most this often
 NO_DEVICE = "No audio input device found: connect a microphone and start vaesynth again, or open a WAV file."
 
 
@@ -49,14 +46,10 @@ def sentence(text: str) -> str:
 class VoiceInController(QObject):
     """``set_digit(d)``: make ``d`` the window's current digit; ``status(text)``: the status bar.
 
-    Signals (emitted from other threads, handled on the GUI thread): :attr:`level` (dBFS),
-    :attr:`recorded` (samples, rate), :attr:`record_failed` (a sentence); :attr:`take_done`
+    Signals: :attr:`take_done`
     (the :class:`TakeResult` applied) and :attr:`take_rejected` (the sentence shown) for listeners.
     """
 
-    level = Signal(float)
-    recorded = Signal(object, int)
-    record_failed = Signal(str)
     take_done = Signal(object)
     take_rejected = Signal(str)
 
@@ -81,11 +74,11 @@ class VoiceInController(QObject):
         self.recording = False
         self._said = ""
         self._closed = False
-        self._level_at, self._peak = 0.0, -120.0
+        self.recorder = TakeRecorder("vaesynth-take", self)
         queued = Qt.ConnectionType.QueuedConnection
-        self.level.connect(panel.set_level, queued)
-        self.recorded.connect(self._on_recorded, queued)
-        self.record_failed.connect(self._on_record_failed, queued)
+        self.recorder.level.connect(panel.set_level, queued)
+        self.recorder.recorded.connect(self._on_recorded, queued)
+        self.recorder.record_failed.connect(self._on_record_failed, queued)
         engine.take_analysed.connect(self._on_analysed)
         engine.take_failed.connect(self._on_failed)
         engine.rendered.connect(self._on_rendered)
@@ -133,33 +126,7 @@ class VoiceInController(QObject):
         self.panel.set_busy(True, f"Recording {TAKE_S:g} s: say one digit now…")
         self._status("Recording: say one digit…")
         device = self.panel.device()
-        threading.Thread(target=self._record, args=(device,), name="vaesynth-take", daemon=True).start()
-
-    def _record(self, device: int | None) -> None:  # the recording thread
-        from vaesynth.sound.audio_in import AudioInError, record_raw
-
-        try:
-            samples, rate = record_raw(TAKE_S, device, on_level=self._on_level)
-        except AudioInError as e:
-            self._emit(self.record_failed, message(e))
-        except Exception as e:  # noqa: BLE001 - any device failure is a sentence, never a crash
-            self._emit(self.record_failed, f"Recording failed: {message(e)}")
-        else:
-            self._emit(self.recorded, samples, rate)
-
-    def _on_level(self, db: float) -> None:  # PortAudio's thread: keep it quick, no widgets
-        self._peak = max(self._peak, db)
-        now = time.monotonic()
-        if now - self._level_at >= LEVEL_EVERY_S:
-            self._level_at, peak, self._peak = now, self._peak, -120.0
-            self._emit(self.level, peak)
-
-    def _emit(self, signal: Signal, *args: object) -> None:
-        if not self._closed:
-            try:
-                signal.emit(*args)  # type: ignore[attr-defined]
-            except RuntimeError:  # the window went away while recording
-                pass
+        self.recorder.start(device)
 
     def _on_recorded(self, samples: object, rate: int) -> None:
         self.recording = False
@@ -255,4 +222,5 @@ class VoiceInController(QObject):
     def close(self) -> None:
         """Stop listening (a recording still running ends on its own and is dropped) and learning."""
         self._closed = True
+        self.recorder.close()
         self.learn.close()

@@ -37,7 +37,7 @@ from vaesynth.engine.performance import Performance
 from .learn_voice_panel import LearnVoicePanel
 from .pickers import device_choices
 from .spectrogram import COLORMAP
-from .theme import ACCENT, MUTED, PLOT_BACKGROUND
+from .theme import ACCENT, MUTED, PLOT_BACKGROUND, restyle
 
 AUTO = "auto"
 METER_FLOOR_DB = -60.0  # the level meter's empty end (dBFS); full at 0 dBFS
@@ -310,9 +310,7 @@ class VoiceInPanel(QWidget):
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setText(text)
-        self.message.setObjectName("error" if error else "")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        restyle(self.message, "error" if error else "")
 
     def message_text(self) -> str:
         return self.message.text()
