@@ -5,7 +5,7 @@
 Two takes of each digit are wanted; the FSDD test recordings ``{digit}_{speaker}_{0,1}.wav`` (found like
 every FSDD lookup: $VAESYNTH_FSDD, ../shared/fsdd/recordings, the user cache) are handed to the page as
 takes (what a microphone take becomes once recorded) until digit 5 is half done, and the window is saved
-at 1280x800 and 1024x640 (``screenshot-learn-voice-…``). Then the rest of the takes go in, **Learn**
+at 1280x800, 1024x640 and 1920x1080 (``screenshot-learn-voice-…``). Then the rest of the takes go in, **Learn**
 starts the real ``python -m training adapt`` child, and once it is learning the window is saved again
 (``screenshot-learn-voice-progress-1280x800.png``) and the run is cancelled: nothing is kept. Personal
 models and takes go to a temporary folder ($VAESYNTH_USER_MODELS). Offscreen without a display.
@@ -40,6 +40,7 @@ def grab(app, w, path: Path) -> None:  # noqa: ANN001
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="docs", help="folder for the PNGs (default: docs)")
+    parser.add_argument("--size", action="append", help="only this size, e.g. 1920x1080 (repeatable; default: all)")
     parser.add_argument("--speaker", default="jackson", help="the FSDD speaker whose test recordings are the takes")
     args = parser.parse_args()
     import soundfile as sf
@@ -55,7 +56,9 @@ def main() -> int:
         sys.exit("no FSDD recordings found ($VAESYNTH_FSDD)")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_theme(app)  # type: ignore[arg-type]
-    for i, (width, height) in enumerate(SIZES):
+    for i, (width, height) in enumerate((*SIZES, (1920, 1080))):
+        if args.size and f"{width}x{height}" not in args.size:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["VAESYNTH_USER_MODELS"] = str(Path(tmp) / "models")
             w = MainWindow(file_settings(Path(tmp) / "settings.ini"), model="cvae", restore=False)
