@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt, QTimer, Signal
 
 KILL_AFTER_MS = 3000  # Cancel: SIGTERM, then SIGKILL if the child is still there after this
 PROG = "vaesynth-train"  # how the child starts its error line (left out of the sentence shown)
@@ -60,6 +60,7 @@ class AdaptProcess(QObject):
         self.warnings: list[str] = []
         self._kill = QTimer(self)
         self._kill.setSingleShot(True)
+        self._kill.setTimerType(Qt.TimerType.PreciseTimer)  # a coarse timer may fire 5 % early
         self._kill.timeout.connect(self._on_kill_timeout)
 
     @property

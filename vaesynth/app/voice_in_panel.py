@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -211,6 +212,7 @@ class VoiceInPanel(QWidget):
         lay.setSpacing(4)
         lay.addLayout(top)
         lay.addWidget(self.pages, 1)
+        self.learn.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)  # (see show_learn)
         self.learn_button.clicked.connect(lambda: self.show_learn(True))
         self.learn.close_requested.connect(lambda: self.show_learn(False))
         self.record.clicked.connect(self.record_requested)
@@ -248,8 +250,14 @@ class VoiceInPanel(QWidget):
         return self._can_record
 
     def show_learn(self, on: bool) -> None:
-        """Turn to the "Learn my voice" page (``on``) or back to the take page."""
-        self.pages.setCurrentWidget(self.learn if on else self.take_page)
+        """Turn to the "Learn my voice" page (``on``) or back to the take page. Only the page shown
+        counts towards the tab's minimum size (the hidden one's size policy is Ignored), so the
+        window keeps fitting 1024x640 while the take page is up."""
+        shown, hidden = (self.learn, self.take_page) if on else (self.take_page, self.learn)
+        hidden.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        shown.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.pages.setCurrentWidget(shown)
+        self.pages.updateGeometry()
         if not on:
             self.learn_button.setFocus()
         elif self.learn.in_setup():
